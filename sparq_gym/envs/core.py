@@ -1,0 +1,269 @@
+"""The environment's dynamics as one pure function on arrays.
+
+Everything an episode can see or earn is a function of (sample, exit, action),
+so it is computed once per environment from the traces and stored in the
+tables of :class:`ExitTables`. A step is then a handful of array look-ups in
+:func:`exit_step`, which the single environment calls with scalars and the
+vector environment with arrays of thousands of episodes: both share the same
+transition code by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sparq_gym.envs.costs import resolve_cost
+from sparq_gym.traces import TraceSet
+
+__all__ = [
+    "OBS_TYPES",
+    "SAMPLE_BLOCK",
+    "Action",
+    "ExitTables",
+    "ObsType",
+    "TransitionTables",
+    "build_exit_tables",
+    "confidence_bins",
+    "draw_sample_block",
+    "exit_step",
+    "transition_tables",
+]
+
+ObsType = Literal["multidiscrete", "discrete", "box"]
+OBS_TYPES: tuple[str, ...] = ("multidiscrete", "discrete", "box")
+
+SAMPLE_BLOCK = 1024
+"""Sample indices are drawn from the environment's generator this many at a time."""
+
+
+class Action(IntEnum):
+    """The agent's choice at an early exit."""
+
+    CONTINUE = 0
+    EXIT = 1
+
+
+@dataclass(frozen=True)
+class ExitTables:
+    """Per-sample tables from which every transition is read.
+
+    Shapes use N samples, E exits (final head last) and K counters; the agent
+    decides at the E-1 early exits.
+
+    :param reward: reward of taking action a at early exit k for sample i, (N, E-1, 2).
+    :param decided_exit: exit whose prediction ends the episode after action a at early
+        exit k, or -1 when the episode goes on, (E-1, 2).
+    :param next_exit: early exit the agent is at after action a at early exit k, (E-1, 2);
+        on a terminal transition it stays at k.
+    :param observation: observation at early exit k for sample i, (N, E-1) for
+        ``discrete`` or (N, E-1, D) otherwise.
+    :param labels: true class, (N,).
+    :param predictions: predicted class of every head, (N, E).
+    :param correct: whether every head is right, (N, E).
+    :param confidence: max-softmax of every head, (N, E).
+    :param bins: confidence bin of every head, (N, E).
+    :param cost: cumulative cost of reaching every exit under the chosen cost, (N, E).
+    :param full_cost: cost of the plain network, (N,).
+    :param savings: ``1 - cost / full_cost``, (N, E).
+    :param counts: raw counters to reach every exit, (N, E, K).
+    :param counter_names: names of the K counters.
+    """
+
+    reward: NDArray[np.float64]
+    decided_exit: NDArray[np.int64]
+    next_exit: NDArray[np.int64]
+    observation: NDArray[Any]
+    labels: NDArray[np.int64]
+    predictions: NDArray[np.int64]
+    correct: NDArray[np.bool_]
+    confidence: NDArray[np.float64]
+    bins: NDArray[np.int64]
+    cost: NDArray[np.float64]
+    full_cost: NDArray[np.float64]
+    savings: NDArray[np.float64]
+    counts: NDArray[np.int64]
+    counter_names: tuple[str, ...]
+
+    @property
+    def n_samples(self) -> int:
+        """Number of samples N."""
+        return int(self.labels.shape[0])
+
+    @property
+    def n_early_exits(self) -> int:
+        """Number of decision points E-1."""
+        return int(self.decided_exit.shape[0])
+
+
+def confidence_bins(confidence: NDArray[np.floating[Any]], n_bins: int) -> NDArray[np.int64]:
+    """Bin max-softmax confidences: ``b = min(floor(conf * B), B - 1)``.
+
+    Confidences are clipped to [0, 1] first, so a confidence of exactly 1.0
+    lands in the last bin B-1 and 0.0 in bin 0.
+    """
+    conf = np.clip(np.asarray(confidence, dtype=np.float64), 0.0, 1.0)
+    return np.minimum(np.floor(conf * n_bins).astype(np.int64), n_bins - 1)
+
+
+def _box_features(traces: TraceSet, confidence: NDArray[np.float64]) -> NDArray[np.float32]:
+    """Deep-RL features per (sample, early exit): confidence, entropy, margin, one-hot exit.
+
+    Entropy is divided by ``log C`` and the margin is top-1 minus top-2
+    probability, so every feature lies in [0, 1].
+    """
+    n, n_exits, n_classes = traces.probs.shape
+    probs = traces.probs[:, : n_exits - 1].astype(np.float64)
+    probs = probs / np.maximum(probs.sum(axis=2, keepdims=True), 1e-12)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        entropy = -np.sum(np.where(probs > 0, probs * np.log(probs), 0.0), axis=2) / np.log(
+            n_classes
+        )
+    top2 = np.sort(probs, axis=2)[:, :, -2:]
+    margin = top2[:, :, 1] - top2[:, :, 0]
+    one_hot = np.broadcast_to(np.eye(n_exits - 1), (n, n_exits - 1, n_exits - 1))
+    features = np.concatenate(
+        [confidence[:, : n_exits - 1, None], entropy[:, :, None], margin[:, :, None], one_hot],
+        axis=2,
+    )
+    return np.clip(features, 0.0, 1.0).astype(np.float32)
+
+
+def build_exit_tables(
+    traces: TraceSet, *, alpha: float, n_bins: int, cost: str, obs_type: ObsType
+) -> ExitTables:
+    """Precompute every reward, observation and info value for ``traces``.
+
+    Reward of ending the episode at exit e for sample i (spec §5):
+    ``+1 + alpha * s[i, e]`` if head e is right, else ``-1``, where
+    ``s = 1 - C[i, e] / C_full[i]`` under the chosen ``cost``. EXIT at early
+    exit k ends at k; CONTINUE at the last early exit ends at the final head;
+    any other CONTINUE earns 0 and moves to exit k+1.
+    """
+    n_exits = traces.n_exits
+    n_early = n_exits - 1
+    labels = traces.labels.astype(np.int64)
+    predictions = traces.predictions().astype(np.int64)
+    correct = predictions == labels[:, None]
+    confidence = traces.confidence()
+    bins = confidence_bins(confidence, n_bins)
+    exit_cost, full_cost = resolve_cost(traces, cost)
+    if np.any(full_cost <= 0):
+        raise ValueError(
+            f"cost {cost!r} is zero for the plain network on some samples; savings are undefined"
+        )
+    savings = 1.0 - exit_cost / full_cost[:, None]
+    end_reward = np.where(correct, 1.0 + alpha * savings, -1.0)
+
+    # Transition structure over (early exit k, action a).
+    decided_exit = np.full((n_early, 2), -1, dtype=np.int64)
+    next_exit = np.zeros((n_early, 2), dtype=np.int64)
+    for k in range(n_early):
+        decided_exit[k, Action.EXIT] = k
+        next_exit[k, Action.EXIT] = k
+        if k == n_early - 1:
+            decided_exit[k, Action.CONTINUE] = n_exits - 1  # on to the final head
+            next_exit[k, Action.CONTINUE] = k
+        else:
+            next_exit[k, Action.CONTINUE] = k + 1
+
+    reward = np.zeros((traces.n_samples, n_early, 2), dtype=np.float64)
+    reward[:, :, Action.EXIT] = end_reward[:, :n_early]
+    reward[:, n_early - 1, Action.CONTINUE] = end_reward[:, n_exits - 1]
+
+    early = np.arange(n_early)
+    if obs_type == "multidiscrete":
+        observation = np.stack(
+            np.broadcast_arrays(early[None, :], bins[:, :n_early]), axis=2
+        ).astype(np.int64)
+    elif obs_type == "discrete":
+        observation = (early[None, :] * n_bins + bins[:, :n_early]).astype(np.int64)
+    elif obs_type == "box":
+        observation = _box_features(traces, confidence)
+    else:
+        raise ValueError(f"obs_type must be one of {list(OBS_TYPES)}, got {obs_type!r}")
+
+    return ExitTables(
+        reward=reward,
+        decided_exit=decided_exit,
+        next_exit=next_exit,
+        observation=observation,
+        labels=labels,
+        predictions=predictions,
+        correct=correct,
+        confidence=confidence,
+        bins=bins,
+        cost=exit_cost,
+        full_cost=full_cost,
+        savings=savings,
+        counts=traces.exit_counts,
+        counter_names=traces.counter_names,
+    )
+
+
+@dataclass(frozen=True)
+class TransitionTables:
+    """The flat tables :func:`exit_step` reads.
+
+    Numpy arrays for the vector environment (fancy indexing over thousands of
+    episodes) or Python lists for the single environment (indexing a list with
+    an int is several times cheaper than indexing an array). Positions are
+    row-major: transition ``t = 2 k + a`` for early exit k and action a, and
+    reward position ``sample * reward_row + t``.
+
+    :param decided: exit whose prediction ends the episode, or -1, per transition.
+    :param next_exit: early exit after the transition.
+    :param reward: reward per (sample, transition).
+    :param reward_row: ``2 (E-1)``, the length of one sample's reward row.
+    """
+
+    decided: Sequence[int] | NDArray[np.int64]
+    next_exit: Sequence[int] | NDArray[np.int64]
+    reward: Sequence[float] | NDArray[np.float64]
+    reward_row: int
+
+
+def transition_tables(tables: ExitTables, *, as_lists: bool = False) -> TransitionTables:
+    """Flatten the transition part of ``tables`` for :func:`exit_step`."""
+    flat = (
+        tables.decided_exit.reshape(-1),
+        tables.next_exit.reshape(-1),
+        tables.reward.reshape(-1),
+    )
+    if as_lists:
+        flat = tuple(column.tolist() for column in flat)
+    return TransitionTables(*flat, reward_row=2 * tables.n_early_exits)
+
+
+def exit_step(
+    flat: TransitionTables, sample: Any, exit_index: Any, action: Any
+) -> tuple[Any, Any, Any]:
+    """One transition for one episode (ints) or many (equal-shaped integer arrays).
+
+    :param flat: the environment's flattened tables (:func:`transition_tables`).
+    :param sample: sample index of each episode.
+    :param exit_index: early exit each episode is at.
+    :param action: :class:`Action` of each episode (already validated).
+    :return: ``(next_exit, reward, decided_exit)``; the episode terminates where
+        ``decided_exit >= 0`` and then ``decided_exit`` is the exit whose
+        prediction was used (E-1 = final head).
+    """
+    transition = exit_index * 2 + action
+    decided = flat.decided[transition]
+    reward = flat.reward[sample * flat.reward_row + transition]
+    next_exit = flat.next_exit[transition]
+    return next_exit, reward, decided
+
+
+def draw_sample_block(rng: np.random.Generator, n_samples: int) -> NDArray[np.int64]:
+    """Draw the next :data:`SAMPLE_BLOCK` uniform sample indices from ``rng``.
+
+    Both environments draw in blocks of this size so that a single environment
+    and one slot of the vector environment seeded alike see the same samples.
+    """
+    return rng.integers(n_samples, size=SAMPLE_BLOCK)

@@ -1,0 +1,367 @@
+"""The single SPARQ early-exit environment."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.error import InvalidAction, ResetNeeded
+
+from sparq_gym.envs.core import (
+    OBS_TYPES,
+    Action,
+    ExitTables,
+    ObsType,
+    build_exit_tables,
+    draw_sample_block,
+    exit_step,
+    transition_tables,
+)
+from sparq_gym.envs.costs import cost_names
+from sparq_gym.paths import NETWORKS, trace_dir
+from sparq_gym.traces import SPLITS, TraceSet
+
+__all__ = ["InvalidActionError", "SPARQExitEnv", "load_env_traces", "make_observation_space"]
+
+_ACTION_OF = {0: 0, 1: 1}
+
+
+class InvalidActionError(InvalidAction, ValueError):
+    """An action outside ``Discrete(2)`` (0 = CONTINUE, 1 = EXIT)."""
+
+
+def load_env_traces(
+    backbone: str | None,
+    *,
+    traces: TraceSet | None = None,
+    trace_dir_path: str | os.PathLike[str] | None = None,
+    network: str = "qdsnn",
+    split: str = "train",
+) -> TraceSet:
+    """Resolve the traces an environment replays.
+
+    Exactly one source is used, in this order: an in-memory ``traces`` object,
+    a user ``trace_dir_path``, or the shipped ``pretrained/<backbone>/<network>``.
+    A missing shipped artifact raises ``FileNotFoundError`` naming the file and
+    the command that builds it.
+    """
+    if traces is not None:
+        if not isinstance(traces, TraceSet):
+            raise ValueError(
+                f"traces must be a sparq_gym.traces.TraceSet, got {type(traces).__name__}"
+            )
+        return traces
+    if trace_dir_path is not None:
+        return TraceSet.load(trace_dir_path, split=split)
+    if network not in NETWORKS:
+        raise ValueError(f"network must be one of {list(NETWORKS)}, got {network!r}")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
+    if backbone is None:
+        raise ValueError(
+            "pass backbone=('mlp'|'lenet'|'alexnet'), trace_dir=PATH or traces=TraceSet"
+        )
+    directory = trace_dir(backbone, network)
+    if not (directory / "manifest.json").exists():
+        raise FileNotFoundError(
+            f"pretrained traces for backbone {backbone!r}, network {network!r} are missing: "
+            f"{directory / 'manifest.json'} does not exist. Build them with "
+            f"`sparq backbone pipeline {backbone}` (needs the datasets), or make the environment "
+            "from your own traces with trace_dir=PATH."
+        )
+    return TraceSet.load(directory, split=split)
+
+
+def make_observation_space(obs_type: str, n_early_exits: int, n_bins: int) -> spaces.Space[Any]:
+    """The observation space of one environment for ``obs_type``."""
+    if obs_type == "multidiscrete":
+        return spaces.MultiDiscrete([n_early_exits, n_bins])
+    if obs_type == "discrete":
+        return spaces.Discrete(n_early_exits * n_bins)
+    if obs_type == "box":
+        dim = 3 + n_early_exits
+        return spaces.Box(low=0.0, high=1.0, shape=(dim,), dtype=np.float32)
+    raise ValueError(f"obs_type must be one of {list(OBS_TYPES)}, got {obs_type!r}")
+
+
+class SPARQExitEnv(gym.Env[Any, int]):
+    """Decide, exit by exit, whether a quantized spiking network may stop early on one image.
+
+    ## Description
+    One episode is one input image travelling through a network with early-exit
+    heads (by default the INT8, T=4 quantized dynamic SNN, "QDSNN", of the SPARQ
+    paper). At each early exit the agent sees which exit it is at and how
+    confident that exit's head is, and decides to **EXIT** (use this head's
+    prediction) or **CONTINUE** to the next exit; continuing past the last early
+    exit uses the final head. The network is not run: every head's softmax and
+    every operation count were extracted per image beforehand (the *traces*),
+    so a step is a table look-up.
+
+    ## Action Space
+    ``Discrete(2)``: :class:`~sparq_gym.envs.core.Action` ``CONTINUE = 0``,
+    ``EXIT = 1``.
+
+    ## Observation Space
+    With E exits (the final head included) and B = ``n_bins``, the agent is at
+    early exit k in 0..E-2 and head k's confidence is c = max softmax:
+
+    ================== ==================================== =========================================
+    ``obs_type``       space                                value
+    ================== ==================================== =========================================
+    ``multidiscrete``  ``MultiDiscrete([E-1, B])``          ``(k, b)``, ``b = min(floor(c*B), B-1)``
+    ``discrete``       ``Discrete((E-1)*B)``                ``k*B + b`` (for tabular code)
+    ``box``            ``Box(0, 1, (3+E-1,), float32)``     ``[c, entropy/log C, top1-top2,
+                                                            one-hot(k)]`` (for deep RL)
+    ================== ==================================== =========================================
+
+    The observation returned with ``terminated=True`` repeats the last decision
+    point's observation; the episode is over and it carries no new information.
+
+    ## Rewards
+    Ending the episode with exit e's prediction gives ``+1 + alpha * s_e`` if it
+    is right and ``-1`` if it is wrong, with savings
+    ``s_e = 1 - C_e / C_full``: C_e is the cumulative cost of reaching exit e
+    (the exit heads passed on the way included) and C_full the cost of the
+    plain network without heads, both for this image under ``cost``. A path
+    through every head can cost more than the plain network, so ``s_e`` may be
+    negative. A CONTINUE that does not end the episode gives 0.
+
+    ## Starting State
+    ``reset`` draws an image uniformly from the split with ``self.np_random``
+    (or takes ``options={"sample_index": i}``) and places the agent at the
+    first early exit, k = 0.
+
+    ## Episode End
+    Terminated by EXIT at any early exit, or by CONTINUE at the last early exit
+    (the final head decides). Episodes last at most E-1 steps, so there is no
+    truncation.
+
+    ## Information
+    ``reset`` returns ``{"sample_index"}``. The last step returns
+    ``sample_index``, ``label``, ``exit`` (index of the head used, E-1 = final),
+    ``prediction``, ``correct``, ``confidence`` (of the head used), ``cost``
+    (C_e), ``savings`` (s_e) and ``counters`` (the raw counters of the path,
+    name -> count). Other steps return ``{}``.
+
+    ## Arguments
+    =============== ================ ============================================================
+    argument        default          meaning
+    =============== ================ ============================================================
+    ``backbone``    ``None``         ``"mlp"``, ``"lenet"`` or ``"alexnet"``: shipped traces
+    ``network``     ``"qdsnn"``      variant with exits: ``"qdsnn"``, ``"dynamic_ann"``, ``"snn"``
+    ``split``       ``"train"``      ``"train"`` (hold-out; train and tune here) or ``"test"``
+    ``alpha``       ``0.3``          weight of the savings in the reward
+    ``n_bins``      ``10``           B, number of confidence bins
+    ``cost``        ``"total_ops"``  what savings are measured in: see :mod:`sparq_gym.envs.costs`
+    ``obs_type``    ``"multidiscrete"`` ``"multidiscrete"``, ``"discrete"`` or ``"box"``
+    ``trace_dir``   ``None``         load traces from this directory instead (your own extraction)
+    ``traces``      ``None``         use this in-memory :class:`~sparq_gym.traces.TraceSet`
+    =============== ================ ============================================================
+
+    ## Example
+    >>> from sparq_gym.traces import make_synthetic_traces
+    >>> env = SPARQExitEnv(traces=make_synthetic_traces(100, seed=0), alpha=0.3)
+    >>> obs, info = env.reset(seed=0, options={"sample_index": 3})
+    >>> obs.tolist(), info
+    ([0, 9], {'sample_index': 3})
+    >>> obs, reward, terminated, truncated, info = env.step(Action.EXIT)
+    >>> terminated, info["exit"], info["correct"], round(info["savings"], 6), round(reward, 6)
+    (True, 0, True, 0.7, 1.21)
+
+    ## Version History
+    * v0: Initial version: observation (exit, binned confidence), reward
+      ``+1 + alpha * savings`` / ``-1``, savings from per-sample counts.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(
+        self,
+        backbone: str | None = None,
+        *,
+        network: str = "qdsnn",
+        split: str = "train",
+        alpha: float = 0.3,
+        n_bins: int = 10,
+        cost: str = "total_ops",
+        obs_type: ObsType = "multidiscrete",
+        trace_dir: str | os.PathLike[str] | None = None,
+        traces: TraceSet | None = None,
+        render_mode: str | None = None,
+    ) -> None:
+        """Build the environment; see the class docstring for every argument."""
+        if not isinstance(alpha, (int, float)) or not np.isfinite(alpha):
+            raise ValueError(f"alpha must be a finite number, got {alpha!r}")
+        if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
+            raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
+        if obs_type not in OBS_TYPES:
+            raise ValueError(f"obs_type must be one of {list(OBS_TYPES)}, got {obs_type!r}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}"
+            )
+        if cost not in cost_names() and not (isinstance(cost, str) and cost.startswith("energy:")):
+            raise ValueError(f"unknown cost {cost!r}; expected one of {cost_names()}")
+
+        self.traces = load_env_traces(
+            backbone, traces=traces, trace_dir_path=trace_dir, network=network, split=split
+        )
+        self.backbone = backbone
+        self.network = network
+        self.split = split
+        self.alpha = float(alpha)
+        self.n_bins = int(n_bins)
+        self.cost = cost
+        self.obs_type: ObsType = obs_type
+        self.render_mode = render_mode
+        self.tables: ExitTables = build_exit_tables(
+            self.traces, alpha=self.alpha, n_bins=self.n_bins, cost=cost, obs_type=obs_type
+        )
+        self.n_exits = self.traces.n_exits
+        self.action_space = spaces.Discrete(2)
+        self.observation_space = make_observation_space(obs_type, self.n_exits - 1, self.n_bins)
+
+        t = self.tables
+        self._flat = transition_tables(t, as_lists=True)
+        # Final-info values packed per (sample, exit) cell: one contiguous
+        # integer row and one float row, so an episode's end touches two rows.
+        n_cells = t.n_samples * self.n_exits
+        self._int_cells = np.concatenate(
+            [
+                np.stack(
+                    [
+                        t.labels.repeat(self.n_exits),
+                        t.predictions.reshape(-1),
+                        t.correct.reshape(-1),
+                    ],
+                    axis=1,
+                ),
+                t.counts.reshape(n_cells, -1),
+            ],
+            axis=1,
+        ).astype(np.int64)
+        self._float_cells = np.stack(
+            [t.confidence.reshape(-1), t.cost.reshape(-1), t.savings.reshape(-1)], axis=1
+        )
+        self._counter_names = t.counter_names
+        # One small array (or an int) per (sample, early exit); arrays are
+        # copied on return, as users keep what they receive (Gymnasium's checker
+        # asserts fresh observation data on every call).
+        self._obs_list: list[list[Any]] = (
+            t.observation.tolist()
+            if obs_type == "discrete"
+            else [list(rows) for rows in t.observation]
+        )
+        self._copy_obs = obs_type != "discrete"
+        self._sample = -1
+        self._exit = 0
+        self._needs_reset = True
+        self._draws: list[int] = []
+        self._draw_pos = 0
+        self._last_info: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """Start an episode on a random image of the split, or on ``options["sample_index"]``."""
+        super().reset(seed=seed)
+        if seed is not None:
+            self._draws = []
+            self._draw_pos = 0
+        if options and "sample_index" in options:
+            sample = options["sample_index"]
+            if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)):
+                raise ValueError(f"options['sample_index'] must be an integer, got {sample!r}")
+            if not 0 <= sample < self.tables.n_samples:
+                raise ValueError(
+                    f"options['sample_index'] must lie in [0, {self.tables.n_samples}), got {sample}"
+                )
+            sample = int(sample)
+        else:
+            if self._draw_pos >= len(self._draws):
+                self._draws = draw_sample_block(self.np_random, self.tables.n_samples).tolist()
+                self._draw_pos = 0
+            sample = self._draws[self._draw_pos]
+            self._draw_pos += 1
+        self._sample = sample
+        self._exit = 0
+        self._needs_reset = False
+        obs = self._obs_list[sample][0]
+        return (obs.copy() if self._copy_obs else obs), {"sample_index": sample}
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        """Apply CONTINUE (0) or EXIT (1) at the current early exit."""
+        try:
+            act = _ACTION_OF[action]
+        except (KeyError, TypeError):
+            act = self._coerce_action(action)
+        if self._needs_reset:
+            raise ResetNeeded("call reset() before step(): the episode has ended or never started")
+        sample = self._sample
+        next_exit, reward, decided = exit_step(self._flat, sample, self._exit, act)
+        if decided < 0:
+            self._exit = next_exit
+            obs = self._obs_list[sample][next_exit]
+            return (obs.copy() if self._copy_obs else obs), 0.0, False, False, {}
+        self._needs_reset = True
+        info = self._final_info(sample, decided)
+        obs = self._obs_list[sample][self._exit]
+        return (obs.copy() if self._copy_obs else obs), reward, True, False, info
+
+    def _final_info(self, sample: int, exit_index: int) -> dict[str, Any]:
+        """Info of an episode on ``sample`` that ended at ``exit_index`` (a fresh dict)."""
+        cell = sample * self.n_exits + exit_index
+        label, prediction, correct, *counts = self._int_cells[cell].tolist()
+        confidence, cost, savings = self._float_cells[cell].tolist()
+        info = {
+            "sample_index": sample,
+            "label": label,
+            "exit": exit_index,
+            "prediction": prediction,
+            "correct": correct == 1,
+            "confidence": confidence,
+            "cost": cost,
+            "savings": savings,
+            "counters": dict(zip(self._counter_names, counts)),
+        }
+        self._last_info = info
+        return info
+
+    def _coerce_action(self, action: Any) -> int:
+        value = np.asarray(action)
+        if value.size == 1 and np.issubdtype(value.dtype, np.integer):
+            scalar = int(value.reshape(()))
+            if scalar in _ACTION_OF:
+                return scalar
+        raise InvalidActionError(
+            f"action must be 0 (CONTINUE) or 1 (EXIT) from Discrete(2), got {action!r}"
+        )
+
+    def render(self) -> str | None:
+        """``"ansi"``: a one-line description of where the episode stands."""
+        if self.render_mode != "ansi":
+            return None
+        if self._sample < 0:
+            return "no episode yet: call reset()"
+        t = self.tables
+        if self._needs_reset and self._last_info:
+            i = self._last_info
+            verdict = "right" if i["correct"] else "wrong"
+            return (
+                f"sample {i['sample_index']}: ended at exit {i['exit']} predicting {i['prediction']} "
+                f"(label {i['label']}, {verdict}), savings {i['savings']:.3f}"
+            )
+        k = self._exit
+        return (
+            f"sample {self._sample}: at exit {k}, confidence {t.confidence[self._sample, k]:.3f} "
+            f"(bin {t.bins[self._sample, k]} of {self.n_bins})"
+        )
+
+    @property
+    def action_names(self) -> list[str]:
+        """Names of the actions by index."""
+        return [a.name for a in Action]

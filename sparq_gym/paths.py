@@ -1,0 +1,38 @@
+"""Where the shipped artifacts live, from a checkout and from an installed wheel."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["NETWORKS", "pretrained_root", "trace_dir"]
+
+NETWORKS: tuple[str, ...] = ("qdsnn", "dynamic_ann", "snn")
+"""Network variants with exits whose traces the pipeline ships: the quantized
+dynamic SNN (T=4, INT8; the default), the dynamic ANN and the FP32 dynamic SNN (T=32)."""
+
+_CHECKOUT_ROOT = Path(__file__).resolve().parents[1] / "pretrained"
+
+
+def pretrained_root() -> Path:
+    """The ``pretrained/`` directory in use.
+
+    ``$SPARQ_PRETRAINED`` when set; else ``pretrained/`` beside the package in a
+    checkout (editable installs included); else the copy installed with the
+    wheel as the ``sparq_gym_pretrained`` package.
+    """
+    override = os.environ.get("SPARQ_PRETRAINED")
+    if override:
+        return Path(override)
+    if _CHECKOUT_ROOT.is_dir():
+        return _CHECKOUT_ROOT
+    from importlib.resources import files
+
+    return Path(str(files("sparq_gym_pretrained")))
+
+
+def trace_dir(backbone: str, network: str = "qdsnn") -> Path:
+    """Directory of the shipped traces of ``backbone`` (e.g. ``"alexnet"``) and ``network``."""
+    if network not in NETWORKS:
+        raise ValueError(f"network must be one of {list(NETWORKS)}, got {network!r}")
+    return pretrained_root() / backbone / network

@@ -1,0 +1,425 @@
+"""Per-sample exit traces: what the environments replay (spec §4).
+
+A trace directory holds one network variant of one backbone::
+
+    <trace_dir>/
+      manifest.json     schema version, backbone config, provenance, sha256 per file
+      train.npz         the hold-out split (policies are trained and tuned here)
+      test.npz          the official test split (evaluation only)
+
+Each split archive holds, over N samples, E exits (the last one is the final
+head) and C classes and K counters:
+
+=============== ============ =========== ==========================================
+array           shape        dtype       meaning
+=============== ============ =========== ==========================================
+``labels``      (N,)         uint8/int16 true class
+``sample_ids``  (N,)         int32       index of the image in its source split
+``probs``       (N, E, C)    float16     softmax of every exit head
+``exit_counts`` (N, E, K)    int64       cumulative cost of reaching exit e
+``full_counts`` (N, K)       int64       cost of the plain network (no heads)
+=============== ============ =========== ==========================================
+
+The K counters are :data:`COUNTER_NAMES`. Traces hold raw counts, never joules:
+energy models price the counts at load time (:mod:`sparq_gym.energy`).
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sparq_gym.io import atomic_save_npz, atomic_write_json, read_json, sha256_file
+
+__all__ = [
+    "COUNTER_NAMES",
+    "SCHEMA_VERSION",
+    "SPLITS",
+    "TraceError",
+    "TraceSet",
+    "load_manifest",
+    "make_synthetic_traces",
+]
+
+SCHEMA_VERSION = 1
+"""Version of the on-disk layout; bumped when the meaning of an array changes."""
+
+COUNTER_NAMES: tuple[str, ...] = ("macs", "synaptic_ops", "spikes", "lif_ops", "mem_bytes")
+"""Per-sample counters (spec §3), in the order of the last axis of the count arrays.
+
+``macs``: multiply-accumulates (ANN layers, and the first layer of a spiking
+network fed with analog pixels); ``synaptic_ops``: accumulates triggered by
+spikes (each spike costs its fan-out); ``spikes``: raw spike count (paper
+Eq. 8); ``lif_ops``: neurons evaluated x timesteps x 2 (paper Eq. 9);
+``mem_bytes``: bytes of weights, membrane potentials and spikes moved.
+"""
+
+SPLITS: tuple[str, ...] = ("train", "test")
+
+_ARRAY_DTYPES: dict[str, tuple[str, ...]] = {
+    "labels": ("uint8", "int16", "int32", "int64"),
+    "sample_ids": ("int32", "int64"),
+    "probs": ("float16", "float32"),
+    "exit_counts": ("int64",),
+    "full_counts": ("int64",),
+}
+
+
+class TraceError(ValueError):
+    """A trace file is missing, malformed, or does not match its manifest."""
+
+
+@dataclass(frozen=True)
+class TraceSet:
+    """One split of one network variant: per-sample probabilities and counts.
+
+    :param labels: true class per sample, shape (N,).
+    :param probs: softmax of every exit head, shape (N, E, C); exit E-1 is the final head.
+    :param exit_counts: cumulative counters to reach each exit, shape (N, E, K).
+    :param full_counts: counters of the plain network without exit heads, shape (N, K).
+    :param sample_ids: index of each sample in its source dataset split, shape (N,).
+    :param meta: the manifest entries that describe the variant (backbone,
+        network, exit names, class names, timesteps, provenance, ...).
+    :param split: ``"train"`` or ``"test"`` (or any name for user-made traces).
+    """
+
+    labels: NDArray[np.integer[Any]]
+    probs: NDArray[np.floating[Any]]
+    exit_counts: NDArray[np.int64]
+    full_counts: NDArray[np.int64]
+    sample_ids: NDArray[np.integer[Any]]
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    split: str = "test"
+
+    def __post_init__(self) -> None:
+        _validate_arrays(self.arrays(), source=f"TraceSet({self.split!r})")
+
+    # -- shape helpers -------------------------------------------------
+    @property
+    def n_samples(self) -> int:
+        """Number of samples N."""
+        return int(self.labels.shape[0])
+
+    @property
+    def n_exits(self) -> int:
+        """Number of exits E, the final head included."""
+        return int(self.probs.shape[1])
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes C."""
+        return int(self.probs.shape[2])
+
+    @property
+    def counter_names(self) -> tuple[str, ...]:
+        """Names of the K counters (the last axis of the count arrays)."""
+        return tuple(self.meta.get("counters", COUNTER_NAMES))
+
+    @property
+    def exit_names(self) -> tuple[str, ...]:
+        """Human-readable exit names, e.g. ``("exit1", "exit2", "final")``."""
+        names = self.meta.get("exit_names")
+        if names is None:
+            names = [f"exit{e + 1}" for e in range(self.n_exits - 1)] + ["final"]
+        return tuple(names)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays as stored on disk, keyed by archive name."""
+        return {
+            "labels": self.labels,
+            "sample_ids": self.sample_ids,
+            "probs": self.probs,
+            "exit_counts": self.exit_counts,
+            "full_counts": self.full_counts,
+        }
+
+    # -- derived quantities ---------------------------------------------
+    def predictions(self) -> NDArray[np.int64]:
+        """Predicted class of every exit head, shape (N, E)."""
+        return np.argmax(self.probs, axis=2)
+
+    def correct(self) -> NDArray[np.bool_]:
+        """Whether each exit head is right, shape (N, E)."""
+        return self.predictions() == self.labels[:, None]
+
+    def confidence(self) -> NDArray[np.float64]:
+        """Max-softmax confidence of every exit head in [0, 1], shape (N, E)."""
+        return np.clip(self.probs.max(axis=2).astype(np.float64), 0.0, 1.0)
+
+    def accuracy_per_exit(self) -> list[float]:
+        """Accuracy of each exit head over the split, final head last."""
+        return [float(a) for a in self.correct().mean(axis=0)]
+
+    def counter(self, name: str) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Return ``(per_exit, full)`` for one counter: shapes (N, E) and (N,)."""
+        names = self.counter_names
+        if name not in names:
+            raise KeyError(f"unknown counter {name!r}; expected one of {list(names)}")
+        k = names.index(name)
+        return self.exit_counts[:, :, k], self.full_counts[:, k]
+
+    def subset(self, indices: Sequence[int] | NDArray[np.integer[Any]]) -> TraceSet:
+        """A new TraceSet holding only the samples at ``indices``."""
+        idx = np.asarray(indices)
+        return TraceSet(
+            labels=self.labels[idx],
+            probs=self.probs[idx],
+            exit_counts=self.exit_counts[idx],
+            full_counts=self.full_counts[idx],
+            sample_ids=self.sample_ids[idx],
+            meta=self.meta,
+            split=self.split,
+        )
+
+    # -- disk ------------------------------------------------------------
+    def save(
+        self, directory: str | os.PathLike[str], manifest_extra: Mapping[str, Any] | None = None
+    ) -> Path:
+        """Write this split to ``directory/<split>.npz`` and update ``manifest.json``.
+
+        Both files are written atomically; the manifest records the archive's
+        sha256, its sample count and per-exit accuracy. Other splits already in
+        the manifest are kept. Returns the archive path.
+        """
+        directory = Path(directory)
+        archive = directory / f"{self.split}.npz"
+        atomic_save_npz(archive, **self.arrays())
+        manifest_path = directory / "manifest.json"
+        manifest: dict[str, Any] = read_json(manifest_path) if manifest_path.exists() else {}
+        manifest.update({k: v for k, v in self.meta.items() if k != "splits"})
+        if manifest_extra:
+            manifest.update(manifest_extra)
+        manifest["schema_version"] = SCHEMA_VERSION
+        manifest["counters"] = list(self.counter_names)
+        manifest["exit_names"] = list(self.exit_names)
+        manifest["n_exits"] = self.n_exits
+        manifest["n_classes"] = self.n_classes
+        splits = dict(manifest.get("splits", {}))
+        splits[self.split] = {
+            "file": archive.name,
+            "sha256": sha256_file(archive),
+            "n_samples": self.n_samples,
+            "accuracy_per_exit": self.accuracy_per_exit(),
+        }
+        manifest["splits"] = splits
+        atomic_write_json(manifest_path, manifest)
+        return archive
+
+    @classmethod
+    def load(
+        cls, directory: str | os.PathLike[str], split: str = "test", verify: bool = True
+    ) -> TraceSet:
+        """Load and validate one split of the trace directory ``directory``.
+
+        Checks the schema version, that the split is listed, the archive's
+        sha256 (when ``verify``), every array's dtype and shape, and that the
+        arrays agree with the manifest. Raises :class:`TraceError` (or
+        ``FileNotFoundError``) naming the file and the problem.
+        """
+        directory = Path(directory)
+        manifest = load_manifest(directory)
+        splits = manifest.get("splits", {})
+        if split not in splits:
+            raise TraceError(
+                f"{directory / 'manifest.json'}: no split {split!r}; "
+                f"this trace directory has {sorted(splits)}"
+            )
+        entry = splits[split]
+        archive = directory / entry["file"]
+        if not archive.exists():
+            raise FileNotFoundError(f"{archive}: trace archive listed in the manifest is missing")
+        if verify:
+            actual = sha256_file(archive)
+            if actual != entry["sha256"]:
+                raise TraceError(
+                    f"{archive}: sha256 mismatch (manifest says {entry['sha256'][:16]}..., "
+                    f"file has {actual[:16]}...); the file is corrupt or was edited"
+                )
+        arrays = _read_archive(archive)
+        _validate_arrays(arrays, source=str(archive))
+        n = arrays["labels"].shape[0]
+        if n != entry.get("n_samples", n):
+            raise TraceError(f"{archive}: {n} samples, manifest says {entry['n_samples']}")
+        n_exits, n_classes = arrays["probs"].shape[1:]
+        for key, actual_value in (("n_exits", n_exits), ("n_classes", n_classes)):
+            if key in manifest and manifest[key] != actual_value:
+                raise TraceError(f"{archive}: {key}={actual_value}, manifest says {manifest[key]}")
+        counters = manifest.get("counters", list(COUNTER_NAMES))
+        if arrays["exit_counts"].shape[2] != len(counters):
+            raise TraceError(
+                f"{archive}: exit_counts has {arrays['exit_counts'].shape[2]} counters, "
+                f"manifest lists {len(counters)} ({counters})"
+            )
+        meta = {k: v for k, v in manifest.items() if k != "splits"}
+        meta["trace_dir"] = str(directory)
+        return cls(meta=meta, split=split, **arrays)
+
+
+def load_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and check ``directory/manifest.json`` (existence and schema version)."""
+    path = Path(directory) / "manifest.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: trace manifest not found")
+    manifest = read_json(path)
+    if not isinstance(manifest, dict):
+        raise TraceError(f"{path}: expected a JSON object at top level")
+    version = manifest.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise TraceError(
+            f"{path}: schema_version {version!r} is not supported (expected {SCHEMA_VERSION}); "
+            "re-extract the traces with this version of sparq_gym"
+        )
+    return manifest
+
+
+def _read_archive(archive: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(archive, allow_pickle=False) as data:
+            missing = sorted(set(_ARRAY_DTYPES) - set(data.files))
+            if missing:
+                raise TraceError(
+                    f"{archive}: missing arrays {missing}; expected {sorted(_ARRAY_DTYPES)}"
+                )
+            return {name: data[name] for name in _ARRAY_DTYPES}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
+        if isinstance(err, TraceError):
+            raise
+        raise TraceError(
+            f"{archive}: not a readable .npz archive (truncated or corrupt: {err})"
+        ) from err
+
+
+def _validate_arrays(arrays: Mapping[str, np.ndarray], source: str) -> None:
+    for name, allowed in _ARRAY_DTYPES.items():
+        value = arrays[name]
+        if not isinstance(value, np.ndarray):
+            raise TraceError(f"{source}: {name} must be a numpy array, got {type(value).__name__}")
+        if value.dtype.name not in allowed:
+            raise TraceError(
+                f"{source}: {name} has dtype {value.dtype}, expected one of {list(allowed)}"
+            )
+    labels, probs = arrays["labels"], arrays["probs"]
+    exit_counts, full_counts = arrays["exit_counts"], arrays["full_counts"]
+    if labels.ndim != 1:
+        raise TraceError(f"{source}: labels must have shape (N,), got {labels.shape}")
+    n = labels.shape[0]
+    if probs.ndim != 3 or probs.shape[0] != n:
+        raise TraceError(f"{source}: probs must have shape (N={n}, E, C), got {probs.shape}")
+    _, n_exits, n_classes = probs.shape
+    if n_exits < 2:
+        raise TraceError(
+            f"{source}: probs has {n_exits} exit(s); at least one early exit and the final head are needed"
+        )
+    if exit_counts.ndim != 3 or exit_counts.shape[:2] != (n, n_exits):
+        raise TraceError(
+            f"{source}: exit_counts must have shape (N={n}, E={n_exits}, K), got {exit_counts.shape}"
+        )
+    if full_counts.shape != (n, exit_counts.shape[2]):
+        raise TraceError(
+            f"{source}: full_counts must have shape (N={n}, K={exit_counts.shape[2]}), "
+            f"got {full_counts.shape}"
+        )
+    if arrays["sample_ids"].shape != (n,):
+        raise TraceError(
+            f"{source}: sample_ids must have shape (N={n},), got {arrays['sample_ids'].shape}"
+        )
+    if n and (labels.min() < 0 or labels.max() >= n_classes):
+        raise TraceError(
+            f"{source}: labels must lie in [0, {n_classes}), got [{labels.min()}, {labels.max()}]"
+        )
+    if n and (exit_counts.min() < 0 or full_counts.min() < 0):
+        raise TraceError(f"{source}: counts must be non-negative")
+
+
+def make_synthetic_traces(
+    n_samples: int = 1000,
+    *,
+    n_exits: int = 3,
+    n_classes: int = 10,
+    exit_accuracy: Sequence[float] | None = None,
+    exit_cost_fraction: Sequence[float] | None = None,
+    full_cost: int = 1_000_000,
+    seed: int = 0,
+    split: str = "test",
+) -> TraceSet:
+    """Make a small trace set with known statistics, for tests and benchmarks.
+
+    Head ``e`` is right with probability ``exit_accuracy[e]``; a right head puts
+    a confidence drawn from U(0.5, 1) on the true class, a wrong head a
+    confidence from U(0.1, 0.7) on another class, the rest is spread evenly.
+    So confidence carries information about correctness, as in real traces.
+    Counts are deterministic: reaching exit e costs ``exit_cost_fraction[e]``
+    of ``full_cost`` in every counter, scaled per sample by ``1 + i % 3 / 10``
+    so that savings vary a little across samples.
+
+    :param n_samples: N.
+    :param n_exits: E, the final head included.
+    :param n_classes: C.
+    :param exit_accuracy: probability that head e is right; default rises from 0.6 to 0.9.
+    :param exit_cost_fraction: cumulative cost of reaching exit e over the plain network;
+        default ``linspace(0.3, 1.1, E)`` (the path through every head costs more than the plain network).
+    :param full_cost: counter value of the plain network for every counter.
+    :param seed: seed of the private generator (the global RNG is not touched).
+    :param split: split name stored in the TraceSet.
+    """
+    if n_exits < 2 or n_classes < 2 or n_samples < 1:
+        raise ValueError("need n_samples >= 1, n_exits >= 2 and n_classes >= 2")
+    rng = np.random.default_rng(seed)
+    accuracy = (
+        np.linspace(0.6, 0.9, n_exits)
+        if exit_accuracy is None
+        else np.asarray(exit_accuracy, float)
+    )
+    fraction = (
+        np.linspace(0.3, 1.1, n_exits)
+        if exit_cost_fraction is None
+        else np.asarray(exit_cost_fraction, float)
+    )
+    if accuracy.shape != (n_exits,) or fraction.shape != (n_exits,):
+        raise ValueError(f"exit_accuracy and exit_cost_fraction need {n_exits} entries each")
+
+    labels = rng.integers(n_classes, size=n_samples)
+    right = rng.random((n_samples, n_exits)) < accuracy
+    offset = rng.integers(1, n_classes, size=(n_samples, n_exits))
+    predicted = np.where(right, labels[:, None], (labels[:, None] + offset) % n_classes)
+    top = np.where(right, rng.uniform(0.5, 1.0, right.shape), rng.uniform(0.1, 0.7, right.shape))
+    top = np.maximum(top, 1.0 / n_classes + 1e-3)
+    probs = np.repeat(((1.0 - top) / (n_classes - 1))[:, :, None], n_classes, axis=2)
+    np.put_along_axis(probs, predicted[:, :, None], top[:, :, None], axis=2)
+
+    scale = 1.0 + (np.arange(n_samples) % 3) / 10.0
+    n_counters = len(COUNTER_NAMES)
+    full = np.round(full_cost * scale)[:, None].repeat(n_counters, axis=1).astype(np.int64)
+    exits = np.round(full[:, None, :] * fraction[None, :, None]).astype(np.int64)
+    meta = {
+        "schema_version": SCHEMA_VERSION,
+        "backbone": "synthetic",
+        "network": "synthetic",
+        "dataset": "synthetic",
+        "counters": list(COUNTER_NAMES),
+        "exit_names": [f"exit{e + 1}" for e in range(n_exits - 1)] + ["final"],
+        "class_names": [f"class{c}" for c in range(n_classes)],
+        "timesteps": 4,
+        "provenance": {
+            "generator": "sparq_gym.traces.make_synthetic_traces",
+            "seed": seed,
+            "exit_accuracy": accuracy.tolist(),
+            "exit_cost_fraction": fraction.tolist(),
+        },
+    }
+    return TraceSet(
+        labels=labels.astype(np.uint8 if n_classes <= 256 else np.int32),
+        probs=probs.astype(np.float16),
+        exit_counts=exits,
+        full_counts=full,
+        sample_ids=np.arange(n_samples, dtype=np.int32),
+        meta=meta,
+        split=split,
+    )

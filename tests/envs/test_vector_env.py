@@ -1,0 +1,105 @@
+"""The native vector env gives the same transitions as SyncVectorEnv over single envs."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+from sparq_gym.envs import InvalidActionError, SPARQExitEnv
+from sparq_gym.envs.vector_env import SPARQExitVectorEnv
+from sparq_gym.traces import make_synthetic_traces
+
+N_ENVS = 7
+
+
+def _assert_info_equal(native: dict, reference: dict, path: str = "info") -> None:
+    assert set(native) == set(reference), f"{path}: keys {sorted(native)} != {sorted(reference)}"
+    for key, expected in reference.items():
+        actual = native[key]
+        if isinstance(expected, dict):
+            _assert_info_equal(actual, expected, f"{path}[{key!r}]")
+        elif key == "final_obs":
+            # SyncVectorEnv keeps an object array (None where no episode ended);
+            # the native env returns one batched array: compare the ended slots.
+            mask = reference["_final_obs"]
+            np.testing.assert_array_equal(
+                actual[mask], np.stack(list(expected[mask])), err_msg=path
+            )
+        else:
+            assert actual.dtype == expected.dtype, (
+                f"{path}[{key!r}]: {actual.dtype} != {expected.dtype}"
+            )
+            np.testing.assert_array_equal(actual, expected, err_msg=f"{path}[{key!r}]")
+
+
+@pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP])
+@pytest.mark.parametrize("obs_type", ["multidiscrete", "discrete", "box"])
+def test_same_transitions_as_sync_vector_env(mode, obs_type):
+    traces = make_synthetic_traces(200, seed=5, split="train")
+    kwargs = {"traces": traces, "obs_type": obs_type, "alpha": 0.5}
+    reference = SyncVectorEnv(
+        [lambda: SPARQExitEnv(**kwargs) for _ in range(N_ENVS)], autoreset_mode=mode
+    )
+    native = SPARQExitVectorEnv(N_ENVS, autoreset_mode=mode, **kwargs)
+    assert native.observation_space == reference.observation_space
+    assert native.action_space == reference.action_space
+    assert native.metadata["autoreset_mode"] == mode
+
+    obs_ref, info_ref = reference.reset(seed=42)
+    obs_nat, info_nat = native.reset(seed=42)
+    np.testing.assert_array_equal(obs_nat, obs_ref)
+    _assert_info_equal(info_nat, info_ref)
+    actions = np.random.default_rng(0).integers(2, size=(400, N_ENVS))
+    for step, action in enumerate(actions):
+        out_ref = reference.step(action)
+        out_nat = native.step(action)
+        for name, a, b in zip(
+            ("obs", "reward", "terminated", "truncated"), out_nat[:4], out_ref[:4]
+        ):
+            np.testing.assert_array_equal(a, b, err_msg=f"step {step}: {name}")
+        _assert_info_equal(out_nat[4], out_ref[4], f"step {step} info")
+
+
+def test_reset_with_seed_list_and_sample_index():
+    traces = make_synthetic_traces(50, seed=0, split="train")
+    native = SPARQExitVectorEnv(3, traces=traces)
+    obs, info = native.reset(seed=[1, 2, 3], options={"sample_index": [4, 5, 6]})
+    assert info["sample_index"].tolist() == [4, 5, 6]
+    single = SPARQExitEnv(traces=traces)
+    for i, index in enumerate([4, 5, 6]):
+        np.testing.assert_array_equal(obs[i], single.reset(options={"sample_index": index})[0])
+
+
+def test_rewards_match_single_env_per_sample():
+    traces = make_synthetic_traces(64, seed=2, split="train")
+    native = SPARQExitVectorEnv(64, traces=traces, autoreset_mode="SameStep")
+    native.reset(options={"sample_index": np.arange(64)})
+    _, reward, terminated, _, info = native.step(np.ones(64, dtype=np.int64))
+    assert terminated.all()
+    single = SPARQExitEnv(traces=traces)
+    for i in range(64):
+        single.reset(options={"sample_index": i})
+        assert reward[i] == single.step(1)[1]
+    assert info["final_info"]["sample_index"].tolist() == list(range(64))
+
+
+@pytest.mark.parametrize(
+    "bad", [np.array([0, 2, 1]), np.array([0, -1, 1]), np.array([0, 1]), np.array([0.0, 1.0, 1.0])]
+)
+def test_invalid_actions(bad):
+    native = SPARQExitVectorEnv(3, traces=make_synthetic_traces(10, seed=0))
+    native.reset(seed=0)
+    with pytest.raises(InvalidActionError):
+        native.step(bad)
+
+
+def test_declares_autoreset_mode():
+    env = gym.make_vec(
+        "SPARQExit-v0",
+        num_envs=2,
+        vectorization_mode="vector_entry_point",
+        traces=make_synthetic_traces(10, seed=0),
+    )
+    assert env.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
