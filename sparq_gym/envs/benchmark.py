@@ -160,9 +160,7 @@ def benchmark_envs(
 
 def format_table(result: dict[str, Any]) -> str:
     """A Markdown table of a :func:`benchmark_envs` result, ratios to CartPole included."""
-    cart = next(
-        e["steps_per_second"] for e in result["entries"] if e["name"] == "CartPole-v1 (gym.make)"
-    )
+    cart = next(e["steps_per_second"] for e in result["entries"] if e["name"] == "CartPole-v1 (gym.make)")
     lines = ["| environment | steps/s | vs CartPole (gym.make) |", "|---|---:|---:|"]
     for entry in result["entries"]:
         rate = entry["steps_per_second"]

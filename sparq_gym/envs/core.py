@@ -121,9 +121,7 @@ def _box_features(traces: TraceSet, confidence: NDArray[np.float64]) -> NDArray[
     probs = traces.probs[:, : n_exits - 1].astype(np.float64)
     probs = probs / np.maximum(probs.sum(axis=2, keepdims=True), 1e-12)
     with np.errstate(divide="ignore", invalid="ignore"):
-        entropy = -np.sum(np.where(probs > 0, probs * np.log(probs), 0.0), axis=2) / np.log(
-            n_classes
-        )
+        entropy = -np.sum(np.where(probs > 0, probs * np.log(probs), 0.0), axis=2) / np.log(n_classes)
     top2 = np.sort(probs, axis=2)[:, :, -2:]
     margin = top2[:, :, 1] - top2[:, :, 0]
     one_hot = np.broadcast_to(np.eye(n_exits - 1), (n, n_exits - 1, n_exits - 1))
@@ -178,9 +176,9 @@ def build_exit_tables(
 
     early = np.arange(n_early)
     if obs_type == "multidiscrete":
-        observation = np.stack(
-            np.broadcast_arrays(early[None, :], bins[:, :n_early]), axis=2
-        ).astype(np.int64)
+        observation = np.stack(np.broadcast_arrays(early[None, :], bins[:, :n_early]), axis=2).astype(
+            np.int64
+        )
     elif obs_type == "discrete":
         observation = (early[None, :] * n_bins + bins[:, :n_early]).astype(np.int64)
     elif obs_type == "box":
@@ -240,9 +238,7 @@ def transition_tables(tables: ExitTables, *, as_lists: bool = False) -> Transiti
     return TransitionTables(*flat, reward_row=2 * tables.n_early_exits)
 
 
-def exit_step(
-    flat: TransitionTables, sample: Any, exit_index: Any, action: Any
-) -> tuple[Any, Any, Any]:
+def exit_step(flat: TransitionTables, sample: Any, exit_index: Any, action: Any) -> tuple[Any, Any, Any]:
     """One transition for one episode (ints) or many (equal-shaped integer arrays).
 
     :param flat: the environment's flattened tables (:func:`transition_tables`).

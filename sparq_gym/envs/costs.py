@@ -47,9 +47,7 @@ def resolve_cost(traces: TraceSet, cost: str) -> tuple[NDArray[np.float64], NDAr
     if cost == "total_ops":
         missing = [c for c in TOTAL_OPS_COUNTERS if c not in names]
         if missing:
-            raise ValueError(
-                f"cost 'total_ops' needs counters {missing}, the traces have {list(names)}"
-            )
+            raise ValueError(f"cost 'total_ops' needs counters {missing}, the traces have {list(names)}")
         idx = [names.index(c) for c in TOTAL_OPS_COUNTERS]
         exit_cost = traces.exit_counts[:, :, idx].sum(axis=2)
         full_cost = traces.full_counts[:, idx].sum(axis=1)

@@ -24,7 +24,13 @@ from sparq_gym.envs.costs import cost_names
 from sparq_gym.paths import NETWORKS, trace_dir
 from sparq_gym.traces import SPLITS, TraceSet
 
-__all__ = ["InvalidActionError", "SPARQExitEnv", "load_env_traces", "make_observation_space"]
+__all__ = [
+    "InvalidActionError",
+    "SPARQExitEnv",
+    "load_env_traces",
+    "make_observation_space",
+    "prepare_exit_tables",
+]
 
 _ACTION_OF = {0: 0, 1: 1}
 
@@ -50,9 +56,7 @@ def load_env_traces(
     """
     if traces is not None:
         if not isinstance(traces, TraceSet):
-            raise ValueError(
-                f"traces must be a sparq_gym.traces.TraceSet, got {type(traces).__name__}"
-            )
+            raise ValueError(f"traces must be a sparq_gym.traces.TraceSet, got {type(traces).__name__}")
         return traces
     if trace_dir_path is not None:
         return TraceSet.load(trace_dir_path, split=split)
@@ -61,9 +65,7 @@ def load_env_traces(
     if split not in SPLITS:
         raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
     if backbone is None:
-        raise ValueError(
-            "pass backbone=('mlp'|'lenet'|'alexnet'), trace_dir=PATH or traces=TraceSet"
-        )
+        raise ValueError("pass backbone=('mlp'|'lenet'|'alexnet'), trace_dir=PATH or traces=TraceSet")
     directory = trace_dir(backbone, network)
     if not (directory / "manifest.json").exists():
         raise FileNotFoundError(
@@ -73,6 +75,36 @@ def load_env_traces(
             "from your own traces with trace_dir=PATH."
         )
     return TraceSet.load(directory, split=split)
+
+
+def prepare_exit_tables(
+    backbone: str | None,
+    *,
+    network: str,
+    split: str,
+    alpha: float,
+    n_bins: int,
+    cost: str,
+    obs_type: str,
+    trace_dir: str | os.PathLike[str] | None,
+    traces: TraceSet | None,
+) -> tuple[TraceSet, ExitTables]:
+    """Check the environment arguments, load the traces and precompute the tables.
+
+    Shared by the single and the vector environment, so both accept and reject
+    exactly the same arguments with the same messages.
+    """
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not np.isfinite(alpha):
+        raise ValueError(f"alpha must be a finite number, got {alpha!r}")
+    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
+    if obs_type not in OBS_TYPES:
+        raise ValueError(f"obs_type must be one of {list(OBS_TYPES)}, got {obs_type!r}")
+    if not isinstance(cost, str) or (cost not in cost_names() and not cost.startswith("energy:")):
+        raise ValueError(f"unknown cost {cost!r}; expected one of {cost_names()}")
+    loaded = load_env_traces(backbone, traces=traces, trace_dir_path=trace_dir, network=network, split=split)
+    tables = build_exit_tables(loaded, alpha=float(alpha), n_bins=int(n_bins), cost=cost, obs_type=obs_type)
+    return loaded, tables
 
 
 def make_observation_space(obs_type: str, n_early_exits: int, n_bins: int) -> spaces.Space[Any]:
@@ -193,21 +225,20 @@ class SPARQExitEnv(gym.Env[Any, int]):
         render_mode: str | None = None,
     ) -> None:
         """Build the environment; see the class docstring for every argument."""
-        if not isinstance(alpha, (int, float)) or not np.isfinite(alpha):
-            raise ValueError(f"alpha must be a finite number, got {alpha!r}")
-        if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
-            raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
-        if obs_type not in OBS_TYPES:
-            raise ValueError(f"obs_type must be one of {list(OBS_TYPES)}, got {obs_type!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
                 f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}"
             )
-        if cost not in cost_names() and not (isinstance(cost, str) and cost.startswith("energy:")):
-            raise ValueError(f"unknown cost {cost!r}; expected one of {cost_names()}")
-
-        self.traces = load_env_traces(
-            backbone, traces=traces, trace_dir_path=trace_dir, network=network, split=split
+        self.traces, self.tables = prepare_exit_tables(
+            backbone,
+            network=network,
+            split=split,
+            alpha=alpha,
+            n_bins=n_bins,
+            cost=cost,
+            obs_type=obs_type,
+            trace_dir=trace_dir,
+            traces=traces,
         )
         self.backbone = backbone
         self.network = network
@@ -217,9 +248,6 @@ class SPARQExitEnv(gym.Env[Any, int]):
         self.cost = cost
         self.obs_type: ObsType = obs_type
         self.render_mode = render_mode
-        self.tables: ExitTables = build_exit_tables(
-            self.traces, alpha=self.alpha, n_bins=self.n_bins, cost=cost, obs_type=obs_type
-        )
         self.n_exits = self.traces.n_exits
         self.action_space = spaces.Discrete(2)
         self.observation_space = make_observation_space(obs_type, self.n_exits - 1, self.n_bins)
@@ -251,9 +279,7 @@ class SPARQExitEnv(gym.Env[Any, int]):
         # copied on return, as users keep what they receive (Gymnasium's checker
         # asserts fresh observation data on every call).
         self._obs_list: list[list[Any]] = (
-            t.observation.tolist()
-            if obs_type == "discrete"
-            else [list(rows) for rows in t.observation]
+            t.observation.tolist() if obs_type == "discrete" else [list(rows) for rows in t.observation]
         )
         self._copy_obs = obs_type != "discrete"
         self._sample = -1
@@ -337,9 +363,7 @@ class SPARQExitEnv(gym.Env[Any, int]):
             scalar = int(value.reshape(()))
             if scalar in _ACTION_OF:
                 return scalar
-        raise InvalidActionError(
-            f"action must be 0 (CONTINUE) or 1 (EXIT) from Discrete(2), got {action!r}"
-        )
+        raise InvalidActionError(f"action must be 0 (CONTINUE) or 1 (EXIT) from Discrete(2), got {action!r}")
 
     def render(self) -> str | None:
         """``"ansi"``: a one-line description of where the episode stands."""

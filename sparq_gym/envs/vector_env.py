@@ -14,16 +14,13 @@ from gymnasium.vector.utils import batch_space
 from numpy.typing import NDArray
 
 from sparq_gym.envs.core import (
-    OBS_TYPES,
     SAMPLE_BLOCK,
-    ExitTables,
     ObsType,
-    build_exit_tables,
     draw_sample_block,
     exit_step,
     transition_tables,
 )
-from sparq_gym.envs.exit_env import InvalidActionError, load_env_traces, make_observation_space
+from sparq_gym.envs.exit_env import InvalidActionError, make_observation_space, prepare_exit_tables
 from sparq_gym.traces import TraceSet
 
 __all__ = ["SPARQExitVectorEnv"]
@@ -77,29 +74,24 @@ class SPARQExitVectorEnv(VectorEnv[Any, Any, Any]):
         render_mode: str | None = None,
     ) -> None:
         """Build ``num_envs`` slots over the same traces; see the class docstring."""
-        if (
-            isinstance(num_envs, bool)
-            or not isinstance(num_envs, (int, np.integer))
-            or num_envs < 1
-        ):
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
-        if obs_type not in OBS_TYPES:
-            raise ValueError(f"obs_type must be one of {list(OBS_TYPES)}, got {obs_type!r}")
-        if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
-            raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
-        if not isinstance(alpha, (int, float)) or not np.isfinite(alpha):
-            raise ValueError(f"alpha must be a finite number, got {alpha!r}")
         mode = AutoresetMode(autoreset_mode)
         if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
             raise ValueError(f"autoreset_mode must be NEXT_STEP or SAME_STEP, got {mode}")
         if render_mode is not None:
             raise ValueError("the vector environment does not render; use render_mode=None")
 
-        self.traces = load_env_traces(
-            backbone, traces=traces, trace_dir_path=trace_dir, network=network, split=split
-        )
-        self.tables: ExitTables = build_exit_tables(
-            self.traces, alpha=float(alpha), n_bins=int(n_bins), cost=cost, obs_type=obs_type
+        self.traces, self.tables = prepare_exit_tables(
+            backbone,
+            network=network,
+            split=split,
+            alpha=alpha,
+            n_bins=n_bins,
+            cost=cost,
+            obs_type=obs_type,
+            trace_dir=trace_dir,
+            traces=traces,
         )
         self._flat = transition_tables(self.tables)
         self._observation_rows = self.tables.observation.reshape(
@@ -138,9 +130,7 @@ class SPARQExitVectorEnv(VectorEnv[Any, Any, Any]):
         self.n_exits = self.traces.n_exits
         self.single_action_space = make_action_space()
         self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self.single_observation_space = make_observation_space(
-            obs_type, self.n_exits - 1, self.n_bins
-        )
+        self.single_observation_space = make_observation_space(obs_type, self.n_exits - 1, self.n_bins)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
 
         n = self.num_envs
@@ -193,13 +183,9 @@ class SPARQExitVectorEnv(VectorEnv[Any, Any, Any]):
         if options and "sample_index" in options:
             index = np.broadcast_to(np.asarray(options["sample_index"]), (n,))
             if not np.issubdtype(index.dtype, np.integer):
-                raise ValueError(
-                    f"options['sample_index'] must be integers, got {options['sample_index']!r}"
-                )
+                raise ValueError(f"options['sample_index'] must be integers, got {options['sample_index']!r}")
             if index.min() < 0 or index.max() >= self.tables.n_samples:
-                raise ValueError(
-                    f"options['sample_index'] must lie in [0, {self.tables.n_samples})"
-                )
+                raise ValueError(f"options['sample_index'] must lie in [0, {self.tables.n_samples})")
             self._sample = index.astype(np.int64).copy()
         else:
             self._sample = self._draw(self._slots)
@@ -239,9 +225,7 @@ class SPARQExitVectorEnv(VectorEnv[Any, Any, Any]):
         self._exit = next_exit
         return reward, terminated, decided
 
-    def _step_next(
-        self, act: NDArray[np.integer[Any]]
-    ) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+    def _step_next(self, act: NDArray[np.integer[Any]]) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
         resetting = self._autoreset
         reward, terminated, decided = self._transition(act)
         info: dict[str, Any] = {}
@@ -266,9 +250,7 @@ class SPARQExitVectorEnv(VectorEnv[Any, Any, Any]):
         truncated = np.zeros(self.num_envs, dtype=np.bool_)
         return self._observation(), reward, terminated, truncated, info
 
-    def _step_same(
-        self, act: NDArray[np.integer[Any]]
-    ) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+    def _step_same(self, act: NDArray[np.integer[Any]]) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
         reward, terminated, decided = self._transition(act)
         info: dict[str, Any] = {}
         if terminated.any():

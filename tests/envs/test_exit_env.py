@@ -266,3 +266,20 @@ def test_render_ansi(tiny_traces):
 def test_docstring_example_runs():
     results = doctest.testmod(exit_env_module, optionflags=doctest.ELLIPSIS)
     assert results.attempted >= 4 and results.failed == 0
+
+
+def test_energy_cost_savings_by_hand(tiny_traces):
+    # sparq model, pJ: macs x 4.6 + synaptic x 0.03 + lif/2 x (0.9 + 0.1) + mem_bytes x 80
+    exit1 = 100 * 4.6 + 100 * 0.03 + 50 * 1.0 + 1000 * 80  # 80,513 pJ
+    full = 800 * 4.6 + 800 * 0.03 + 400 * 1.0 + 4000 * 80  # 324,104 pJ
+    env = _env(tiny_traces, cost="energy:sparq")
+    env.reset(options={"sample_index": 0})
+    _, reward, _, _, info = env.step(Action.EXIT)
+    assert info["cost"] == pytest.approx(exit1 * 1e-12)
+    assert info["savings"] == pytest.approx(1 - exit1 / full)
+    assert reward == pytest.approx(1 + 0.3 * (1 - exit1 / full))
+
+
+def test_unknown_energy_model_is_named(tiny_traces):
+    with pytest.raises(ValueError, match="energy"):
+        _env(tiny_traces, cost="energy:nonsense")
