@@ -14,9 +14,9 @@ from sparq_gym.envs import Action, InvalidActionError, SPARQExitEnv
 from sparq_gym.envs.core import confidence_bins
 
 ALPHA = 0.3
-# Hand-made traces (tests/conftest.py): cost total_ops = macs + synaptic_ops + lif_ops
-# = 3 x {100, 300, 900} per exit and 3 x 800 for the plain network.
-SAVINGS = [1 - 300 / 2400, 1 - 900 / 2400, 1 - 2700 / 2400]  # 0.875, 0.625, -0.125
+# Hand-made traces (tests/conftest.py): cost total_ops = synaptic_ops + lif_ops
+# = 2 x {100, 300, 900} per exit and 2 x 800 for the plain network.
+SAVINGS = [1 - 200 / 1600, 1 - 600 / 1600, 1 - 1800 / 1600]  # 0.875, 0.625, -0.125
 
 
 def _env(traces, **kwargs):
@@ -33,7 +33,7 @@ def test_exit_correct(tiny_traces):
     assert terminated and not truncated
     assert info["exit"] == 0 and info["correct"] and info["prediction"] == 0 and info["label"] == 0
     assert info["savings"] == pytest.approx(SAVINGS[0])
-    assert info["cost"] == 300
+    assert info["cost"] == 200
     assert info["confidence"] == 0.5
     assert info["counters"] == {
         "macs": 100,
@@ -93,6 +93,19 @@ def test_savings_under_another_cost(tiny_traces):
     _, reward, _, _, info = env.step(Action.CONTINUE)
     assert info["savings"] == pytest.approx(1 - 5000 / 4000)
     assert reward == pytest.approx(1 - 0.25)
+
+
+def test_total_ops_of_an_ann_is_macs(tiny_traces):
+    arrays = tiny_traces.arrays()
+    for name in ("exit_counts", "full_counts"):
+        arrays[name] = arrays[name].copy()
+        arrays[name][..., [1, 2, 3]] = 0  # no synaptic ops, spikes or LIF ops: an ANN
+    arrays["exit_counts"][:, :, 0] = [100, 500, 1000]
+    traces = type(tiny_traces)(**arrays, meta=tiny_traces.meta, split="train")
+    env = _env(traces)
+    env.reset(options={"sample_index": 0})
+    _, reward, _, _, info = env.step(Action.EXIT)
+    assert info["cost"] == 100 and info["savings"] == pytest.approx(1 - 100 / 800)
 
 
 def test_alpha_zero_removes_savings(tiny_traces):
