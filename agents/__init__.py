@@ -1,0 +1,21 @@
+"""Exit policies for the SPARQ environments: trainers, baselines, evaluation and benchmark.
+
+One readable file per agent, each with a ``@dataclass Args`` and an importable
+``train(args)``:
+
+* :mod:`agents.q_learning`: the paper's tabular Q-learner (reference agent),
+* :mod:`agents.sb3`: stable-baselines3 DQN and PPO,
+* :mod:`agents.baselines`: static thresholds, the paper's configurations,
+  always-final, always-exit-k, random and the hindsight oracle,
+* :mod:`agents.exact_optimum`: the best deterministic (exit, bin) -> action map
+  on the ``train`` traces,
+
+and the shared parts: :mod:`agents.policy` (the policy interface every
+evaluated object follows, and how a policy is named on the command line),
+:mod:`agents.evaluation` (one deterministic pass over the ``test`` split),
+:mod:`agents.benchmark` (every policy x every environment x seeds ->
+leaderboard and plots) and :mod:`agents.commands` (``sparq train``,
+``sparq evaluate``, ``sparq benchmark``).
+"""
+
+__all__: list[str] = []

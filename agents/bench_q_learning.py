@@ -1,0 +1,127 @@
+"""How long 10,000 episodes of the paper's Q-learner take, against a reference in the same run.
+
+Run ``python -m agents.bench_q_learning`` (or ``sparq bench-q-learning``). Three
+timings, each the median of ``repeats`` interleaved runs:
+
+``fast``        :func:`agents.q_learning.train_on_tables`: 10,000 episodes on the
+                precomputed tables, with early stopping disabled and the
+                validation evaluations it performs every ``eval_every`` episodes
+``fast_loop``   the update loop alone (:func:`agents.q_learning.run_episodes`)
+``reference``   the same updates written the obvious way: ``gym.make`` the
+                environment, ``reset(options={"sample_index": i})`` and ``step``
+                per decision, Eq. 2 on a numpy Q-table
+
+The ratio ``reference / fast`` compares timings from the same run, so it holds
+on a loaded machine where absolute times do not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+
+from agents import q_learning
+from agents.common import EnvConfig, subset_tables, train_validation_split
+
+__all__ = ["benchmark_q_learning", "main"]
+
+
+def _reference(config: EnvConfig, draws: q_learning.EpisodeDraws, epsilons: list[float], n: int) -> float:
+    env = config.make_env("train")
+    q = np.zeros((2, config.n_bins, 2))
+    start = time.perf_counter()
+    for e in range(n):
+        obs, _ = env.reset(options={"sample_index": draws.samples[e]})
+        while True:
+            k, b = int(obs[0]), int(obs[1])
+            if draws.explore[e][k] < epsilons[e]:
+                a = draws.random_action[e][k]
+            else:
+                a = int(q[k, b, 1] > q[k, b, 0])
+            obs, reward, terminated, _, _ = env.step(a)
+            target = reward if terminated else reward + 0.9 * q[obs[0], obs[1]].max()
+            q[k, b, a] += 0.1 * (target - q[k, b, a])
+            if terminated:
+                break
+    return time.perf_counter() - start
+
+
+def benchmark_q_learning(
+    env_id: str = "SPARQExit-LeNet-v0", episodes: int = 10_000, repeats: int = 3, traces: str = "auto"
+) -> dict[str, Any]:
+    """Median seconds of ``episodes`` Q-learning episodes (fast, loop only, reference) and ratios."""
+    config = EnvConfig(env_id=env_id, traces=traces)
+    tables = config.tables("train")
+    learn_idx, val_idx = train_validation_split(tables.n_samples, 0.2, seed=0)
+    learn, validation = subset_tables(tables, learn_idx), subset_tables(tables, val_idx)
+    args = q_learning.Args(env_id=env_id, total_episodes=episodes, min_episodes=episodes)
+    epsilons = q_learning.epsilon_schedule(args).tolist()
+    timings: dict[str, list[float]] = {"fast": [], "fast_loop": [], "reference": []}
+    for repeat in range(repeats):
+        rng = np.random.default_rng(repeat)
+        result = q_learning.train_on_tables(learn, validation, args, rng)
+        assert result.episodes == episodes
+        timings["fast"].append(result.wall_time_s)
+        draws = q_learning.draw_episodes(np.random.default_rng(repeat), learn_idx, episodes, 2)
+        q = np.zeros((tables.n_early_exits, config.n_bins, 2)).tolist()
+        start = time.perf_counter()
+        q_learning.run_episodes(q, tables, draws, epsilons, 0, episodes, 0.1, 0.9)
+        timings["fast_loop"].append(time.perf_counter() - start)
+        timings["reference"].append(_reference(config, draws, epsilons, episodes))
+    median = {name: statistics.median(values) for name, values in timings.items()}
+    return {
+        "env_id": env_id,
+        "traces": config.source(),
+        "episodes": episodes,
+        "repeats": repeats,
+        "seconds": median,
+        "ratio_reference_over_fast": median["reference"] / median["fast"],
+        "ratio_reference_over_fast_loop": median["reference"] / median["fast_loop"],
+        "under_2_seconds": median["fast"] < 2.0,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; prints a table or JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments shared by ``python -m agents.bench_q_learning`` and ``sparq bench-q-learning``."""
+    parser.add_argument("--env", default="SPARQExit-LeNet-v0")
+    parser.add_argument("--episodes", type=int, default=10_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--traces", default="auto", choices=("auto", "pretrained", "synthetic"))
+    parser.add_argument("--json", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the benchmark for parsed ``args`` and print the result."""
+    result = benchmark_q_learning(args.env, args.episodes, args.repeats, args.traces)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    s = result["seconds"]
+    print(
+        f"Q-learning, {result['episodes']} episodes on {result['env_id']} ({result['traces']} traces), "
+        f"median of {result['repeats']}:"
+    )
+    print(f"  train_on_tables (with validation evals): {s['fast']:.3f} s")
+    print(f"  update loop only:                        {s['fast_loop']:.3f} s")
+    print(f"  reference (gym.make env + numpy Q):      {s['reference']:.3f} s")
+    print(
+        f"  ratio reference / train_on_tables: {result['ratio_reference_over_fast']:.1f}x; "
+        f"under 2 s: {result['under_2_seconds']}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,376 @@
+"""The policy interface every evaluated object follows, and how policies are named.
+
+A policy maps the observation at an early exit to an action (0 = CONTINUE,
+1 = EXIT). The smallest policy is an object with one method::
+
+    class MyPolicy:
+        obs_type = "multidiscrete"          # optional; "discrete" or "box" also work
+
+        def act(self, observation) -> int:  # observation = (exit index k, confidence bin b)
+            k, b = observation
+            return int(b >= 7)
+
+        def act_batch(self, observations):  # optional: (n, 2) array -> (n,) actions
+            return (observations[:, 1] >= 7).astype(int)
+
+``act_batch`` is used when present (one call per exit over every sample still
+running); otherwise ``act`` is called per sample. ``obs_type`` chooses the
+observation the policy receives (default ``"multidiscrete"``). A plain function
+``observation -> action`` is accepted too. Policies that need to see the whole
+sample at once (the hindsight oracle) implement ``choose_exits(tables)``
+instead and return the exit used for every sample.
+
+On the command line a policy is named by a *spec* (:func:`load_policy`):
+a saved policy directory (``policy.json`` inside), a baseline name
+(:data:`agents.baselines.BASELINE_NAMES`, e.g. ``always-final``,
+``cfg-0.6-0.7``, ``exact-optimum``), ``package.module:Name`` or
+``path/to/file.py[:Name]``. ``Name`` may be a policy object, a class
+(instantiated without arguments) or a plain function.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import os
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sparq_gym.envs.core import Action, ExitTables
+from sparq_gym.io import atomic_save_npz, atomic_write_json, read_json, sha256_file
+
+__all__ = [
+    "POLICY_FILE",
+    "BatchedExitPolicy",
+    "CallablePolicy",
+    "ExitPolicy",
+    "TablePolicy",
+    "as_policy",
+    "decide_exits",
+    "end_rewards",
+    "format_thresholds",
+    "implied_thresholds",
+    "load_policy",
+    "policy_obs_type",
+    "save_table_policy",
+]
+
+POLICY_FILE = "policy.json"
+"""Name of the metadata file that marks a saved policy directory."""
+
+ActionArray = NDArray[np.int64]
+
+
+@runtime_checkable
+class ExitPolicy(Protocol):
+    """Observation at an early exit -> action (0 = CONTINUE, 1 = EXIT)."""
+
+    def act(self, observation: Any) -> int:
+        """Return the action for one observation."""
+        ...
+
+
+@runtime_checkable
+class BatchedExitPolicy(ExitPolicy, Protocol):
+    """An :class:`ExitPolicy` that also decides a batch of observations at once."""
+
+    def act_batch(self, observations: NDArray[Any]) -> NDArray[np.integer[Any]]:
+        """Return one action per row of ``observations``."""
+        ...
+
+
+class CallablePolicy:
+    """Wrap a plain function ``observation -> action`` as an :class:`ExitPolicy`.
+
+    :param function: the function.
+    :param obs_type: observation type the function expects.
+    """
+
+    def __init__(self, function: Callable[[Any], Any], obs_type: str = "multidiscrete") -> None:
+        self.function = function
+        self.obs_type = obs_type
+        self.name = getattr(function, "__name__", "callable")
+
+    def act(self, observation: Any) -> int:
+        """Call the wrapped function."""
+        return int(self.function(observation))
+
+
+class TablePolicy:
+    """A deterministic map (early exit k, confidence bin b) -> action, stored as an array.
+
+    Q-learning's greedy policy, the exact optimum and every threshold policy are
+    table policies. ``actions[k, b]`` is 1 (EXIT) or 0 (CONTINUE).
+
+    :param actions: integer array of shape (E-1, B).
+    :param name: display name.
+    :param q_values: optional Q-table (E-1, B, 2) the actions were read from.
+    """
+
+    obs_type = "multidiscrete"
+
+    def __init__(self, actions: NDArray[np.integer[Any]], name: str = "table", q_values: Any = None) -> None:
+        table = np.asarray(actions, dtype=np.int64)
+        if table.ndim != 2 or not np.isin(table, (0, 1)).all():
+            raise ValueError(f"actions must be an (E-1, B) array of 0/1, got shape {table.shape}")
+        self.actions = table
+        self.name = name
+        self.q_values = None if q_values is None else np.asarray(q_values, dtype=np.float64)
+
+    @property
+    def n_bins(self) -> int:
+        """B, the number of confidence bins the table is defined on."""
+        return int(self.actions.shape[1])
+
+    def act(self, observation: Any) -> int:
+        """Action for ``(k, b)`` (or the discrete index ``k * B + b``)."""
+        obs = np.asarray(observation).reshape(-1)
+        k, b = divmod(int(obs[0]), self.n_bins) if obs.size == 1 else (int(obs[0]), int(obs[1]))
+        return int(self.actions[k, b])
+
+    def act_batch(self, observations: NDArray[Any]) -> ActionArray:
+        """Actions for an (n, 2) array of ``(k, b)`` rows (or (n,) discrete indices)."""
+        obs = np.asarray(observations, dtype=np.int64)
+        if obs.ndim == 1:
+            return self.actions.reshape(-1)[obs]
+        return self.actions[obs[:, 0], obs[:, 1]]
+
+    def choose_exits(self, tables: ExitTables) -> ActionArray:
+        """Exit used for every sample of ``tables``: the first k whose bin says EXIT, else final."""
+        n_early = tables.n_early_exits
+        if self.actions.shape[0] != n_early or tables.bins.max(initial=0) >= self.n_bins:
+            raise ValueError(
+                f"policy table has shape {self.actions.shape} (exits, bins); the environment has "
+                f"{n_early} early exits and bins up to {int(tables.bins.max(initial=0))}: make it "
+                "with the same n_bins"
+            )
+        says_exit = self.actions[np.arange(n_early)[None, :], tables.bins[:, :n_early]] == 1
+        first = np.argmax(says_exit, axis=1)
+        return np.where(says_exit.any(axis=1), first, n_early).astype(np.int64)
+
+    def thresholds(self) -> list[dict[str, Any]]:
+        """Per-exit thresholds implied by the table (:func:`implied_thresholds`)."""
+        return implied_thresholds(self.actions)
+
+
+def as_policy(obj: Any, name: str | None = None) -> Any:
+    """Turn a policy object, a policy class or a plain function into a policy object."""
+    if inspect.isclass(obj):
+        obj = obj()
+    if hasattr(obj, "act") or hasattr(obj, "choose_exits"):
+        return obj
+    if callable(obj):
+        return CallablePolicy(obj)
+    raise ValueError(
+        f"{name or obj!r} is not a policy: expected an object with act(observation), a class "
+        "whose instances have it, or a function observation -> action"
+    )
+
+
+def policy_obs_type(policy: Any) -> str:
+    """The observation type a policy reads (``obs_type`` attribute, default multidiscrete)."""
+    obs_type = getattr(policy, "obs_type", "multidiscrete")
+    if obs_type not in ("multidiscrete", "discrete", "box"):
+        raise ValueError(f"policy obs_type must be multidiscrete, discrete or box, got {obs_type!r}")
+    return str(obs_type)
+
+
+def end_rewards(tables: ExitTables) -> NDArray[np.float64]:
+    """Reward of ending each sample's episode at each exit, shape (N, E); final head last.
+
+    Column k < E-1 is the reward of EXIT at early exit k; the last column is
+    the reward of CONTINUE at the last early exit (the final head decides).
+    """
+    n_early = tables.n_early_exits
+    return np.concatenate(
+        [tables.reward[:, :, Action.EXIT], tables.reward[:, n_early - 1 : n_early, Action.CONTINUE]],
+        axis=1,
+    )
+
+
+def decide_exits(policy: Any, tables: ExitTables) -> ActionArray:
+    """Run ``policy`` on every sample of ``tables`` once; return the exit each sample ends at.
+
+    ``tables`` must have been built with the policy's observation type
+    (:func:`policy_obs_type`). Policies with ``choose_exits`` answer directly;
+    otherwise exits are walked in order: at exit k every sample still running
+    gets its observation (``act_batch`` on all of them, or ``act`` per sample),
+    EXIT ends it at k, and samples that CONTINUE past the last early exit end
+    at the final head E-1. Equal to stepping the environment with
+    ``reset(options={"sample_index": i})`` for every i (tested).
+    """
+    if hasattr(policy, "choose_exits"):
+        return np.asarray(policy.choose_exits(tables), dtype=np.int64)
+    n_early = tables.n_early_exits
+    exits = np.full(tables.n_samples, n_early, dtype=np.int64)
+    running = np.arange(tables.n_samples)
+    batched = hasattr(policy, "act_batch")
+    for k in range(n_early):
+        if running.size == 0:
+            break
+        observations = tables.observation[running, k]
+        if batched:
+            actions = np.asarray(policy.act_batch(observations)).reshape(-1)
+        else:
+            actions = np.array([policy.act(obs) for obs in observations])
+        if actions.shape != running.shape or not np.isin(actions, (0, 1)).all():
+            raise ValueError(
+                f"policy returned {actions.shape} actions with values {np.unique(actions)[:5]} for "
+                f"{running.size} observations; expected one 0 (CONTINUE) or 1 (EXIT) each"
+            )
+        stop = actions.astype(bool)
+        exits[running[stop]] = k
+        running = running[~stop]
+    return exits
+
+
+def implied_thresholds(actions: NDArray[np.integer[Any]]) -> list[dict[str, Any]]:
+    """Confidence thresholds a (k, b) -> action table implies, one record per early exit.
+
+    At exit k the table acts like "EXIT iff confidence >= theta_k" when its EXIT
+    bins are exactly ``{j, ..., B-1}``; then ``theta_k = j / B`` (``None`` when
+    it never exits there). Otherwise ``monotone`` is False and ``exit_bins``
+    lists the bins that exit.
+    """
+    table = np.asarray(actions)
+    n_bins = table.shape[1]
+    records = []
+    for k, row in enumerate(table):
+        exit_bins = [int(b) for b in np.flatnonzero(row == 1)]
+        first = exit_bins[0] if exit_bins else n_bins
+        monotone = exit_bins == list(range(first, n_bins))
+        threshold = round(first / n_bins, 6) if monotone and exit_bins else None
+        records.append({"exit": k, "monotone": monotone, "threshold": threshold, "exit_bins": exit_bins})
+    return records
+
+
+def format_thresholds(records: list[dict[str, Any]]) -> str:
+    """Short text for :func:`implied_thresholds` records, e.g. ``"0.6/0.7"`` or ``"0.5/{3,7-9}"``."""
+    parts = []
+    for record in records:
+        if record["monotone"]:
+            parts.append("never" if record["threshold"] is None else f"{record['threshold']:g}")
+        else:
+            parts.append("{" + ",".join(str(b) for b in record["exit_bins"]) + "}")
+    return "/".join(parts)
+
+
+def save_table_policy(
+    directory: str | os.PathLike[str],
+    policy: TablePolicy,
+    *,
+    kind: str,
+    metadata: Mapping[str, Any],
+) -> Path:
+    """Save a table policy as ``policy.npz`` (plain arrays) + ``policy.json`` (metadata).
+
+    The archive holds ``actions`` (E-1, B) and, when present, ``q_values``
+    (E-1, B, 2); the JSON records ``kind``, the implied thresholds, the
+    archive's sha256 and ``metadata``. Both writes are atomic. Returns the
+    directory.
+    """
+    directory = Path(directory)
+    arrays = {"actions": policy.actions}
+    if policy.q_values is not None:
+        arrays["q_values"] = policy.q_values
+    archive = directory / "policy.npz"
+    atomic_save_npz(archive, **arrays)
+    record = {
+        "kind": kind,
+        "format": "table",
+        "name": policy.name,
+        "obs_type": "multidiscrete",
+        "n_bins": policy.n_bins,
+        "thresholds": policy.thresholds(),
+        "thresholds_text": format_thresholds(policy.thresholds()),
+        "files": {"policy.npz": sha256_file(archive)},
+        **dict(metadata),
+    }
+    atomic_write_json(directory / POLICY_FILE, record)
+    return directory
+
+
+def _load_saved(directory: Path) -> Any:
+    record = read_json(directory / POLICY_FILE)
+    fmt = record.get("format")
+    if fmt == "table":
+        archive = directory / "policy.npz"
+        if not archive.exists():
+            raise FileNotFoundError(f"{archive}: the table of the saved policy is missing")
+        expected = record.get("files", {}).get("policy.npz")
+        if expected and sha256_file(archive) != expected:
+            raise ValueError(f"{archive}: sha256 does not match {directory / POLICY_FILE}")
+        with np.load(archive, allow_pickle=False) as data:
+            q_values = data["q_values"] if "q_values" in data.files else None
+            return TablePolicy(data["actions"], name=record.get("name", directory.name), q_values=q_values)
+    if fmt == "sb3":
+        from agents.sb3 import load_sb3_policy
+
+        return load_sb3_policy(directory, record)
+    raise ValueError(f"{directory / POLICY_FILE}: unknown policy format {fmt!r}; expected table or sb3")
+
+
+def _load_from_file(path: Path, name: str | None) -> Any:
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: policy file not found")
+    module_name = f"_sparq_user_policy_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"{path}: cannot import as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return _attribute(module, name, str(path))
+
+
+def _attribute(module: Any, name: str | None, where: str) -> Any:
+    if name is None:
+        for candidate in ("Policy", "policy"):
+            if hasattr(module, candidate):
+                name = candidate
+                break
+        else:
+            raise ValueError(f"{where}: name the policy as {where}:Name (no Policy or policy found)")
+    if not hasattr(module, name):
+        raise ValueError(f"{where}: has no attribute {name!r}")
+    return as_policy(getattr(module, name), name=f"{where}:{name}")
+
+
+def load_policy(spec: str, config: Any, *, seed: int = 0) -> Any:
+    """Resolve a policy spec to a policy object for the environment ``config``.
+
+    :param spec: a saved policy directory, a baseline name, ``module:Name`` or
+        ``file.py[:Name]`` (see the module docstring).
+    :param config: the :class:`agents.common.EnvConfig` the policy will run on
+        (baselines that are tuned, such as ``static-threshold`` and
+        ``exact-optimum``, are tuned on its ``train`` split).
+    :param seed: seed of stochastic baselines (``random``).
+    """
+    from agents.baselines import BASELINE_NAMES, make_baseline
+
+    path = Path(spec)
+    if path.is_dir():
+        if not (path / POLICY_FILE).exists():
+            raise FileNotFoundError(f"{path}: not a saved policy directory (no {POLICY_FILE})")
+        return _load_saved(path)
+    if spec in BASELINE_NAMES or spec.startswith(("cfg-", "always-exit-")):
+        return make_baseline(spec, config, seed=seed)
+    file_part, _, name = spec.partition(":") if not spec.endswith(".py") else (spec, "", "")
+    if file_part.endswith(".py"):
+        return _load_from_file(Path(file_part), name or None)
+    if name:
+        try:
+            module = importlib.import_module(file_part)
+        except ModuleNotFoundError as err:
+            raise ValueError(f"policy {spec!r}: cannot import module {file_part!r} ({err})") from err
+        return _attribute(module, name, file_part)
+    raise ValueError(
+        f"unknown policy {spec!r}: expected a saved policy directory, a baseline name "
+        f"({', '.join(BASELINE_NAMES)}, cfg-T1-T2, always-exit-K), module:Name or file.py[:Name]"
+    )

@@ -1,0 +1,351 @@
+"""The SPARQ paper's tabular Q-learner (the reference agent).
+
+State ``s = (k, b)``: early exit k and confidence bin b. Actions: 0 = CONTINUE,
+1 = EXIT. After every step the table is updated with the paper's Eq. 2::
+
+    Q(s, a) <- Q(s, a) + eta * [ R(s, a) + gamma * max_a' Q(s', a') - Q(s, a) ]
+
+where the bracketed bootstrap term is dropped on the step that ends the
+episode (EXIT, or CONTINUE at the last early exit: there is no s'). Paper
+hyperparameters: ``eta = 0.1``, ``gamma = 0.9``, ``alpha = 0.3`` (in the
+environment's reward), epsilon-greedy exploration with a decaying epsilon,
+5,000-10,000 episodes with early stopping.
+
+Early stopping reads a validation return measured on a held-out part of the
+``train`` split (``validation_fraction``; never the ``test`` split): every
+``eval_every`` episodes the greedy policy is played once on every validation
+sample; training stops after ``min_episodes`` once ``patience`` evaluations
+in a row bring no improvement, and the best-validation table is kept.
+
+**About gamma = 0.9.** The task's return is a single reward at the end of the
+episode and is not discounted by the environment, but the paper's update
+discounts the value of continuing: at early exit k < E-2, ``Q(k, b, CONTINUE)``
+learns ``0.9 x`` the value of the next exit, so the rewards of the later exits
+and of the final head are seen at 90 % from the first exit (81 % from the
+first of three early exits, and so on). The decision at the last early exit
+(EXIT vs the final head) is not affected: both rewards arrive on that step.
+The learner therefore exits at the first exit whenever its reward beats 90 %
+of what continuing would earn, i.e. somewhat earlier (cheaper, a little less
+accurate) than the return-maximising policy. With ``gamma = 1`` the fixed
+point of the update is the undiscounted value and the greedy policy targets
+the evaluation objective directly (``--gamma 1``). The benchmark reports both
+(``q-learning`` and ``q-learning-gamma1``).
+
+The inner loop runs over plain Python lists built from the environment's
+tables (``reward``, ``decided_exit``, ``next_exit``, ``bins``), so 10,000
+episodes take a fraction of a second (``python -m agents.bench_q_learning``);
+a test checks that it performs exactly the updates obtained by stepping the
+real environment with the same samples and exploration draws.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from agents.common import EnvConfig, subset_tables, train_validation_split
+from agents.policy import TablePolicy, decide_exits, end_rewards, format_thresholds, save_table_policy
+from sparq_gym.envs.core import ExitTables
+from sparq_gym.io import atomic_write_json
+
+__all__ = [
+    "Args",
+    "EpisodeDraws",
+    "QLearningResult",
+    "draw_episodes",
+    "epsilon_schedule",
+    "greedy_actions",
+    "run_episodes",
+    "train",
+    "train_on_tables",
+]
+
+
+@dataclass
+class Args:
+    """Configuration of one Q-learning run (paper defaults)."""
+
+    env_id: str = "SPARQExit-LeNet-v0"
+    """environment id (``SPARQExit-MLP-v0``, ``SPARQExit-LeNet-v0``, ``SPARQExit-AlexNet-v0``)"""
+    traces: str = "auto"
+    """trace source: ``auto`` (shipped if present, else synthetic), ``pretrained`` or ``synthetic``"""
+    trace_dir: str | None = None
+    """your own trace directory (for ``SPARQExit-v0``)"""
+    seed: int = 0
+    """seed of every random draw of the run (validation split, samples, exploration)"""
+    alpha: float = 0.3
+    """weight of the savings in the reward (environment argument; paper: 0.3)"""
+    n_bins: int = 10
+    """number of confidence bins B (environment argument)"""
+    cost: str = "total_ops"
+    """what savings are measured in (environment argument)"""
+    learning_rate: float = 0.1
+    """eta of Eq. 2 (paper: 0.1)"""
+    gamma: float = 0.9
+    """discount of Eq. 2 (paper: 0.9; 1.0 targets the undiscounted return, see the module doc)"""
+    total_episodes: int = 10_000
+    """maximum number of training episodes (paper: 5,000-10,000)"""
+    min_episodes: int = 5_000
+    """no early stop before this many episodes"""
+    epsilon_start: float = 1.0
+    """exploration rate at the first episode"""
+    epsilon_end: float = 0.05
+    """exploration rate after the decay"""
+    epsilon_decay_fraction: float = 0.5
+    """fraction of ``total_episodes`` over which epsilon decays linearly"""
+    eval_every: int = 250
+    """episodes between two validation evaluations of the greedy policy"""
+    patience: int = 8
+    """evaluations without a validation improvement before stopping"""
+    validation_fraction: float = 0.2
+    """fraction of the ``train`` split held out for early stopping"""
+    out: str | None = None
+    """directory to save the policy to (``policy.npz`` + ``policy.json``); ``None`` saves nothing"""
+
+    def env_config(self) -> EnvConfig:
+        """The environment this run trains on."""
+        return EnvConfig(
+            env_id=self.env_id,
+            traces=self.traces,
+            trace_dir=self.trace_dir,
+            alpha=self.alpha,
+            n_bins=self.n_bins,
+            cost=self.cost,
+        )
+
+
+@dataclass
+class EpisodeDraws:
+    """Every random draw of a run, made up front from one generator.
+
+    :param samples: sample index of each episode, (episodes,).
+    :param explore: uniform draw per (episode, early exit) compared with epsilon.
+    :param random_action: action taken when exploring, per (episode, early exit).
+    """
+
+    samples: list[int]
+    explore: list[list[float]]
+    random_action: list[list[int]]
+
+
+@dataclass
+class QLearningResult:
+    """What :func:`train_on_tables` returns.
+
+    :param q_values: the kept (best-validation) Q-table, (E-1, B, 2).
+    :param policy: its greedy policy.
+    :param curve: one record per evaluation (episode, steps so far, epsilon, validation
+        return, mean training return since the previous evaluation).
+    :param episodes: episodes run.
+    :param steps: environment steps (decisions) taken in those episodes.
+    :param best_episode: episode at which the kept table was evaluated.
+    :param best_validation_return: its validation return.
+    :param stopped_early: whether early stopping ended the run.
+    :param wall_time_s: training wall time in seconds.
+    """
+
+    q_values: NDArray[np.float64]
+    policy: TablePolicy
+    curve: list[dict[str, float]] = field(default_factory=list)
+    episodes: int = 0
+    steps: int = 0
+    best_episode: int = 0
+    best_validation_return: float = float("-inf")
+    stopped_early: bool = False
+    wall_time_s: float = 0.0
+
+
+def epsilon_schedule(args: Args) -> NDArray[np.float64]:
+    """Epsilon of every episode: linear from ``epsilon_start`` to ``epsilon_end``, then flat."""
+    decay = max(int(args.epsilon_decay_fraction * args.total_episodes), 1)
+    steps = np.minimum(np.arange(args.total_episodes) / decay, 1.0)
+    return args.epsilon_start + (args.epsilon_end - args.epsilon_start) * steps
+
+
+def draw_episodes(
+    rng: np.random.Generator, learn_indices: NDArray[np.int64], n_episodes: int, n_early: int
+) -> EpisodeDraws:
+    """Draw the sample of every episode (uniform over ``learn_indices``) and the exploration."""
+    samples = learn_indices[rng.integers(len(learn_indices), size=n_episodes)]
+    explore = rng.random((n_episodes, n_early))
+    random_action = rng.integers(2, size=(n_episodes, n_early))
+    return EpisodeDraws(samples.tolist(), explore.tolist(), random_action.tolist())
+
+
+def greedy_actions(q_values: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Greedy action per state: EXIT where ``Q(s, EXIT) > Q(s, CONTINUE)`` (ties continue)."""
+    return (q_values[:, :, 1] > q_values[:, :, 0]).astype(np.int64)
+
+
+def run_episodes(
+    q: list[list[list[float]]],
+    tables: ExitTables,
+    draws: EpisodeDraws,
+    epsilons: list[float],
+    start: int,
+    stop: int,
+    learning_rate: float,
+    gamma: float,
+    _cache: dict[int, Any] | None = None,
+) -> tuple[list[float], int]:
+    """Run episodes ``start..stop-1`` of ``draws``, updating ``q`` in place with Eq. 2.
+
+    ``q[k][b][a]`` is the table as nested lists (fast scalar access). The
+    transition of action a at early exit k is read from ``tables``
+    (``decided_exit``, ``next_exit``, ``reward``): exactly the environment's
+    step function. Returns the return of each episode and the number of steps taken.
+    """
+    cache = _cache if _cache is not None else {}
+    key = id(tables)
+    if key not in cache:
+        cache.clear()
+        cache[key] = (
+            tables.bins.tolist(),
+            tables.reward.tolist(),
+            tables.decided_exit.tolist(),
+            tables.next_exit.tolist(),
+        )
+    bins, reward, decided, next_exit = cache[key]
+    returns = []
+    n_steps = 0
+    for episode in range(start, stop):
+        i = draws.samples[episode]
+        explore = draws.explore[episode]
+        random_action = draws.random_action[episode]
+        epsilon = epsilons[episode]
+        bins_i, reward_i = bins[i], reward[i]
+        k = 0
+        while True:
+            q_s = q[k][bins_i[k]]
+            if explore[k] < epsilon:
+                a = random_action[k]
+            else:
+                a = 1 if q_s[1] > q_s[0] else 0
+            r = reward_i[k][a]
+            if decided[k][a] >= 0:
+                target = r  # terminal step: no bootstrap
+            else:
+                k_next = next_exit[k][a]
+                q_next = q[k_next][bins_i[k_next]]
+                target = r + gamma * (q_next[0] if q_next[0] > q_next[1] else q_next[1])
+            q_s[a] += learning_rate * (target - q_s[a])  # Eq. 2
+            n_steps += 1
+            if decided[k][a] >= 0:
+                returns.append(r)
+                break
+            k = next_exit[k][a]
+    return returns, n_steps
+
+
+def _validation_return(q_values: NDArray[np.float64], tables: ExitTables) -> float:
+    policy = TablePolicy(greedy_actions(q_values))
+    exits = decide_exits(policy, tables)
+    return float(end_rewards(tables)[np.arange(tables.n_samples), exits].mean())
+
+
+def train_on_tables(
+    learn: ExitTables, validation: ExitTables, args: Args, rng: np.random.Generator
+) -> QLearningResult:
+    """Train a Q-table on the ``learn`` tables, early-stopping on the ``validation`` tables.
+
+    ``learn`` and ``validation`` are disjoint parts of the ``train`` split
+    (:func:`agents.common.train_validation_split`). All randomness comes from
+    ``rng``.
+    """
+    n_early = learn.n_early_exits
+    start_time = time.perf_counter()
+    draws = draw_episodes(rng, np.arange(learn.n_samples), args.total_episodes, n_early)
+    epsilons = epsilon_schedule(args).tolist()
+    q = np.zeros((n_early, args.n_bins, 2)).tolist()
+    cache: dict[int, Any] = {}
+    result = QLearningResult(
+        q_values=np.zeros((n_early, args.n_bins, 2)),
+        policy=TablePolicy(np.zeros((n_early, args.n_bins), dtype=np.int64)),
+    )
+    stale = 0
+    episode = 0
+    total_steps = 0
+    while episode < args.total_episodes:
+        stop = min(episode + args.eval_every, args.total_episodes)
+        returns, n_steps = run_episodes(
+            q, learn, draws, epsilons, episode, stop, args.learning_rate, args.gamma, cache
+        )
+        episode = stop
+        total_steps += n_steps
+        q_values = np.array(q)
+        value = _validation_return(q_values, validation) if validation.n_samples else 0.0
+        result.curve.append(
+            {
+                "episode": episode,
+                "steps": total_steps,
+                "epsilon": epsilons[episode - 1],
+                "validation_return": value,
+                "train_return": float(np.mean(returns)),
+            }
+        )
+        if value > result.best_validation_return:
+            result.best_validation_return = value
+            result.best_episode = episode
+            result.q_values = q_values
+            stale = 0
+        else:
+            stale += 1
+        if episode >= args.min_episodes and stale >= args.patience:
+            result.stopped_early = episode < args.total_episodes
+            break
+    result.episodes = episode
+    result.steps = total_steps
+    result.policy = TablePolicy(greedy_actions(result.q_values), "q-learning", result.q_values)
+    result.wall_time_s = time.perf_counter() - start_time
+    return result
+
+
+def train(args: Args) -> QLearningResult:
+    """Train the paper's Q-learner on ``args.env_id``'s ``train`` split; save it when ``args.out``.
+
+    Saves ``policy.npz`` (``actions`` (E-1, B), ``q_values`` (E-1, B, 2)) and
+    ``policy.json`` (kind ``q-learning``, args, environment, implied thresholds,
+    learning curve, wall time) atomically; load it back with
+    :func:`agents.policy.load_policy`.
+    """
+    # ---- seeding: every random draw of the run comes from this one generator ----
+    rng = np.random.default_rng(args.seed)
+    split_seed = int(rng.integers(2**31))
+    # ------------------------------------------------------------------------------
+    config = args.env_config()
+    tables = config.tables("train")
+    learn_idx, val_idx = train_validation_split(tables.n_samples, args.validation_fraction, split_seed)
+    result = train_on_tables(subset_tables(tables, learn_idx), subset_tables(tables, val_idx), args, rng)
+    if args.out is not None:
+        save_table_policy(
+            args.out,
+            result.policy,
+            kind="q-learning",
+            metadata={
+                "args": asdict(args),
+                "env": config.to_dict(),
+                "episodes": result.episodes,
+                "best_episode": result.best_episode,
+                "best_validation_return": result.best_validation_return,
+                "stopped_early": result.stopped_early,
+                "wall_time_s": result.wall_time_s,
+                "train_steps": result.steps,
+            },
+        )
+        atomic_write_json(Path(args.out) / "learning_curve.json", result.curve)
+    return result
+
+
+def summary(result: QLearningResult) -> str:
+    """One line: episodes, validation return, implied thresholds and wall time."""
+    return (
+        f"{result.episodes} episodes ({'early stop' if result.stopped_early else 'full run'}), "
+        f"best validation return {result.best_validation_return:.4f} at episode "
+        f"{result.best_episode}, thresholds {format_thresholds(result.policy.thresholds())}, "
+        f"{result.wall_time_s:.2f} s"
+    )

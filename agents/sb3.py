@@ -1,0 +1,268 @@
+"""Stable-baselines3 DQN and PPO on the SPARQ environments, for comparison with the table agents.
+
+Both go through SB3's public API only: the algorithm class, ``learn`` with an
+``EvalCallback``, ``predict`` and ``save``/``load``. Hyperparameters come from
+``agents/hyperparams.yaml`` (keyed by environment id, then algorithm, as in
+RL Zoo); ``Args`` fields override them. The agent trains on the ``train``
+split minus a held-out validation part; the ``EvalCallback`` measures the
+deterministic policy on that validation part and the best evaluated weights
+are kept (the analogue of the Q-learner's early stopping). ``test`` is never
+touched during training.
+
+A saved run holds ``model.zip`` (SB3's own format: JSON data + torch state
+dicts), ``policy.json`` (algorithm, hyperparameters, environment, training
+steps, wall time, evaluation curve) and loads back as a batched policy with
+:func:`agents.policy.load_policy`.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from numpy.typing import NDArray
+
+from agents.common import EnvConfig, train_validation_split
+from sparq_gym.io import atomic_write_bytes, atomic_write_json, sha256_file
+
+__all__ = ["ALGORITHMS", "Args", "SB3Policy", "SB3Result", "load_hyperparams", "load_sb3_policy", "train"]
+
+ALGORITHMS: tuple[str, ...] = ("dqn", "ppo")
+HYPERPARAMS_FILE = Path(__file__).with_name("hyperparams.yaml")
+_NOT_SB3_KEYS = ("n_timesteps", "n_envs", "obs_type", "eval_freq", "n_eval_episodes", "policy")
+
+
+@dataclass
+class Args:
+    """Configuration of one SB3 run; ``None`` fields take the YAML value."""
+
+    algo: str = "ppo"
+    """``dqn`` or ``ppo``"""
+    env_id: str = "SPARQExit-LeNet-v0"
+    """environment id"""
+    traces: str = "auto"
+    """trace source: ``auto``, ``pretrained`` or ``synthetic``"""
+    trace_dir: str | None = None
+    """your own trace directory (for ``SPARQExit-v0``)"""
+    seed: int = 0
+    """seed of SB3 (networks, exploration), the environments and the validation split"""
+    alpha: float = 0.3
+    """weight of the savings in the reward"""
+    n_bins: int = 10
+    """number of confidence bins B"""
+    cost: str = "total_ops"
+    """what savings are measured in"""
+    n_timesteps: int | None = None
+    """training steps (YAML ``n_timesteps`` when ``None``)"""
+    obs_type: str | None = None
+    """observation type (YAML ``obs_type`` when ``None``)"""
+    validation_fraction: float = 0.2
+    """fraction of the train split held out for the evaluation callback"""
+    hyperparams_file: str | None = None
+    """YAML file to read instead of ``agents/hyperparams.yaml``"""
+    out: str | None = None
+    """directory to save ``model.zip`` + ``policy.json``; ``None`` saves nothing"""
+    verbose: int = 0
+    """SB3 verbosity"""
+
+    def env_config(self) -> EnvConfig:
+        """The environment this run trains on."""
+        return EnvConfig(
+            env_id=self.env_id,
+            traces=self.traces,
+            trace_dir=self.trace_dir,
+            alpha=self.alpha,
+            n_bins=self.n_bins,
+            cost=self.cost,
+        )
+
+
+@dataclass
+class SB3Result:
+    """What :func:`train` returns.
+
+    :param policy: the trained agent as a batched exit policy.
+    :param train_steps: environment steps of training.
+    :param wall_time_s: training wall time.
+    :param curve: validation evaluations (step, mean return).
+    :param hyperparams: the hyperparameters used.
+    """
+
+    policy: SB3Policy
+    train_steps: int
+    wall_time_s: float
+    curve: list[dict[str, float]] = field(default_factory=list)
+    hyperparams: dict[str, Any] = field(default_factory=dict)
+
+
+class SB3Policy:
+    """An SB3 model as a batched exit policy (deterministic ``predict``).
+
+    :param model: a trained SB3 algorithm.
+    :param obs_type: the observation type it was trained on.
+    :param name: display name.
+    """
+
+    def __init__(self, model: Any, obs_type: str, name: str) -> None:
+        self.model = model
+        self.obs_type = obs_type
+        self.name = name
+
+    def act(self, observation: Any) -> int:
+        """Greedy action for one observation."""
+        action, _ = self.model.predict(np.asarray(observation), deterministic=True)
+        return int(np.asarray(action).reshape(-1)[0])
+
+    def act_batch(self, observations: NDArray[Any]) -> NDArray[np.int64]:
+        """Greedy actions for a batch of observations."""
+        actions, _ = self.model.predict(np.asarray(observations), deterministic=True)
+        return np.asarray(actions, dtype=np.int64).reshape(-1)
+
+
+def load_hyperparams(env_id: str, algo: str, path: str | Path | None = None) -> dict[str, Any]:
+    """Hyperparameters of ``algo`` for ``env_id`` from the YAML file (``default`` as fallback)."""
+    if algo not in ALGORITHMS:
+        raise ValueError(f"algo must be one of {list(ALGORITHMS)}, got {algo!r}")
+    source = Path(path) if path is not None else HYPERPARAMS_FILE
+    with open(source) as handle:
+        table = yaml.safe_load(handle)
+    entry = table.get(env_id, table.get("default"))
+    if entry is None or algo not in entry:
+        raise KeyError(f"{source}: no {algo!r} hyperparameters for {env_id!r} and no default")
+    return copy.deepcopy(dict(entry[algo]))
+
+
+def _algorithm_class(algo: str) -> Any:
+    from stable_baselines3 import DQN, PPO
+
+    return {"dqn": DQN, "ppo": PPO}[algo]
+
+
+def train(args: Args) -> SB3Result:
+    """Train ``args.algo`` on the ``train`` split of ``args.env_id``; save it when ``args.out``."""
+    import gymnasium as gym
+    from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    import sparq_gym  # noqa: F401  (registers the ids)
+
+    hyper = load_hyperparams(args.env_id, args.algo, args.hyperparams_file)
+    n_timesteps = int(args.n_timesteps if args.n_timesteps is not None else hyper["n_timesteps"])
+    obs_type = args.obs_type or hyper.get("obs_type", "multidiscrete")
+    n_envs = int(hyper.get("n_envs", 1))
+    eval_freq = int(hyper.get("eval_freq", 5000))
+    n_eval_episodes = int(hyper.get("n_eval_episodes", 1000))
+    kwargs = {k: v for k, v in hyper.items() if k not in _NOT_SB3_KEYS}
+
+    # ---- seeding: SB3 (torch, numpy inside the algorithm), env resets, validation split ----
+    seed = int(args.seed)
+    config = args.env_config()
+    traces = config.load_traces("train")
+    learn_idx, val_idx = train_validation_split(traces.n_samples, args.validation_fraction, seed)
+    # -----------------------------------------------------------------------------------------
+    env_kwargs = {"alpha": config.alpha, "n_bins": config.n_bins, "cost": config.cost, "obs_type": obs_type}
+    learn_traces, val_traces = traces.subset(learn_idx), traces.subset(val_idx)
+
+    def make_learn_env() -> Any:
+        return Monitor(gym.make(args.env_id, traces=learn_traces, **env_kwargs))
+
+    vec_env = DummyVecEnv([make_learn_env for _ in range(n_envs)])
+    vec_env.seed(seed)
+    eval_env = Monitor(gym.make(args.env_id, traces=val_traces, **env_kwargs))
+    eval_env.reset(seed=seed + 10_000)
+
+    algorithm = _algorithm_class(args.algo)
+    model = algorithm(
+        hyper.get("policy", "MlpPolicy"), vec_env, seed=seed, verbose=args.verbose, device="cpu", **kwargs
+    )
+
+    best: dict[str, Any] = {}
+    curve: list[dict[str, float]] = []
+
+    class KeepBest(BaseCallback):
+        """Remember the weights of the best validation evaluation."""
+
+        def _on_step(self) -> bool:
+            best["params"] = copy.deepcopy(self.model.get_parameters())
+            return True
+
+    class RecordCurve(BaseCallback):
+        """Record (step, validation mean return) after every evaluation."""
+
+        def _on_step(self) -> bool:
+            assert self.parent is not None
+            curve.append(
+                {"step": int(self.num_timesteps), "validation_return": float(self.parent.last_mean_reward)}
+            )
+            return True
+
+    callback = EvalCallback(
+        eval_env,
+        callback_on_new_best=KeepBest(),
+        callback_after_eval=RecordCurve(),
+        n_eval_episodes=n_eval_episodes,
+        eval_freq=max(eval_freq // n_envs, 1),
+        deterministic=True,
+        verbose=0,
+        warn=False,
+    )
+    start = time.perf_counter()
+    model.learn(total_timesteps=n_timesteps, callback=callback, progress_bar=False)
+    wall = time.perf_counter() - start
+    if "params" in best:
+        model.set_parameters(best["params"])
+    name = f"{args.algo}"
+    policy = SB3Policy(model, obs_type, name)
+    result = SB3Result(policy, int(model.num_timesteps), wall, curve, {**hyper, "n_timesteps": n_timesteps})
+    if args.out is not None:
+        save_sb3(args.out, result, args, config)
+    vec_env.close()
+    eval_env.close()
+    return result
+
+
+def save_sb3(directory: str | Path, result: SB3Result, args: Args, config: EnvConfig) -> Path:
+    """Write ``model.zip`` and ``policy.json`` to ``directory`` atomically."""
+    directory = Path(directory)
+    buffer = io.BytesIO()
+    result.policy.model.save(buffer)
+    atomic_write_bytes(directory / "model.zip", buffer.getvalue())
+    record = {
+        "kind": args.algo,
+        "format": "sb3",
+        "algo": args.algo,
+        "name": args.algo,
+        "obs_type": result.policy.obs_type,
+        "args": asdict(args),
+        "env": config.to_dict(),
+        "hyperparams": result.hyperparams,
+        "train_steps": result.train_steps,
+        "wall_time_s": result.wall_time_s,
+        "curve": result.curve,
+        "files": {"model.zip": sha256_file(directory / "model.zip")},
+    }
+    atomic_write_json(directory / "policy.json", record)
+    return directory
+
+
+def load_sb3_policy(directory: str | Path, record: dict[str, Any]) -> SB3Policy:
+    """Load a saved SB3 run (``model.zip`` + its ``policy.json`` record) as a policy."""
+    directory = Path(directory)
+    archive = directory / "model.zip"
+    if not archive.exists():
+        raise FileNotFoundError(f"{archive}: the SB3 model of the saved policy is missing")
+    expected = record.get("files", {}).get("model.zip")
+    if expected and sha256_file(archive) != expected:
+        raise ValueError(f"{archive}: sha256 does not match {directory / 'policy.json'}")
+    algo = record.get("algo")
+    if algo not in ALGORITHMS:
+        raise ValueError(f"{directory / 'policy.json'}: algo must be one of {list(ALGORITHMS)}, got {algo!r}")
+    model = _algorithm_class(algo).load(archive, device="cpu")
+    return SB3Policy(model, record.get("obs_type", "multidiscrete"), record.get("name", algo))

@@ -1,0 +1,104 @@
+"""The paper's Q-learner: Eq. 2 by hand, the fast loop against the real environment, saving."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agents import q_learning
+from agents.common import subset_tables, train_validation_split
+from agents.policy import TablePolicy, load_policy
+from sparq_gym.envs.core import Action, build_exit_tables
+
+
+def _tables(traces, n_bins=10):
+    return build_exit_tables(traces, alpha=0.3, n_bins=n_bins, cost="total_ops", obs_type="multidiscrete")
+
+
+def test_one_update_by_hand(tiny_traces):
+    tables = _tables(tiny_traces)
+    q = np.zeros((2, 10, 2)).tolist()
+    # Episode 0: sample 0, explore at exit 1 with action CONTINUE, then explore with EXIT at exit 2.
+    draws = q_learning.EpisodeDraws(samples=[0], explore=[[0.0, 0.0]], random_action=[[0, 1]])
+    returns, n_steps = q_learning.run_episodes(q, tables, draws, [1.0], 0, 1, learning_rate=0.1, gamma=0.9)
+    assert n_steps == 2
+    # CONTINUE at (0, bin 5): target = 0 + 0.9 * max Q(1, bin 7) = 0 -> Q stays 0.
+    # EXIT at (1, bin 7): exit 2 predicts 1, label 0 -> reward -1, Q = 0.1 * (-1 - 0) = -0.1.
+    assert returns == [-1.0]
+    assert q[0][5] == [0.0, 0.0] and q[1][7] == [0.0, pytest.approx(-0.1)]
+    # Episode 2: sample 0 again, greedy (epsilon 0): Q(0, 5) is a tie -> CONTINUE; at (1, 7)
+    # greedy picks CONTINUE (0 > -0.1): final head right, reward 1 + 0.3 * (-0.125) = 0.9625.
+    draws = q_learning.EpisodeDraws(samples=[0], explore=[[0.5, 0.5]], random_action=[[1, 1]])
+    q_learning.run_episodes(q, tables, draws, [0.0], 0, 1, learning_rate=0.1, gamma=0.9)
+    assert q[1][7][Action.CONTINUE] == pytest.approx(0.09625)
+    # the bootstrap used Q(1, 7) *before* this episode's update (0), so Q(0, 5, CONTINUE) is 0
+    assert q[0][5][Action.CONTINUE] == 0.0
+
+
+def test_fast_loop_equals_stepping_the_environment(synthetic_traces):
+    import gymnasium as gym
+
+    import sparq_gym  # noqa: F401
+
+    tables = _tables(synthetic_traces)
+    rng = np.random.default_rng(5)
+    n_episodes = 400
+    draws = q_learning.draw_episodes(rng, np.arange(tables.n_samples), n_episodes, 2)
+    epsilons = np.linspace(1.0, 0.1, n_episodes).tolist()
+    fast = np.zeros((2, 10, 2)).tolist()
+    fast_returns, _ = q_learning.run_episodes(fast, tables, draws, epsilons, 0, n_episodes, 0.1, 0.9)
+
+    # Reference: the real environment and Eq. 2 written out with numpy.
+    env = gym.make("SPARQExit-LeNet-v0", traces=synthetic_traces, alpha=0.3)
+    q = np.zeros((2, 10, 2))
+    returns = []
+    for e in range(n_episodes):
+        obs, _ = env.reset(options={"sample_index": draws.samples[e]})
+        while True:
+            k, b = obs
+            if draws.explore[e][k] < epsilons[e]:
+                a = draws.random_action[e][k]
+            else:
+                a = int(q[k, b, 1] > q[k, b, 0])
+            obs, reward, terminated, _, _ = env.step(a)
+            target = reward if terminated else reward + 0.9 * q[obs[0], obs[1]].max()
+            q[k, b, a] += 0.1 * (target - q[k, b, a])
+            if terminated:
+                returns.append(reward)
+                break
+    assert np.allclose(np.array(fast), q, atol=1e-12)
+    assert np.allclose(fast_returns, returns)
+
+
+def test_training_is_seeded_and_early_stops_on_validation(synthetic_traces):
+    tables = _tables(synthetic_traces)
+    learn, val = train_validation_split(tables.n_samples, 0.2, seed=0)
+    assert len(val) == 100 and not set(learn) & set(val)
+    args = q_learning.Args(total_episodes=4000, min_episodes=1000, eval_every=250, patience=3)
+    first = q_learning.train_on_tables(
+        subset_tables(tables, learn), subset_tables(tables, val), args, np.random.default_rng(1)
+    )
+    second = q_learning.train_on_tables(
+        subset_tables(tables, learn), subset_tables(tables, val), args, np.random.default_rng(1)
+    )
+    assert np.array_equal(first.q_values, second.q_values)
+    assert first.stopped_early and first.episodes < 4000
+    assert first.best_validation_return == max(c["validation_return"] for c in first.curve)
+
+
+def test_saved_policy_round_trip(tmp_path, lenet_config):
+    out = tmp_path / "ql"
+    result = q_learning.train(q_learning.Args(traces="synthetic", seed=0, out=str(out)))
+    assert (out / "policy.npz").exists() and (out / "policy.json").exists()
+    assert (out / "learning_curve.json").exists()
+    loaded = load_policy(str(out), lenet_config)
+    assert isinstance(loaded, TablePolicy)
+    assert np.array_equal(loaded.actions, result.policy.actions)
+    assert np.array_equal(loaded.q_values, result.q_values)
+
+
+def test_ten_thousand_episodes_run(lenet_config):
+    # Not a timing test (see agents/bench_q_learning.py): the full paper budget runs to the end.
+    args = q_learning.Args(traces="synthetic", seed=0, min_episodes=10_000)
+    result = q_learning.train(args)
+    assert result.episodes == 10_000 and not result.stopped_early
