@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sparq_gym.envs.commands",
     "sparq_gym.backbones.commands",
     "sparq_gym.energy_commands",
+    "sparq_gym.report_commands",
     "agents.commands",
 )
 """Modules that add sub-commands; a module that is not present yet is skipped."""

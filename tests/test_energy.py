@@ -212,3 +212,73 @@ def test_sweep_command_writes_json_text_and_png(tmp_path, capsys) -> None:
     assert printed["presets"]["typical-neuromorphic"]["break_even"]["4"] == pytest.approx(rate)
     assert (tmp_path / "energy_sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Break-even spike rate" in (tmp_path / "energy_sweep.txt").read_text()
+
+
+# --- Calibration against seed 003's Table II (VGG16 / CIFAR-10, §IV-D) -------------------------
+# Per T: QNN density %, SNN spike rate %, E_SNN pJ, E_QNN pJ, published ratio E_SNN / E_QNN.
+SEED003_TABLE2 = {
+    3: (12.22, 5.49, 1204.72, 1226.38, 0.9823),
+    4: (16.52, 6.43, 1881.21, 1839.32, 1.0228),
+    5: (19.89, 7.10, 2596.45, 1847.54, 1.4054),
+    6: (22.98, 7.73, 3392.12, 1855.07, 1.8286),
+    7: (25.45, 8.19, 4192.91, 1861.09, 2.2529),
+    8: (27.39, 8.52, 4880.81, 2474.34, 1.9726),
+}
+
+
+def _table2_ratios(hardware, spatial_reuse: float, fan_in: int = 2304) -> dict[int, float]:
+    """Our SNN/QNN ratio at Table II's densities: h = 1, R_q = spatial reuse, R_s = R_q * T."""
+    from dataclasses import replace
+
+    out = {}
+    for t, (density, rate, *_rest) in SEED003_TABLE2.items():
+        hw = replace(hardware, hops=1.0, weight_reuse_qnn=spatial_reuse,
+                     weight_reuse_snn=spatial_reuse * t)
+        out[t] = float(energy_ratio(hw, t, rate / 100, qnn_sparsity=1 - density / 100,
+                                    fan_in=fan_in))
+    return out
+
+
+def test_seed003_table2_is_internally_what_the_model_says() -> None:
+    # The published SNN energies are proportional to T * rate for T = 3..7 (sparse events,
+    # 7,314 pJ per unit of T * rate) and fall below that line at T = 8 (dense transfer).
+    per_event = {t: e_snn / (t * rate / 100) for t, (_, rate, e_snn, _, _) in SEED003_TABLE2.items()}
+    for t in range(3, 8):
+        assert per_event[t] == pytest.approx(7314.0, rel=2e-4)
+    assert per_event[8] < 0.98 * 7314.0
+    for _, _, e_snn, e_qnn, ratio in SEED003_TABLE2.values():
+        assert e_snn / e_qnn == pytest.approx(ratio, abs=1e-4)
+
+
+def test_typical_preset_misses_seed003_table2_with_assumed_dense_cost() -> None:
+    # With e_dense = 0.1 pJ/bit (assumed) our typical preset puts T = 3 on the QNN's side
+    # (1.34 vs the published 0.98) and is off by up to 36 %: the dense cost is too low.
+    ratios = _table2_ratios(get_preset("typical-neuromorphic"), spatial_reuse=1024)
+    assert ratios[3] == pytest.approx(1.335, abs=0.01)
+    worst = max(abs(ratios[t] / row[4] - 1) for t, row in SEED003_TABLE2.items())
+    assert worst > 0.3
+
+
+def test_calibrated_dense_and_weight_costs_reproduce_seed003() -> None:
+    from dataclasses import replace
+
+    # Proposed calibration (docs/energy.md): e_dense = 0.29 pJ/bit/hop, E_w = 0.13 pJ per
+    # 8-bit weight, e_sparse = 3.5 pJ/bit/hop unchanged.
+    calibrated = replace(get_preset("typical-neuromorphic"), dense_pj_per_bit=0.29,
+                         weight_read_pj_per_bit=0.13 / 8)
+    ratios = _table2_ratios(calibrated, spatial_reuse=1024)
+    for t, row in SEED003_TABLE2.items():
+        assert ratios[t] == pytest.approx(row[4], rel=0.04), t
+    assert ratios[3] < 1.0 < ratios[5]  # the SNN wins at T = 3 and loses from T = 5 on
+    # The fan-in cancels in the ratio.
+    assert _table2_ratios(calibrated, 1024, fan_in=4608)[5] == pytest.approx(ratios[5], rel=1e-3)
+    # The SNN switches from sparse to dense transfer between T = 7 and T = 8, as the table shows.
+    hw7 = replace(calibrated, weight_reuse_qnn=1024, weight_reuse_snn=1024 * 7)
+    hw8 = replace(calibrated, weight_reuse_qnn=1024, weight_reuse_snn=1024 * 8)
+    assert not bool(snn_neuron_energy(hw7, 7, 0.0819, 2304).dense)
+    assert bool(snn_neuron_energy(hw8, 8, 0.0852, 2304).dense)
+    # §IV-B (no reuse, QNN sparsity 0.8): break-even 5.7 % at T = 5 (seed v4) and the
+    # T = 7 -> 8 rise caused by the QNN's 3 -> 4 bit step. By hand at T = 5 (3-bit QNN, dense):
+    # (0.13 + 3 * 0.29 + 0.2 * 0.23 - 0.27 / 4096) / (5 * (0.03 + 0.13 + 3.5)) = 0.05716.
+    assert break_even_spike_rate(calibrated, 5) == pytest.approx(0.05716, abs=2e-4)
+    assert break_even_spike_rate(calibrated, 8) > break_even_spike_rate(calibrated, 7)
