@@ -1,0 +1,97 @@
+"""``sparq backbone stats|train``: static operation counts and ANN training.
+
+Examples::
+
+    sparq backbone stats alexnet --json
+    sparq backbone train lenet --data-root ../shared/data --epochs 20 --seed 0 --out runs/lenet
+    sparq backbone train alexnet --out runs/alexnet --resume      # continue after a stop
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+__all__ = ["register"]
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from sparq_gym.backbones.spec import get_spec, network_stats
+
+    stats = network_stats(get_spec(args.name))
+    if args.json:
+        print(json.dumps(stats, indent=2))
+        return 0
+    print(f"{stats['backbone']} ({stats['dataset']}): {stats['macs']:,} MACs, "
+          f"{stats['neurons']:,} neurons, LIF ops {stats['lif_ops_t4']:,} (T=4) / "
+          f"{stats['lif_ops_t32']:,} (T=32)")
+    for row in stats["layers"]:
+        print(f"  {row['name']:<8} {row['input']!s:<16} -> {row['output']!s:<16} "
+              f"{row['macs']:>13,} MACs {row['neurons']:>8,} neurons")
+    for ex in stats["exits"]:
+        print(f"  exit {ex['name']:<6} after {ex['after']:<6} cumulative {ex['macs']:>13,} MACs "
+              f"(head {ex['head_macs']:,})")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    import torch
+
+    from sparq_gym.backbones.train import TrainConfig, train
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = TrainConfig(
+        backbone=args.name,
+        out_dir=args.out,
+        data_root=args.data_root,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        bf16=args.bf16,
+        eval_holdout=not args.no_holdout,
+        max_steps_per_epoch=args.max_steps,
+        progress=not args.no_progress,
+        stop_after=args.stop_after,
+    )
+    metrics: dict[str, Any] = train(config, resume=args.resume)
+    if "stopped_after" in metrics:
+        print(f"stopped after epoch {metrics['stopped_after']}; continue with --resume")
+        return 0
+    print(json.dumps({"backbone": metrics["backbone"], "final": metrics["final"],
+                      "total_train_seconds": metrics["total_train_seconds"]}, indent=2))
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add ``backbone stats`` and ``backbone train`` to the ``sparq`` command."""
+    parser = subparsers.add_parser("backbone", help="backbone descriptions, counts and training")
+    sub = parser.add_subparsers(dest="backbone_command", metavar="ACTION", required=True)
+
+    stats = sub.add_parser("stats", help="MACs, neurons, LIF ops and per-exit MACs of a backbone")
+    stats.add_argument("name", help="backbone: mlp, lenet or alexnet")
+    stats.add_argument("--json", action="store_true", help="print JSON")
+    stats.set_defaults(handler=_stats)
+
+    tr = sub.add_parser("train", help="train the conversion-ready dynamic ANN")
+    tr.add_argument("name", help="backbone: mlp, lenet or alexnet")
+    tr.add_argument("--data-root", default=None, help="dataset root (default: SPARQ_DATA, ...)")
+    tr.add_argument("--epochs", type=int, default=None, help="epochs (default: the backbone's)")
+    tr.add_argument("--batch-size", type=int, default=None, help="batch size (default: the backbone's)")
+    tr.add_argument("--seed", type=int, default=0, help="seed of init, shuffling, augmentation")
+    tr.add_argument("--out", required=True, help="run directory (checkpoint, log, model)")
+    tr.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    tr.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    tr.add_argument("--bf16", action="store_true", help="bf16 autocast (slower without AMX)")
+    tr.add_argument("--no-holdout", action="store_true", help="skip hold-out accuracy per epoch")
+    tr.add_argument("--max-steps", type=int, default=None, help="cap steps per epoch (smoke runs)")
+    tr.add_argument("--stop-after", type=int, default=None,
+                    help="stop after this epoch (checkpointed); continue later with --resume")
+    tr.add_argument("--no-progress", action="store_true", help="no progress bar")
+    tr.set_defaults(handler=_train)
+
+    # convert | qat | extract | pipeline: the spiking and INT8 stages.
+    from sparq_gym.backbones.pipeline_commands import add_commands
+
+    add_commands(sub)

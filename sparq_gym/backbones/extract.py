@@ -1,0 +1,245 @@
+"""Trace extraction (spec §4): run a network over a split and record what every exit sees and costs.
+
+For every image of a split the network is run once with all exit heads
+(the dynamic ANN once; a spiking network for its ``T`` timesteps) inside a
+:class:`sparq_gym.ops.OpCounter`. Recorded per sample: the softmax of every
+exit head (float16), the cumulative counters to reach every exit (the backbone
+up to the exit plus every head evaluated on the way) and the counters of the
+plain network without heads. Batched, with a tqdm progress bar; the result is
+a :class:`sparq_gym.traces.TraceSet` written atomically by :func:`save_split`,
+whose manifest carries the provenance: backbone description, data checksums
+(:func:`sparq_gym.data.split_record`), software versions, the command, the
+source weights' sha256, per-exit accuracy and op totals per split.
+
+Variants and their manifest keys (read by :mod:`sparq_gym.energy`):
+
+=============== ========= ============= =============== ===============================
+network         timesteps weight_bits   activation_bits memory model (bytes)
+=============== ========= ============= =============== ===============================
+``qdsnn``       4         8 (INT8)      8               weights 1, membrane 4, spike 1
+``snn``         32        32 (FP32)     32              weights 4, membrane 4, spike 1
+``dynamic_ann`` 1         32 (FP32)     32              weights 4, activations 4
+=============== ========= ============= =============== ===============================
+
+``activation_bits`` is the width of the analog operands that enter MACs: for
+the spiking networks only the first layer's input image (8-bit codes after the
+INT8 network's input quantization, float32 in the FP32 SNN); their hidden
+activations are 1-bit spikes, priced per event through ``synaptic_ops``. The
+membrane potentials are kept in float32 in both spiking networks.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import nn
+
+from sparq_gym.backbones.spec import BackboneSpec
+from sparq_gym.io import read_json
+from sparq_gym.ops import MemoryModel, OpCounter
+from sparq_gym.traces import COUNTER_NAMES, SCHEMA_VERSION, TraceSet
+
+__all__ = [
+    "VARIANTS",
+    "extract_arrays",
+    "extract_traces",
+    "save_split",
+    "software_versions",
+    "summarize_counts",
+]
+
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "qdsnn": {"spiking": True, "timesteps": 4, "precision": "int8",
+              "description": "quantized dynamic SNN: INT8 weights, T=4, IF neurons, spiking exit heads"},
+    "snn": {"spiking": True, "timesteps": 32, "precision": "fp32",
+            "description": "FP32 dynamic SNN: T=32, IF neurons, spiking exit heads"},
+    "dynamic_ann": {"spiking": False, "timesteps": 1, "precision": "fp32",
+                    "description": "dynamic ANN: the trained clip-floor-shift ANN with its exit heads"},
+}
+"""Defaults of the shipped network variants (see the module docstring)."""
+
+
+def software_versions() -> dict[str, str]:
+    """Versions of Python, numpy, torch, snntorch and sparq_gym (for manifests)."""
+    versions = {"python": platform.python_version(), "numpy": np.__version__,
+                "torch": torch.__version__}
+    try:
+        import snntorch
+
+        versions["snntorch"] = snntorch.__version__
+    except ImportError:  # pragma: no cover - snntorch is a dependency
+        versions["snntorch"] = "absent"
+    try:
+        from importlib.metadata import version
+
+        versions["sparq_gym"] = version("sparq_gym")
+    except Exception:  # not installed (running from a checkout)
+        versions["sparq_gym"] = "checkout"
+    return versions
+
+
+@torch.no_grad()
+def extract_arrays(
+    network: nn.Module,
+    images: NDArray[np.uint8],
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    *,
+    spiking: bool,
+    memory: MemoryModel,
+    batch_size: int = 256,
+    progress: bool = True,
+    desc: str = "extract",
+    channels_last: bool = False,
+) -> tuple[NDArray[np.float16], NDArray[np.int64], NDArray[np.int64]]:
+    """Run ``network`` with all exits over uint8 ``images``; return probabilities and counts.
+
+    Images ``(N, C, H, W)`` are normalized with ``mean``/``std`` (pixels scaled
+    to [0, 1]) and processed in batches. Returns ``probs`` float16
+    ``(N, E, C)`` (softmax of each exit's output), ``exit_counts`` int64
+    ``(N, E, K)`` and ``full_counts`` int64 ``(N, K)`` over
+    :data:`~sparq_gym.traces.COUNTER_NAMES`, measured by
+    :class:`~sparq_gym.ops.OpCounter` (``spiking`` selects its mode).
+    ``channels_last`` feeds conv networks in that memory format (faster on CPU;
+    the INT8 network's integer results do not depend on it).
+    """
+    network.eval()
+    n = images.shape[0]
+    mean_t = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+    probs: list[np.ndarray] = []
+    exits: list[np.ndarray] = []
+    fulls: list[np.ndarray] = []
+    starts: Any = range(0, n, batch_size)
+    if progress:
+        from tqdm import tqdm
+
+        starts = tqdm(starts, desc=desc, unit="batch", leave=False,
+                      mininterval=1.0 if sys.stderr.isatty() else 30.0)
+    with OpCounter(network, spiking=spiking, memory=memory) as counter:
+        for start in starts:
+            batch = torch.from_numpy(np.ascontiguousarray(images[start:start + batch_size]))
+            x = (batch.float() / 255.0 - mean_t) / std_t
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            counter.reset()
+            outputs = network(x)
+            stacked = torch.stack([o.float() for o in outputs], dim=1)  # (B, E, C)
+            probs.append(torch.softmax(stacked, dim=2).numpy().astype(np.float16))
+            exits.append(counter.exit_counts())
+            fulls.append(counter.full_counts())
+    return np.concatenate(probs), np.concatenate(exits), np.concatenate(fulls)
+
+
+def summarize_counts(exit_counts: NDArray[np.int64], full_counts: NDArray[np.int64]) -> dict[str, Any]:
+    """Mean per sample of every counter, per exit and for the plain network (JSON-able)."""
+    return {
+        name: {"per_exit_mean": [float(v) for v in exit_counts[:, :, k].mean(axis=0)],
+               "full_mean": float(full_counts[:, k].mean())}
+        for k, name in enumerate(COUNTER_NAMES)
+    }
+
+
+def extract_traces(
+    network: nn.Module,
+    spec: BackboneSpec,
+    variant: str,
+    split_name: str,
+    images: NDArray[np.uint8],
+    labels: NDArray[np.integer[Any]],
+    sample_ids: NDArray[np.integer[Any]],
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    *,
+    meta: Mapping[str, Any] | None = None,
+    batch_size: int = 256,
+    progress: bool = True,
+) -> TraceSet:
+    """Extract one split of one variant as a :class:`~sparq_gym.traces.TraceSet`.
+
+    ``variant`` is a key of :data:`VARIANTS` (its spiking mode, memory model,
+    timesteps and bit widths go into the meta); ``meta`` adds or overrides
+    manifest entries (provenance). ``sample_ids`` are the images' indices in
+    their source split.
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {sorted(VARIANTS)}, got {variant!r}")
+    info = VARIANTS[variant]
+    # bit widths and the memory model follow the weights the network really uses
+    precision = getattr(network, "precision", info["precision"])
+    bits = 8 if precision == "int8" else 32
+    if info["spiking"]:
+        memory = MemoryModel(weight_bytes=bits // 8, activation_bytes=bits // 8, membrane_bytes=4,
+                             spike_bytes=1)
+    else:
+        memory = MemoryModel(weight_bytes=4, activation_bytes=4)
+    probs, exit_counts, full_counts = extract_arrays(
+        network, images, mean, std, spiking=info["spiking"], memory=memory,
+        batch_size=batch_size, progress=progress, desc=f"{spec.name} {variant} {split_name}",
+        channels_last=spec.channels_last)
+    timesteps = getattr(network, "timesteps", info["timesteps"])
+    full_meta: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "backbone": spec.name,
+        "network": variant,
+        "dataset": spec.dataset,
+        "counters": list(COUNTER_NAMES),
+        "exit_names": list(spec.exit_names),
+        "timesteps": int(timesteps),
+        "precision": precision,
+        "weight_bits": bits,
+        "activation_bits": bits,
+        "memory_model": asdict(memory),
+        "description": info["description"],
+        "backbone_config": spec.to_dict(),
+        "software": software_versions(),
+    }
+    if info["spiking"]:
+        full_meta["spike_bits"] = 1
+    full_meta.update(meta or {})
+    n_classes = probs.shape[2]
+    return TraceSet(
+        labels=np.asarray(labels).astype(np.uint8 if n_classes <= 256 else np.int32),
+        probs=probs,
+        exit_counts=exit_counts,
+        full_counts=full_counts,
+        sample_ids=np.asarray(sample_ids).astype(np.int32),
+        meta=full_meta,
+        split=split_name,
+    )
+
+
+_PER_SPLIT_KEYS = ("op_means", "accuracy", "split_provenance")
+
+
+def save_split(traces: TraceSet, directory: str | Path,
+               split_provenance: Mapping[str, Any] | None = None) -> Path:
+    """Write ``traces`` into the trace directory, keeping the other splits' per-split records.
+
+    Adds to the manifest, keyed by split: ``op_means`` (:func:`summarize_counts`),
+    ``accuracy`` (per exit) and ``split_provenance`` (e.g. the data record and
+    the source weights' sha256). The archive and the manifest are written
+    atomically by :meth:`TraceSet.save`, which also records the sha256.
+    """
+    directory = Path(directory)
+    manifest_path = directory / "manifest.json"
+    old = read_json(manifest_path) if manifest_path.exists() else {}
+    extra: dict[str, Any] = {}
+    for key in _PER_SPLIT_KEYS:
+        merged = dict(old.get(key, {}))
+        merged.update(dict(traces.meta.get(key, {})))
+        extra[key] = merged
+    extra["op_means"][traces.split] = summarize_counts(traces.exit_counts, traces.full_counts)
+    extra["accuracy"][traces.split] = dict(zip(traces.exit_names, traces.accuracy_per_exit(), strict=True))
+    if split_provenance is not None:
+        extra["split_provenance"][traces.split] = dict(split_provenance)
+    return traces.save(directory, manifest_extra=extra)

@@ -1,0 +1,132 @@
+"""``sparq backbone convert|qat|extract|pipeline``: the stages after training, as commands.
+
+Examples::
+
+    sparq backbone pipeline mlp --ann runs/mlp/model.pt          # everything, into pretrained/mlp/
+    sparq backbone pipeline lenet                                  # trains runs/lenet/ann/ first if needed
+    sparq backbone convert mlp --work runs/mlp                     # only the FP32 conversion
+    sparq backbone qat mlp --work runs/mlp --qat-epochs 2          # only QAT + INT8 export
+    sparq backbone extract mlp --networks qdsnn                    # traces (+ Table 1 manifest)
+    sparq backbone pipeline alexnet --limit 8 --out /tmp/smoke     # smoke run on 8 images per split
+
+Every stage is recorded in ``<work>/pipeline_state.json`` and skipped when its
+inputs and outputs are unchanged, so re-running a command resumes it
+(``--force`` re-runs). The same commands run without the ``sparq`` entry point
+as ``python -m sparq_gym.backbones.pipeline_commands ACTION NAME ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["add_commands", "main"]
+
+_STAGES = {
+    "convert": ("convert",),
+    "qat": ("qat",),
+    "extract": ("extract", "ship"),
+    "pipeline": ("train", "convert", "qat", "extract", "ship"),
+}
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """The command as typed: ``sparq ...`` through the CLI, ``python -m ...`` otherwise."""
+    program = (["sparq"] if getattr(args, "command", None) == "backbone"
+               else ["python", "-m", "sparq_gym.backbones.pipeline_commands"])
+    return " ".join(shlex.quote(a) for a in [*program, *sys.argv[1:]])
+
+
+def _run(args: argparse.Namespace) -> int:
+    import torch
+
+    from sparq_gym.backbones.pipeline import PipelineConfig, run_pipeline
+    from sparq_gym.paths import NETWORKS
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    networks = tuple(args.networks.split(",")) if args.networks else NETWORKS
+    config = PipelineConfig(
+        backbone=args.name,
+        work_dir=args.work,
+        out_root=args.out,
+        ann=args.ann,
+        data_root=args.data_root,
+        train_epochs=args.train_epochs,
+        qat_epochs=args.qat_epochs,
+        qat_lr=args.qat_lr,
+        qat_max_steps=args.qat_max_steps,
+        calibration_images=args.calibration_images,
+        qsnn_timesteps=args.qsnn_timesteps,
+        snn_timesteps=args.snn_timesteps,
+        batch_size=args.batch_size,
+        limit=args.limit,
+        snn_limit=args.snn_limit,
+        networks=networks,
+        force=args.force,
+        progress=not args.no_progress,
+        command=_command_line(args),
+    )
+    result = run_pipeline(config, _STAGES[args.backbone_action])
+    if "table1" in result:
+        print(json.dumps({"backbone": result["backbone"], "summary": result["summary"],
+                          "wall_seconds": result["wall_seconds"]}, indent=2))
+    return 0
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help="backbone: mlp, lenet or alexnet")
+    parser.add_argument("--work", default=None, help="work directory (default: runs/NAME)")
+    parser.add_argument("--out", default=None, help="root of the shipped artifacts (default: pretrained/)")
+    parser.add_argument("--ann", default=None,
+                        help="trained ANN model.pt (default: WORK/ann/model.pt, trained if missing)")
+    parser.add_argument("--data-root", default=None, help="dataset root (default: SPARQ_DATA, ...)")
+    parser.add_argument("--train-epochs", type=int, default=None,
+                        help="epochs if the ANN must be trained (default: the backbone's)")
+    parser.add_argument("--qat-epochs", type=int, default=2, help="QAT fine-tuning epochs (default 2)")
+    parser.add_argument("--qat-lr", type=float, default=1e-4, help="QAT learning rate (default 1e-4)")
+    parser.add_argument("--qat-max-steps", type=int, default=None, help="cap QAT steps per epoch (smoke)")
+    parser.add_argument("--calibration-images", type=int, default=512,
+                        help="fit images for the INT8 network's bias calibration (0: off; default 512)")
+    parser.add_argument("--qsnn-timesteps", type=int, default=4, help="T of the INT8 network (default 4)")
+    parser.add_argument("--snn-timesteps", type=int, default=32, help="T of the FP32 SNN (default 32)")
+    parser.add_argument("--batch-size", type=int, default=256, help="extraction batch size")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N images per split (smoke)")
+    parser.add_argument("--snn-limit", type=int, default=None,
+                        help="only the first N images per split for the T=32 FP32 SNN (default: --limit)")
+    parser.add_argument("--networks", default=None,
+                        help="comma-separated variants to extract (default: qdsnn,dynamic_ann,snn)")
+    parser.add_argument("--force", action="store_true", help="re-run stages even when up to date")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def add_commands(backbone_subparsers: Any) -> None:
+    """Add ``convert``, ``qat``, ``extract`` and ``pipeline`` to the ``sparq backbone`` sub-parsers."""
+    helps = {
+        "convert": "convert the trained ANN to an FP32 SNN (fold BN, thresholds = clips)",
+        "qat": "INT8 quantization-aware fine-tuning and export of the INT8 weights",
+        "extract": "extract the exit traces (qdsnn, dynamic_ann, snn) and write the Table 1 manifest",
+        "pipeline": "data -> trained ANN -> SNN -> INT8 -> traces -> pretrained/NAME, resumable",
+    }
+    for action, text in helps.items():
+        parser = backbone_subparsers.add_parser(action, help=text)
+        _add_arguments(parser)
+        parser.set_defaults(handler=_run, backbone_action=action)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one of the commands without the ``sparq`` entry point (``python -m ...``)."""
+    parser = argparse.ArgumentParser(prog="sparq backbone")
+    sub = parser.add_subparsers(dest="backbone_command", metavar="ACTION", required=True)
+    add_commands(sub)
+    args = parser.parse_args(argv)
+    return int(args.handler(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,391 @@
+"""Training of the conversion-ready (clip-floor-shift) dynamic ANN.
+
+Recipe (paper §2 plus what the conversion needs): Adam (lr 1e-3), cosine
+annealing of the learning rate over all steps, mixup with ``alpha = 0.2``, all
+exit heads trained jointly with the backbone. The loss is the weighted sum of
+the heads' mixup cross-entropies, weights ``spec.loss_weights`` (0.3 for each
+early exit, 1.0 for the final head: the early heads shape the shared features
+without pulling the final accuracy down much). Augmentation is done with torch
+ops on uint8 batches: random crop from a zero-padded image (``spec.augment_pad``)
+and, for CIFAR-10, horizontal flips. Training uses the ``fit`` split (the
+hold-out is excluded); accuracy per exit is measured each epoch on ``test`` and
+``holdout``.
+
+Precision: bf16 autocast is supported (``TrainConfig.bf16``) but off by default:
+on this project's 2-core CPU (AVX-512-BF16, no AMX) it is slower than float32
+(AlexNet, batch 128: 77 img/s bf16 vs 116 img/s fp32 with ReLU; 61 vs 85 img/s
+with the clip-floor-shift activation at batch 256). Channels-last memory format
+is faster for the convolutional backbones (132 vs 87 img/s) and is used for them.
+
+Outputs in ``out_dir``: ``checkpoint.pt`` (model, optimizer, scheduler, config,
+spec, epoch, RNG states, log; rewritten atomically after every epoch),
+``log.jsonl`` (one JSON object per epoch), and at the end ``model.pt`` (weights,
+spec, config) and ``metrics.json`` (final accuracies per exit and data provenance).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from numpy.typing import NDArray
+from torch import Tensor
+
+from sparq_gym.backbones.model import ExitNetwork, build_network
+from sparq_gym.backbones.spec import BackboneSpec, get_spec
+from sparq_gym.io import atomic_path, atomic_write_json, atomic_write_text
+
+__all__ = [
+    "TrainConfig",
+    "TrainData",
+    "augment_batch",
+    "evaluate",
+    "load_train_data",
+    "load_trained",
+    "mixup_batch",
+    "train",
+]
+
+CHECKPOINT_NAME = "checkpoint.pt"
+LOG_NAME = "log.jsonl"
+MODEL_NAME = "model.pt"
+METRICS_NAME = "metrics.json"
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (stored in the checkpoint).
+
+    :param backbone: registered backbone name.
+    :param out_dir: run directory (checkpoint, log, final model).
+    :param data_root: dataset root (None: :func:`sparq_gym.data.data_root` default).
+    :param epochs: number of epochs (None: the backbone's default); the cosine
+        schedule spans all of them, so a resumed run must keep the same value.
+    :param batch_size: training batch size (None: the backbone's default).
+    :param lr: Adam learning rate (paper: 1e-3).
+    :param mixup_alpha: Beta(alpha, alpha) parameter of mixup (paper: 0.2); 0 disables it.
+    :param seed: seeds the weight initialization, shuffling, augmentation and mixup.
+    :param bf16: train under bf16 autocast (slower on CPUs without AMX; see module doc).
+    :param eval_batch_size: batch size of the evaluation passes.
+    :param eval_holdout: also measure accuracy on the hold-out split each epoch.
+    :param max_steps_per_epoch: cap on optimizer steps per epoch (smoke tests).
+    :param holdout_size: size of the hold-out cut from the training set.
+    :param holdout_seed: seed of the hold-out choice.
+    :param progress: show a tqdm progress bar.
+    :param stop_after: stop (with a checkpoint) once this epoch is done, without
+        changing the schedule; a later ``resume`` continues (time-boxed runs).
+    """
+
+    backbone: str
+    out_dir: str
+    data_root: str | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float = 1e-3
+    mixup_alpha: float = 0.2
+    seed: int = 0
+    bf16: bool = False
+    eval_batch_size: int = 500
+    eval_holdout: bool = True
+    max_steps_per_epoch: int | None = None
+    holdout_size: int = 5000
+    holdout_seed: int = 0
+    progress: bool = True
+    stop_after: int | None = None
+
+
+@dataclass
+class TrainData:
+    """Arrays a run trains and evaluates on.
+
+    :param fit_images: uint8 ``(N, C, H, W)`` training images.
+    :param fit_labels: int64 ``(N,)`` training labels.
+    :param eval_sets: split name -> (uint8 images, int64 labels) measured each epoch.
+    :param mean: per-channel mean of pixels scaled to [0, 1].
+    :param std: per-channel standard deviation of the same.
+    :param provenance: JSON-able description of where the arrays came from.
+    """
+
+    fit_images: NDArray[np.uint8]
+    fit_labels: NDArray[np.int64]
+    eval_sets: dict[str, tuple[NDArray[np.uint8], NDArray[np.int64]]]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+def load_train_data(config: TrainConfig, spec: BackboneSpec) -> TrainData:
+    """Load the ``fit`` split and the evaluation splits of ``spec.dataset`` via :mod:`sparq_gym.data`."""
+    from sparq_gym.data import load_split, split_record
+
+    kwargs = {"holdout_size": config.holdout_size, "holdout_seed": config.holdout_seed}
+    fit = load_split(spec.dataset, "fit", config.data_root, **kwargs)
+    names = ["test", "holdout"] if config.eval_holdout else ["test"]
+    evals = {name: load_split(spec.dataset, name, config.data_root, **kwargs) for name in names}
+    return TrainData(
+        fit_images=fit.images,
+        fit_labels=fit.labels,
+        eval_sets={name: (s.images, s.labels) for name, s in evals.items()},
+        mean=tuple(fit.info.mean),
+        std=tuple(fit.info.std),
+        provenance={"fit": split_record(fit), **{n: split_record(s) for n, s in evals.items()}},
+    )
+
+
+def augment_batch(images: Tensor, pad: int, flip: bool, generator: torch.Generator) -> Tensor:
+    """Random crop from a zero-padded copy and optional horizontal flip of a uint8 batch.
+
+    ``images`` is ``(N, C, H, W)``; every image gets its own crop offset in
+    ``0..2*pad`` on each axis and, when ``flip``, a flip with probability 1/2,
+    all drawn from ``generator``. Returns a new ``(N, C, H, W)`` tensor of the
+    same dtype.
+    """
+    n, _, h, w = images.shape
+    out = images
+    if pad > 0:
+        padded = F.pad(images, (pad, pad, pad, pad))
+        dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+        dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+        rows = (dy[:, None] + torch.arange(h))[:, None, :, None]
+        cols = (dx[:, None] + torch.arange(w))[:, None, None, :]
+        batch = torch.arange(n)[:, None, None, None]
+        chans = torch.arange(images.shape[1])[None, :, None, None]
+        out = padded[batch, chans, rows, cols]
+    if flip:
+        mask = torch.rand(n, generator=generator) < 0.5
+        out = torch.where(mask[:, None, None, None], out.flip(-1), out)
+    return out
+
+
+def mixup_batch(x: Tensor, alpha: float, rng: np.random.Generator,
+                generator: torch.Generator) -> tuple[Tensor, Tensor, float]:
+    """Mix each sample with a random partner: ``lam * x + (1 - lam) * x[perm]``.
+
+    ``lam ~ Beta(alpha, alpha)`` from ``rng`` (one per batch), ``perm`` from
+    ``generator``. Returns the mixed batch, ``perm`` and ``lam``; with
+    ``alpha <= 0`` the batch is returned unchanged with ``lam = 1``.
+    """
+    if alpha <= 0:
+        return x, torch.arange(x.shape[0]), 1.0
+    lam = float(rng.beta(alpha, alpha))
+    perm = torch.randperm(x.shape[0], generator=generator)
+    return lam * x + (1.0 - lam) * x[perm], perm, lam
+
+
+def _normalize(images: Tensor, mean: Tensor, std: Tensor, channels_last: bool) -> Tensor:
+    x = (images.float() / 255.0 - mean) / std
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
+@torch.no_grad()
+def evaluate(network: ExitNetwork, images: NDArray[np.uint8], labels: NDArray[np.int64],
+             mean: tuple[float, ...], std: tuple[float, ...], batch_size: int = 500,
+             channels_last: bool = False) -> list[float]:
+    """Accuracy (%) of every exit of ``network`` (eval mode) on uint8 ``images``."""
+    was_training = network.training
+    network.eval()
+    mean_t = torch.tensor(mean).view(1, -1, 1, 1)
+    std_t = torch.tensor(std).view(1, -1, 1, 1)
+    correct = np.zeros(network.spec.n_exits, dtype=np.int64)
+    for start in range(0, len(labels), batch_size):
+        x = _normalize(torch.from_numpy(images[start:start + batch_size]), mean_t, std_t,
+                       channels_last)
+        y = torch.from_numpy(labels[start:start + batch_size])
+        for k, logits in enumerate(network(x)):
+            correct[k] += int((logits.argmax(1) == y).sum())
+    network.train(was_training)
+    return [100.0 * c / max(len(labels), 1) for c in correct]
+
+
+def _rng_state(rng: np.random.Generator, generator: torch.Generator) -> dict[str, Any]:
+    return {"numpy": rng.bit_generator.state, "torch": generator.get_state()}
+
+
+def _set_rng_state(state: dict[str, Any], rng: np.random.Generator,
+                   generator: torch.Generator) -> None:
+    rng.bit_generator.state = state["numpy"]
+    generator.set_state(state["torch"])
+
+
+def _cosine(total_steps: int) -> Any:
+    """Multiplier of the base learning rate at a step: half a cosine from 1 to 0 over the run."""
+
+    def factor(step: int) -> float:
+        return 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
+
+    return factor
+
+
+def _write_log(path: Path, rows: list[dict[str, Any]]) -> None:
+    atomic_write_text(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+
+
+def train(config: TrainConfig, data: TrainData | None = None, resume: bool = False) -> dict[str, Any]:
+    """Train (or resume) the dynamic ANN described by ``config``; return the final metrics.
+
+    ``data`` defaults to :func:`load_train_data`. With ``resume`` and a
+    ``checkpoint.pt`` in ``config.out_dir``, model, optimizer, scheduler, RNG
+    states, epoch counter and log are restored and training continues with the
+    next epoch, so an interrupted run ends in the same state as an uninterrupted
+    one. The checkpoint's configuration wins over ``config`` except for
+    ``out_dir``, ``data_root``, ``progress``, ``stop_after`` and ``epochs`` (a
+    different value changes the cosine schedule from that point on). Returns the
+    contents of ``metrics.json``, or, when ``stop_after`` ends the run early,
+    ``{"stopped_after": epoch, "log": [...]}``.
+    """
+    out = Path(config.out_dir)
+    ckpt_path = out / CHECKPOINT_NAME
+    checkpoint: dict[str, Any] | None = None
+    if resume and ckpt_path.exists():
+        checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        saved = TrainConfig(**checkpoint["config"])
+        epochs = config.epochs if config.epochs is not None else saved.epochs
+        config = TrainConfig(**{**asdict(saved), "out_dir": config.out_dir,
+                                "data_root": config.data_root, "progress": config.progress,
+                                "stop_after": config.stop_after, "epochs": epochs})
+        spec = BackboneSpec.from_dict(checkpoint["spec"])
+    else:
+        spec = get_spec(config.backbone)
+    epochs = config.epochs if config.epochs is not None else spec.epochs
+    batch_size = config.batch_size if config.batch_size is not None else spec.batch_size
+    config = TrainConfig(**{**asdict(config), "epochs": epochs, "batch_size": batch_size})
+    if data is None:
+        data = load_train_data(config, spec)
+    n_fit = len(data.fit_labels)
+    steps_per_epoch = n_fit // batch_size
+    if config.max_steps_per_epoch is not None:
+        steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
+    if steps_per_epoch < 1:
+        raise ValueError(f"need at least one batch of {batch_size} images, got {n_fit}")
+
+    network = build_network(spec, seed=config.seed)
+    if spec.channels_last:
+        network = network.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(network.parameters(), lr=config.lr)
+    total_steps = epochs * steps_per_epoch
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _cosine(total_steps))
+    rng = np.random.default_rng(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    log: list[dict[str, Any]] = []
+    start_epoch = 0
+    if checkpoint is not None:
+        network.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        scheduler.load_state_dict(checkpoint["scheduler"])
+        _set_rng_state(checkpoint["rng"], rng, generator)
+        start_epoch = int(checkpoint["epoch"])
+        log = [row for row in checkpoint["log"] if row["epoch"] <= start_epoch]
+    out.mkdir(parents=True, exist_ok=True)
+
+    mean_t = torch.tensor(data.mean).view(1, -1, 1, 1)
+    std_t = torch.tensor(data.std).view(1, -1, 1, 1)
+    fit_images = torch.from_numpy(np.ascontiguousarray(data.fit_images))
+    fit_labels = torch.from_numpy(np.ascontiguousarray(data.fit_labels))
+    weights = spec.loss_weights
+    show = config.progress
+    if show:
+        from tqdm import tqdm
+
+    for epoch in range(start_epoch, epochs):
+        network.train()
+        t0 = time.perf_counter()
+        order = torch.randperm(n_fit, generator=generator)
+        loss_sum = 0.0
+        batches = range(steps_per_epoch)
+        if show:
+            batches = tqdm(batches, desc=f"{spec.name} epoch {epoch + 1}/{epochs}", leave=False,
+                           mininterval=1.0 if sys.stderr.isatty() else 60.0)
+        for step in batches:
+            idx = order[step * batch_size:(step + 1) * batch_size]
+            images = augment_batch(fit_images[idx], spec.augment_pad, spec.augment_flip, generator)
+            x = _normalize(images, mean_t, std_t, spec.channels_last)
+            y = fit_labels[idx]
+            x, perm, lam = mixup_batch(x, config.mixup_alpha, rng, generator)
+            if spec.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
+                outputs = network(x)
+            loss = x.new_zeros(())
+            for w, logits in zip(weights, outputs, strict=True):
+                logits = logits.float()
+                # mixup loss: the convex combination of the two labels' cross-entropies
+                loss = loss + w * (lam * F.cross_entropy(logits, y)
+                                   + (1.0 - lam) * F.cross_entropy(logits, y[perm]))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            loss_sum += loss.item()
+            if show and step % 20 == 0:
+                batches.set_postfix(loss=f"{loss_sum / (step + 1):.3f}")
+        train_seconds = time.perf_counter() - t0
+        row: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "train_loss": loss_sum / steps_per_epoch,
+            "lr_end": optimizer.param_groups[0]["lr"],
+            "train_seconds": round(train_seconds, 2),
+            "train_images_per_second": round(steps_per_epoch * batch_size / train_seconds, 1),
+            "clips": [round(float(a.clip.detach()), 4) for a in network.activations],
+        }
+        t1 = time.perf_counter()
+        for name, (images, labels) in data.eval_sets.items():
+            accs = evaluate(network, images, labels, data.mean, data.std, config.eval_batch_size,
+                            spec.channels_last)
+            row[f"{name}_accuracy"] = dict(zip(spec.exit_names,
+                                               [round(float(a), 3) for a in accs], strict=True))
+        row["eval_seconds"] = round(time.perf_counter() - t1, 2)
+        log.append(row)
+        state = {
+            "model": network.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "config": asdict(config),
+            "spec": spec.to_dict(),
+            "epoch": epoch + 1,
+            "rng": _rng_state(rng, generator),
+            "log": log,
+        }
+        with atomic_path(ckpt_path) as tmp:
+            torch.save(state, tmp)
+        _write_log(out / LOG_NAME, log)
+        summary = " ".join(f"{k}={v}" for k, v in row.items() if k.endswith("accuracy"))
+        print(f"[{spec.name}] epoch {epoch + 1}/{epochs} loss={row['train_loss']:.4f} "
+              f"{row['train_images_per_second']} img/s {summary}", flush=True)
+        if config.stop_after is not None and epoch + 1 >= config.stop_after and epoch + 1 < epochs:
+            return {"stopped_after": epoch + 1, "log": log}
+
+    with atomic_path(out / MODEL_NAME) as tmp:
+        torch.save({"model": network.state_dict(), "spec": spec.to_dict(),
+                    "config": asdict(config)}, tmp)
+    last = log[-1] if log else {}
+    metrics = {
+        "backbone": spec.name,
+        "epochs": epochs,
+        "exit_names": list(spec.exit_names),
+        "final": {k: v for k, v in last.items() if k.endswith("accuracy")},
+        "total_train_seconds": round(sum(r["train_seconds"] + r["eval_seconds"] for r in log), 1),
+        "config": asdict(config),
+        "spec": spec.to_dict(),
+        "data": data.provenance,
+        "loss_weights": list(weights),
+    }
+    atomic_write_json(out / METRICS_NAME, metrics)
+    return metrics
+
+
+def load_trained(path: str | Path) -> ExitNetwork:
+    """Load a network from a ``model.pt`` or ``checkpoint.pt`` written by :func:`train` (eval mode)."""
+    state = torch.load(Path(path), map_location="cpu", weights_only=False)
+    spec = BackboneSpec.from_dict(state["spec"])
+    network = ExitNetwork(spec)
+    network.load_state_dict(state["model"])
+    return network.eval()
+

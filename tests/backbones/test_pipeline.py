@@ -1,0 +1,133 @@
+"""Pipeline: exit rules and Table 1 by hand, commands, and the shipped-weights reproduction test.
+
+Reproduction tolerance: the INT8 network's accumulators are exact integers and
+every other step is elementwise float32, so re-extraction is expected to be
+bit-identical; the test allows probabilities to differ by at most 1e-3 (two
+float16 steps near 1) and requires identical predictions and identical counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sparq_gym.backbones.pipeline import policy_row, table1, threshold_exits
+from sparq_gym.backbones.pipeline_commands import add_commands
+from sparq_gym.traces import COUNTER_NAMES, TraceSet
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _data_root() -> Path:
+    return Path(os.environ.get("SPARQ_DATA", REPO.parent / "shared" / "data"))
+
+
+def test_threshold_exits_by_hand() -> None:
+    confidence = np.array([[0.65, 0.9, 1.0], [0.5, 0.75, 1.0], [0.1, 0.2, 0.3], [0.6, 0.1, 0.3]])
+    # Cfg 0.6/0.7: 0.65 >= 0.6 -> exit 0; 0.5 < 0.6 but 0.75 >= 0.7 -> 1; none -> final; 0.6 >= 0.6 -> 0
+    assert threshold_exits(confidence, (0.6, 0.7)).tolist() == [0, 1, 2, 0]
+    assert threshold_exits(confidence, ()).tolist() == [2, 2, 2, 2]
+    with pytest.raises(ValueError, match="early exits"):
+        threshold_exits(confidence, (0.1, 0.2, 0.3))
+
+
+def test_policy_rows_on_hand_traces(tiny_traces: TraceSet) -> None:
+    traces = tiny_traces  # see tests/conftest.py: confidences 0.5/0.75/1.0 and 0.5/0.875/0.5
+    plain = policy_row(traces, "QSNN", None, "synaptic_ops")
+    # final heads: sample 0 right (0), sample 1 right (2) -> 100 %; plain network costs 800 each
+    assert plain["accuracy"] == 100.0 and plain["ops"] == 800.0 and plain["exit_fractions"] == [0, 0, 1]
+    exits = threshold_exits(traces.confidence(), (0.6, 0.7))  # both take exit 2 (0.75, 0.875)
+    row = policy_row(traces, "Cfg", exits, "synaptic_ops")
+    # exit 2: sample 0 says 1 (wrong), sample 1 says 2 (right) -> 50 %; cost 300 each
+    assert row["accuracy"] == 50.0 and row["ops"] == 300.0 and row["exit_fractions"] == [0.0, 1.0, 0.0]
+    assert row["total_ops"] == 900.0  # macs + synaptic_ops + lif_ops, 300 each
+    rows = table1({"qdsnn": traces})
+    assert [r["variant"] for r in rows] == ["QSNN T=4", "QDSNN Cfg 0.2/0.4", "QDSNN Cfg 0.6/0.7"]
+    # Cfg 0.2/0.4: both take exit 1 (0.5 >= 0.2): sample 0 right, sample 1 wrong; cost 100
+    assert rows[1]["accuracy"] == 50.0 and rows[1]["ops"] == 100.0
+
+
+def test_commands_are_added_under_backbone() -> None:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="backbone_command")
+    add_commands(sub)
+    args = parser.parse_args(["pipeline", "mlp", "--limit", "8", "--networks", "qdsnn,snn"])
+    assert args.backbone_action == "pipeline" and args.limit == 8 and args.networks == "qdsnn,snn"
+    for action in ("convert", "qat", "extract"):
+        assert parser.parse_args([action, "lenet"]).backbone_action == action
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("backbone", ["mlp", "lenet", pytest.param("alexnet", marks=pytest.mark.slow)])
+def test_shipped_int8_weights_reproduce_shipped_traces(backbone: str) -> None:
+    from sparq_gym.backbones.extract import extract_arrays
+    from sparq_gym.backbones.spiking import SpikingNetwork, load_weights
+    from sparq_gym.data import load_split
+    from sparq_gym.ops import MemoryModel
+    from sparq_gym.paths import trace_dir
+
+    directory = trace_dir(backbone, "qdsnn")
+    weights_dir = directory.parent / "weights"
+    if not (directory / "manifest.json").exists() or not (weights_dir / "qsnn_int8.json").exists():
+        pytest.skip(f"no shipped traces or INT8 weights for {backbone}")
+    if not _data_root().is_dir():
+        pytest.skip("datasets not available (SPARQ_DATA or ../shared/data)")
+    shipped = TraceSet.load(directory, "test")
+    weights = load_weights(weights_dir, "qsnn_int8")
+    network = SpikingNetwork(weights, timesteps=int(shipped.meta["timesteps"]))
+    split = load_split(weights.spec.dataset, "test", _data_root())
+    n = min(256, shipped.n_samples)
+    ids = shipped.sample_ids[:n]
+    assert np.array_equal(split.labels[ids], shipped.labels[:n])
+    probs, exit_counts, full_counts = extract_arrays(
+        network, split.images[ids], weights.mean, weights.std, spiking=True,
+        memory=MemoryModel(**shipped.meta["memory_model"]), batch_size=64, progress=False,
+        channels_last=weights.spec.channels_last)
+    assert np.array_equal(probs.argmax(axis=2), shipped.probs[:n].argmax(axis=2))
+    np.testing.assert_allclose(probs.astype(np.float32), shipped.probs[:n].astype(np.float32), atol=1e-3)
+    assert np.array_equal(exit_counts, shipped.exit_counts[:n])
+    assert np.array_equal(full_counts, shipped.full_counts[:n])
+    assert exit_counts.shape[2] == len(COUNTER_NAMES)
+
+
+@pytest.mark.data
+def test_pipeline_runs_and_resumes_on_mnist(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    from sparq_gym.backbones.model import build_network
+    from sparq_gym.backbones.pipeline import PipelineConfig, run_pipeline
+    from sparq_gym.backbones.spec import get_spec
+    from sparq_gym.data import holdout_indices
+    from sparq_gym.io import read_json
+
+    if not (_data_root() / "mnist").is_dir():
+        pytest.skip("MNIST not available (SPARQ_DATA or ../shared/data)")
+    spec = get_spec("mlp")
+    ann = tmp_path / "model.pt"
+    torch.save({"model": build_network(spec, seed=0).state_dict(), "spec": spec.to_dict(),
+                "config": {"holdout_size": 5000, "holdout_seed": 0}}, ann)
+    config = PipelineConfig("mlp", work_dir=str(tmp_path / "work"), out_root=str(tmp_path / "out"),
+                            ann=str(ann), data_root=str(_data_root()), qat_epochs=1, qat_max_steps=1,
+                            snn_timesteps=4, limit=8, progress=False, command="pytest")
+    manifest = run_pipeline(config)
+    rows = {r["variant"]: r for r in manifest["table1"]["rows"]}
+    assert list(rows) == ["ANN", "Dynamic ANN Cfg 0.6/0.7", "SNN T=4", "QSNN T=4",
+                          "QDSNN Cfg 0.2/0.4", "QDSNN Cfg 0.6/0.7"]
+    assert rows["ANN"]["ops"] == 574_080  # the plain MLP's MACs (spec §2)
+    out = tmp_path / "out" / "mlp"
+    train = TraceSet.load(out / "qdsnn", "train")
+    # the train split is the hold-out of the training set, in hold-out order
+    assert train.sample_ids.tolist() == holdout_indices(60000, 5000, 0)[:8].tolist()
+    assert (out / "weights" / "qsnn_int8.npz").exists() and "weights/qsnn_int8.npz" in manifest["files"]
+    state = read_json(tmp_path / "work" / "pipeline_state.json")
+    capsys.readouterr()
+    run_pipeline(config)  # everything is recorded and unchanged: every stage is skipped
+    log = capsys.readouterr().out
+    for stage in ("convert", "qat", "extract:qdsnn:train", "extract:snn:test"):
+        assert f"{stage}: up to date, skipped" in log
+    again = read_json(tmp_path / "work" / "pipeline_state.json")
+    assert again["stages"]["qat"]["finished_at"] == state["stages"]["qat"]["finished_at"]
