@@ -41,7 +41,7 @@ class BenchConfig:
     single_steps: int = 100_000
     vector_steps: int = 300
     vector_sizes: tuple[int, ...] = (1, 64, 4096)
-    repeats: int = 3
+    repeats: int = 5
     seed: int = 0
     synthetic_samples: int = 10_000
     extra: dict[str, Any] = field(default_factory=dict)

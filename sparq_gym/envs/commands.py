@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     bench = subparsers.add_parser("bench-env", help="steps per second against CartPole, in one run")
     bench.add_argument("--json", action="store_true", help="print JSON instead of a table")
     bench.add_argument("--steps", type=int, default=100_000, help="steps per repeat for single envs")
-    bench.add_argument("--repeats", type=int, default=3, help="interleaved repeats (median kept)")
+    bench.add_argument("--repeats", type=int, default=5, help="interleaved repeats (median kept)")
     bench.add_argument("--seed", type=int, default=0)
     bench.set_defaults(handler=_run_bench)
 

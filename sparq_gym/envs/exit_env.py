@@ -275,6 +275,7 @@ class SPARQExitEnv(gym.Env[Any, int]):
             [t.confidence.reshape(-1), t.cost.reshape(-1), t.savings.reshape(-1)], axis=1
         )
         self._counter_names = t.counter_names
+        self._info_cache: dict[int, dict[str, Any]] = {}
         # One small array (or an int) per (sample, early exit); arrays are
         # copied on return, as users keep what they receive (Gymnasium's checker
         # asserts fresh observation data on every call).
@@ -339,21 +340,30 @@ class SPARQExitEnv(gym.Env[Any, int]):
         return (obs.copy() if self._copy_obs else obs), reward, True, False, info
 
     def _final_info(self, sample: int, exit_index: int) -> dict[str, Any]:
-        """Info of an episode on ``sample`` that ended at ``exit_index`` (a fresh dict)."""
+        """Info of an episode on ``sample`` that ended at ``exit_index`` (fresh dicts).
+
+        Built once per (sample, exit) pair and copied on every return, so a
+        caller may modify what it receives; the cache holds at most N x E
+        entries (about 1 kB each).
+        """
         cell = sample * self.n_exits + exit_index
-        label, prediction, correct, *counts = self._int_cells[cell].tolist()
-        confidence, cost, savings = self._float_cells[cell].tolist()
-        info = {
-            "sample_index": sample,
-            "label": label,
-            "exit": exit_index,
-            "prediction": prediction,
-            "correct": correct == 1,
-            "confidence": confidence,
-            "cost": cost,
-            "savings": savings,
-            "counters": dict(zip(self._counter_names, counts)),
-        }
+        cached = self._info_cache.get(cell)
+        if cached is None:
+            label, prediction, correct, *counts = self._int_cells[cell].tolist()
+            confidence, cost, savings = self._float_cells[cell].tolist()
+            cached = self._info_cache[cell] = {
+                "sample_index": sample,
+                "label": label,
+                "exit": exit_index,
+                "prediction": prediction,
+                "correct": correct == 1,
+                "confidence": confidence,
+                "cost": cost,
+                "savings": savings,
+                "counters": dict(zip(self._counter_names, counts)),
+            }
+        info = cached.copy()
+        info["counters"] = cached["counters"].copy()
         self._last_info = info
         return info
 

@@ -106,6 +106,7 @@ def test_total_ops_of_an_ann_is_macs(tiny_traces):
     env.reset(options={"sample_index": 0})
     _, reward, _, _, info = env.step(Action.EXIT)
     assert info["cost"] == 100 and info["savings"] == pytest.approx(1 - 100 / 800)
+    assert reward == pytest.approx(1 + 0.3 * (1 - 100 / 800))
 
 
 def test_alpha_zero_removes_savings(tiny_traces):
@@ -296,3 +297,14 @@ def test_energy_cost_savings_by_hand(tiny_traces):
 def test_unknown_energy_model_is_named(tiny_traces):
     with pytest.raises(ValueError, match="energy"):
         _env(tiny_traces, cost="energy:nonsense")
+
+
+def test_info_is_a_fresh_dict_every_time(tiny_traces):
+    env = _env(tiny_traces)
+    env.reset(options={"sample_index": 0})
+    info = env.step(Action.EXIT)[4]
+    info["label"] = 99
+    info["counters"]["macs"] = -1
+    env.reset(options={"sample_index": 0})
+    again = env.step(Action.EXIT)[4]
+    assert again["label"] == 0 and again["counters"]["macs"] == 100
