@@ -163,8 +163,9 @@ def policy_row(traces: TraceSet, label: str, exits: NDArray[np.int64] | None,
     ``exits`` gives the exit taken per sample; ``None`` means the plain
     network (final head, cost of the network without exit heads). ``ops`` is
     the mean of ``ops_counter`` (``"macs"`` for ANNs, ``"synaptic_ops"`` for
-    SNNs); ``total_ops`` is ``macs + synaptic_ops + lif_ops`` (the
-    environments' default cost).
+    SNNs); ``total_ops`` is the environments' default cost
+    (:mod:`sparq_gym.envs.costs`): ``synaptic_ops + lif_ops``, or ``macs``
+    for an ANN.
     """
     n = traces.n_samples
     rows = np.arange(n)
@@ -177,13 +178,14 @@ def policy_row(traces: TraceSet, label: str, exits: NDArray[np.int64] | None,
         counts = traces.exit_counts[rows, exits]
         fractions = [float(f) for f in np.bincount(exits, minlength=traces.n_exits) / max(n, 1)]
     means = {name: float(counts[:, k].mean()) for k, name in enumerate(traces.counter_names)}
+    spiking_ops = means["synaptic_ops"] + means["lif_ops"]
     return {
         "variant": label,
         "network": traces.meta.get("network"),
         "accuracy": round(100.0 * float(correct.mean()), 3),
         "ops": means[ops_counter],
         "ops_counter": ops_counter,
-        "total_ops": means["macs"] + means["synaptic_ops"] + means["lif_ops"],
+        "total_ops": spiking_ops if spiking_ops > 0 else means["macs"],
         "counters_mean": means,
         "exit_fractions": fractions,
         "n_samples": n,

@@ -44,7 +44,7 @@ def test_policy_rows_on_hand_traces(tiny_traces: TraceSet) -> None:
     row = policy_row(traces, "Cfg", exits, "synaptic_ops")
     # exit 2: sample 0 says 1 (wrong), sample 1 says 2 (right) -> 50 %; cost 300 each
     assert row["accuracy"] == 50.0 and row["ops"] == 300.0 and row["exit_fractions"] == [0.0, 1.0, 0.0]
-    assert row["total_ops"] == 900.0  # macs + synaptic_ops + lif_ops, 300 each
+    assert row["total_ops"] == 600.0  # synaptic_ops + lif_ops (the env default cost), 300 each
     rows = table1({"qdsnn": traces})
     assert [r["variant"] for r in rows] == ["QSNN T=4", "QDSNN Cfg 0.2/0.4", "QDSNN Cfg 0.6/0.7"]
     # Cfg 0.2/0.4: both take exit 1 (0.5 >= 0.2): sample 0 right, sample 1 wrong; cost 100
