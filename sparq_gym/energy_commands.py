@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -226,15 +225,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="inputs N of the analysed neuron (default 4096)",
     )
     sweep.set_defaults(handler=_sweep_handler)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``sparq energy ...`` on its own (for ``python -m sparq_gym.energy_commands``)."""
-    parser = argparse.ArgumentParser(prog="sparq")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.handler(args))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -286,17 +286,9 @@ def variant_result(traces: TraceSet, key: str, label: str, exits: NDArray[np.int
     ``exits`` gives the exit per sample; ``None`` means the plain network: the
     final head's prediction priced with ``full_counts`` (no exit heads).
     """
-    n = traces.n_samples
-    rows = np.arange(n)
-    if exits is None:
-        correct = traces.correct()[:, -1]
-        counts = traces.full_counts
-        fractions = [0.0] * (traces.n_exits - 1) + [1.0]
-    else:
+    if exits is not None:
         exits = np.asarray(exits, dtype=np.int64)
-        correct = traces.correct()[rows, exits]
-        counts = traces.exit_counts[rows, exits]
-        fractions = [float(f) for f in np.bincount(exits, minlength=traces.n_exits) / max(n, 1)]
+    correct, counts, fractions = traces.path_outcome(exits)
     names = traces.counter_names
     meta = traces.meta
     system = get_energy_model(SYSTEM_MODEL).breakdown(counts, names, meta)

@@ -11,10 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["main", "register"]
+__all__ = ["register"]
 
 _DEFAULT_OUT = Path(__file__).resolve().parents[1] / "docs"
 
@@ -79,15 +78,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="dataset folder for the timing images (default: SPARQ_DATA or "
                         "../shared/data)")
     parser.set_defaults(handler=_report_handler)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``sparq report ...`` on its own (for ``python -m sparq_gym.report_commands``)."""
-    parser = argparse.ArgumentParser(prog="sparq")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.handler(args))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -157,6 +157,27 @@ class TraceSet:
         """Accuracy of each exit head over the split, final head last."""
         return [float(a) for a in self.correct().mean(axis=0)]
 
+    def path_outcome(
+        self, exits: Sequence[int] | NDArray[np.integer[Any]] | None = None
+    ) -> tuple[NDArray[np.bool_], NDArray[np.int64], list[float]]:
+        """What each sample gets when it ends at exit ``exits[i]``.
+
+        ``exits=None`` means the plain network: the final head's prediction
+        priced with ``full_counts`` (no exit heads on the path). Returns
+        ``(correct (N,), counts (N, K), fraction of samples per exit (E,))``.
+        """
+        n = self.n_samples
+        if exits is None:
+            return self.correct()[:, -1], self.full_counts, [0.0] * (self.n_exits - 1) + [1.0]
+        chosen = np.asarray(exits, dtype=np.int64)
+        if chosen.shape != (n,) or (n and (chosen.min() < 0 or chosen.max() >= self.n_exits)):
+            raise ValueError(
+                f"exits must be {n} exit indices in [0, {self.n_exits}), got shape {chosen.shape}"
+            )
+        rows = np.arange(n)
+        fractions = np.bincount(chosen, minlength=self.n_exits) / max(n, 1)
+        return self.correct()[rows, chosen], self.exit_counts[rows, chosen], [float(f) for f in fractions]
+
     def counter(self, name: str) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """Return ``(per_exit, full)`` for one counter: shapes (N, E) and (N,)."""
         names = self.counter_names

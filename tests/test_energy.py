@@ -235,7 +235,7 @@ def test_environment_cost_resolution_uses_the_registry() -> None:
 
 # -- command -------------------------------------------------------------------------
 def test_sweep_command_writes_json_text_and_png(tmp_path, capsys) -> None:
-    from sparq_gym.energy_commands import main
+    from sparq_gym.cli import main
 
     assert main(["energy", "sweep", "--json", "--timesteps", "4", "--out", str(tmp_path)]) == 0
     printed = json.loads(capsys.readouterr().out)

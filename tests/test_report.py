@@ -167,7 +167,7 @@ def test_figure2_class_distribution(tiny_root: Path) -> None:
 
 
 def test_json_keys_and_files(tiny_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from sparq_gym.report_commands import main
+    from sparq_gym.cli import main
 
     out = tmp_path / "docs"
     code = main(["report", "tiny", "--root", str(tiny_root), "--out", str(out), "--json",

@@ -137,3 +137,15 @@ def test_synthetic_statistics_match_parameters():
     np.testing.assert_allclose(traces.accuracy_per_exit(), [0.5, 0.7, 0.9], atol=0.015)
     exit_cost, full_cost = traces.counter("synaptic_ops")
     np.testing.assert_allclose(exit_cost / full_cost[:, None], [[0.3, 0.7, 1.1]] * 20000, atol=1e-6)
+
+
+def test_path_outcome_by_hand(tiny_traces):
+    correct, counts, fractions = tiny_traces.path_outcome([0, 1])
+    # sample 0 ends at exit 1 (right), sample 1 at exit 2 (right)
+    assert correct.tolist() == [True, True] and fractions == [0.5, 0.5, 0.0]
+    assert counts[:, 0].tolist() == [100, 300]
+    correct, counts, fractions = tiny_traces.path_outcome(None)
+    assert correct.tolist() == [True, True] and fractions == [0.0, 0.0, 1.0]
+    assert counts[:, 0].tolist() == [800, 800]
+    with pytest.raises(ValueError, match=r"exit indices in \[0, 3\)"):
+        tiny_traces.path_outcome([0, 3])

@@ -168,15 +168,7 @@ def policy_row(traces: TraceSet, label: str, exits: NDArray[np.int64] | None,
     for an ANN.
     """
     n = traces.n_samples
-    rows = np.arange(n)
-    if exits is None:
-        correct = traces.correct()[:, -1]
-        counts = traces.full_counts
-        fractions = [0.0] * (traces.n_exits - 1) + [1.0]
-    else:
-        correct = traces.correct()[rows, exits]
-        counts = traces.exit_counts[rows, exits]
-        fractions = [float(f) for f in np.bincount(exits, minlength=traces.n_exits) / max(n, 1)]
+    correct, counts, fractions = traces.path_outcome(exits)
     means = {name: float(counts[:, k].mean()) for k, name in enumerate(traces.counter_names)}
     spiking_ops = means["synaptic_ops"] + means["lif_ops"]
     return {

@@ -11,8 +11,7 @@ Examples::
 
 Every stage is recorded in ``<work>/pipeline_state.json`` and skipped when its
 inputs and outputs are unchanged, so re-running a command resumes it
-(``--force`` re-runs). The same commands run without the ``sparq`` entry point
-as ``python -m sparq_gym.backbones.pipeline_commands ACTION NAME ...``.
+(``--force`` re-runs).
 """
 
 from __future__ import annotations
@@ -21,10 +20,9 @@ import argparse
 import json
 import shlex
 import sys
-from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["add_commands", "main"]
+__all__ = ["add_commands"]
 
 _STAGES = {
     "convert": ("convert",),
@@ -117,16 +115,3 @@ def add_commands(backbone_subparsers: Any) -> None:
         parser = backbone_subparsers.add_parser(action, help=text)
         _add_arguments(parser)
         parser.set_defaults(handler=_run, backbone_action=action)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one of the commands without the ``sparq`` entry point (``python -m ...``)."""
-    parser = argparse.ArgumentParser(prog="sparq backbone")
-    sub = parser.add_subparsers(dest="backbone_command", metavar="ACTION", required=True)
-    add_commands(sub)
-    args = parser.parse_args(argv)
-    return int(args.handler(args) or 0)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
