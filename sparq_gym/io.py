@@ -80,8 +80,10 @@ def atomic_write_json(target: str | os.PathLike[str], obj: Any) -> None:
 def atomic_save_npz(target: str | os.PathLike[str], **arrays: np.ndarray) -> None:
     """Save ``arrays`` as a compressed ``.npz`` archive at ``target`` atomically."""
 
+    members: dict[str, Any] = dict(arrays)
+
     def writer(handle: IO[bytes]) -> None:
-        np.savez_compressed(handle, **arrays)
+        np.savez_compressed(handle, **members)
 
     _write_with(target, "wb", writer)
 

@@ -14,6 +14,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import gymnasium as gym
@@ -94,11 +95,11 @@ def benchmark_envs(
     for entry in ENV_TABLE:
         traces, source = _traces_for(entry.backbone, cfg.seed, cfg.synthetic_samples)
         sources[entry.env_id] = source
-        kwargs = {} if traces is None else {"traces": traces}
+        kwargs: dict[str, Any] = {} if traces is None else {"traces": traces}
         env = gym.make(entry.env_id, **kwargs)
         makers[f"{entry.env_id} (gym.make)"] = (
             "single",
-            lambda env=env: _single_rate(env, single_actions, cfg.seed),
+            partial(_single_rate, env, single_actions, cfg.seed),
         )
     reference = ENV_TABLE[-1]
     traces, _ = _traces_for(reference.backbone, cfg.seed, cfg.synthetic_samples)
@@ -106,27 +107,18 @@ def benchmark_envs(
     raw = gym.make(reference.env_id, **kwargs).unwrapped
     makers[f"{reference.env_id} (unwrapped)"] = (
         "single",
-        lambda: _single_rate(raw, single_actions, cfg.seed),
+        partial(_single_rate, raw, single_actions, cfg.seed),
     )
     for size in cfg.vector_sizes:
         vec = SPARQExitVectorEnv(size, reference.backbone, **kwargs)
         acts = rng.integers(2, size=(max(cfg.vector_steps // max(size // 64, 1), 20), size))
-        makers[f"{reference.env_id} vector x{size}"] = (
-            "vector",
-            lambda vec=vec, acts=acts: _vector_rate(vec, acts, cfg.seed),
-        )
+        makers[f"{reference.env_id} vector x{size}"] = ("vector", partial(_vector_rate, vec, acts, cfg.seed))
     cartpole = gym.make("CartPole-v1")
-    makers["CartPole-v1 (gym.make)"] = (
-        "single",
-        lambda: _single_rate(cartpole, single_actions, cfg.seed),
-    )
+    makers["CartPole-v1 (gym.make)"] = ("single", partial(_single_rate, cartpole, single_actions, cfg.seed))
     big = max(cfg.vector_sizes)
     cart_vec = gym.make_vec("CartPole-v1", num_envs=big, vectorization_mode="vector_entry_point")
     cart_acts = rng.integers(2, size=(max(cfg.vector_steps // max(big // 64, 1), 20), big))
-    makers[f"CartPole-v1 vector x{big}"] = (
-        "vector",
-        lambda: _vector_rate(cart_vec, cart_acts, cfg.seed),
-    )
+    makers[f"CartPole-v1 vector x{big}"] = ("vector", partial(_vector_rate, cart_vec, cart_acts, cfg.seed))
 
     rates: dict[str, list[float]] = {name: [] for name in makers}
     for repeat in range(cfg.repeats):
@@ -135,11 +127,10 @@ def benchmark_envs(
                 progress(f"repeat {repeat + 1}/{cfg.repeats}: {name}")
             rates[name].append(measure())
 
+    by_name = {name: float(statistics.median(values)) for name, values in rates.items()}
     entries = [
-        {"name": name, "kind": kind, "steps_per_second": statistics.median(rates[name])}
-        for name, (kind, _) in makers.items()
+        {"name": name, "kind": kind, "steps_per_second": by_name[name]} for name, (kind, _) in makers.items()
     ]
-    by_name = {e["name"]: e["steps_per_second"] for e in entries}
     cart = by_name["CartPole-v1 (gym.make)"]
     slowest = min(by_name[f"{e.env_id} (gym.make)"] for e in ENV_TABLE)
     return {

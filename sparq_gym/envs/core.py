@@ -175,6 +175,7 @@ def build_exit_tables(
     reward[:, n_early - 1, Action.CONTINUE] = end_reward[:, n_exits - 1]
 
     early = np.arange(n_early)
+    observation: NDArray[Any]
     if obs_type == "multidiscrete":
         observation = np.stack(np.broadcast_arrays(early[None, :], bins[:, :n_early]), axis=2).astype(
             np.int64
@@ -228,14 +229,16 @@ class TransitionTables:
 
 def transition_tables(tables: ExitTables, *, as_lists: bool = False) -> TransitionTables:
     """Flatten the transition part of ``tables`` for :func:`exit_step`."""
-    flat = (
+    decided, next_exit, reward = (
         tables.decided_exit.reshape(-1),
         tables.next_exit.reshape(-1),
         tables.reward.reshape(-1),
     )
     if as_lists:
-        flat = tuple(column.tolist() for column in flat)
-    return TransitionTables(*flat, reward_row=2 * tables.n_early_exits)
+        return TransitionTables(
+            decided.tolist(), next_exit.tolist(), reward.tolist(), reward_row=2 * tables.n_early_exits
+        )
+    return TransitionTables(decided, next_exit, reward, reward_row=2 * tables.n_early_exits)
 
 
 def exit_step(flat: TransitionTables, sample: Any, exit_index: Any, action: Any) -> tuple[Any, Any, Any]:

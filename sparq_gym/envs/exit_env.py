@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, SupportsFloat
+from typing import Any, SupportsFloat, cast
 
 import gymnasium as gym
 import numpy as np
@@ -103,7 +103,9 @@ def prepare_exit_tables(
     if not isinstance(cost, str) or (cost not in cost_names() and not cost.startswith("energy:")):
         raise ValueError(f"unknown cost {cost!r}; expected one of {cost_names()}")
     loaded = load_env_traces(backbone, traces=traces, trace_dir_path=trace_dir, network=network, split=split)
-    tables = build_exit_tables(loaded, alpha=float(alpha), n_bins=int(n_bins), cost=cost, obs_type=obs_type)
+    tables = build_exit_tables(
+        loaded, alpha=float(alpha), n_bins=int(n_bins), cost=cost, obs_type=cast(ObsType, obs_type)
+    )
     return loaded, tables
 
 
@@ -119,7 +121,7 @@ def make_observation_space(obs_type: str, n_early_exits: int, n_bins: int) -> sp
     raise ValueError(f"obs_type must be one of {list(OBS_TYPES)}, got {obs_type!r}")
 
 
-class SPARQExitEnv(gym.Env[Any, int]):
+class SPARQExitEnv(gym.Env[Any, Any]):
     """Decide, exit by exit, whether a quantized spiking network may stop early on one image.
 
     ## Description
