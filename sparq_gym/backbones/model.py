@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from sparq_gym.backbones.layers import ClipFloorShift, SynapseBlock
 from sparq_gym.backbones.spec import BackboneSpec, ExitSpec, LayerSpec
 
-__all__ = ["ExitHead", "ExitNetwork", "build_network", "init_parameters"]
+__all__ = ["ExitHead", "ExitNetwork", "build_network", "init_parameters", "run_with_exits"]
 
 
 def _stack(layers: tuple[LayerSpec, ...], levels: int, clip_init: float,
@@ -71,17 +71,30 @@ class ExitNetwork(nn.Module):
 
     def forward(self, x: Tensor, with_exits: bool = True) -> list[Tensor]:
         """Run the backbone; evaluate each head where its exit sits when ``with_exits``."""
-        outputs: list[Tensor] = []
-        head = 0
-        for i, block in enumerate(self.blocks):
-            x = block(x)
-            if i < len(self.activations):
-                x = self.activations[i](x)
-            if with_exits and head < len(self.heads) and self.exit_after[head] == i:
-                outputs.append(self.heads[head](x))
-                head += 1
-        outputs.append(x)
-        return outputs
+        return run_with_exits(self, x, with_exits)
+
+
+def run_with_exits(network: nn.Module, x: Tensor, with_exits: bool = True) -> list[Tensor]:
+    """One pass through a network laid out as ``blocks`` / ``activations`` / ``heads`` / ``exit_after``.
+
+    Shared by the ANN (:class:`ExitNetwork`) and, one timestep at a time, its
+    spiking conversion: synapse block i, then activation i (all but the last
+    block), and head k right after block ``exit_after[k]`` when ``with_exits``.
+    Returns the outputs of every exit evaluated, the final one last.
+    """
+    blocks, activations, heads = network.blocks, network.activations, network.heads
+    exit_after: tuple[int, ...] = network.exit_after  # type: ignore[assignment]
+    outputs: list[Tensor] = []
+    head = 0
+    for i, block in enumerate(blocks):
+        x = block(x)
+        if i < len(activations):
+            x = activations[i](x)
+        if with_exits and head < len(heads) and exit_after[head] == i:
+            outputs.append(heads[head](x))
+            head += 1
+    outputs.append(x)
+    return outputs
 
 
 def init_parameters(network: nn.Module, generator: torch.Generator) -> None:

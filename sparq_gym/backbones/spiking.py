@@ -78,7 +78,7 @@ from numpy.typing import NDArray
 from torch import Tensor, nn
 
 from sparq_gym.backbones.layers import SynapseBlock
-from sparq_gym.backbones.model import ExitNetwork
+from sparq_gym.backbones.model import ExitNetwork, run_with_exits
 from sparq_gym.backbones.spec import BackboneSpec, LayerSpec
 from sparq_gym.io import atomic_save_npz, atomic_write_json, read_json, sha256_file
 
@@ -527,17 +527,7 @@ class SpikingNetwork(nn.Module):
 
     def step(self, x: Tensor, with_exits: bool = True) -> list[Tensor]:
         """One timestep: the output current of every exit evaluated (final last)."""
-        outputs: list[Tensor] = []
-        head = 0
-        for i, block in enumerate(self.blocks):
-            x = block(x)
-            if i < len(self.activations):
-                x = self.activations[i](x)
-            if with_exits and head < len(self.heads) and self.exit_after[head] == i:
-                outputs.append(self.heads[head](x))
-                head += 1
-        outputs.append(x)
-        return outputs
+        return run_with_exits(self, x, with_exits)
 
     def forward(self, x: Tensor, with_exits: bool = True) -> list[Tensor]:
         """Present ``x`` for ``T`` timesteps; return the mean output current of every exit."""
