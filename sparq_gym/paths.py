@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -26,9 +27,12 @@ def pretrained_root() -> Path:
         return Path(override)
     if _CHECKOUT_ROOT.is_dir():
         return _CHECKOUT_ROOT
-    from importlib.resources import files
-
-    return Path(str(files("sparq_gym_pretrained")))
+    # Installed from a wheel: ``pretrained/`` is the data-only (namespace)
+    # package ``sparq_gym_pretrained``; take its directory on disk.
+    spec = importlib.util.find_spec("sparq_gym_pretrained")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return _CHECKOUT_ROOT
 
 
 def trace_dir(backbone: str, network: str = "qdsnn") -> Path:
