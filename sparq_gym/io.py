@@ -19,6 +19,10 @@ from typing import IO, Any
 
 import numpy as np
 
+# The process umask, read once (setting it to read it is not thread-safe).
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 __all__ = [
     "atomic_path",
     "atomic_save_npz",
@@ -43,9 +47,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     os.close(fd)
     tmp = Path(tmp_name)
     # mkstemp creates 0600 files; give the result the usual umask-based mode.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
+    os.chmod(tmp, 0o666 & ~_UMASK)
     try:
         yield tmp
         with open(tmp, "rb+") as handle:
@@ -68,7 +70,8 @@ def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> None:
 
 def atomic_write_text(target: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` (UTF-8) to ``target`` atomically."""
-    _write_with(target, "w", lambda handle: handle.write(text))
+    with atomic_path(target) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def atomic_write_json(target: str | os.PathLike[str], obj: Any) -> None:
@@ -100,7 +103,7 @@ def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
 def read_json(path: str | os.PathLike[str]) -> Any:
     """Read a JSON file, raising ``ValueError`` that names the file when it is malformed."""
     try:
-        with open(path) as handle:
+        with open(path, encoding="utf-8") as handle:
             return json.load(handle)
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}: not valid JSON ({err})") from err

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,7 +100,14 @@ class TraceSet:
     split: str = "test"
 
     def __post_init__(self) -> None:
-        _validate_arrays(self.arrays(), source=f"TraceSet({self.split!r})")
+        source = f"TraceSet({self.split!r})"
+        _validate_arrays(self.arrays(), source=source)
+        names = self.meta.get("counters", COUNTER_NAMES)
+        if len(names) != self.exit_counts.shape[2]:
+            raise TraceError(
+                f"{source}: meta lists {len(names)} counters ({list(names)}) for "
+                f"{self.exit_counts.shape[2]} columns of exit_counts"
+            )
 
     # -- shape helpers -------------------------------------------------
     @property
@@ -247,12 +255,18 @@ class TraceSet:
         directory = Path(directory)
         manifest = load_manifest(directory)
         splits = manifest.get("splits", {})
+        if not isinstance(splits, dict):
+            raise TraceError(f"{directory / 'manifest.json'}: 'splits' must be an object, got {splits!r}")
         if split not in splits:
             raise TraceError(
                 f"{directory / 'manifest.json'}: no split {split!r}; "
                 f"this trace directory has {sorted(splits)}"
             )
         entry = splits[split]
+        required = ("file", "sha256", "n_samples")
+        missing = [key for key in required if not isinstance(entry, dict) or key not in entry]
+        if missing:
+            raise TraceError(f"{directory / 'manifest.json'}: split {split!r} lacks {missing}")
         archive = directory / entry["file"]
         if not archive.exists():
             raise FileNotFoundError(f"{archive}: trace archive listed in the manifest is missing")
@@ -309,7 +323,7 @@ def _read_archive(archive: Path) -> dict[str, np.ndarray]:
                     f"{archive}: missing arrays {missing}; expected {sorted(_ARRAY_DTYPES)}"
                 )
             return {name: data[name] for name in _ARRAY_DTYPES}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error) as err:
         if isinstance(err, TraceError):
             raise
         raise TraceError(
@@ -355,6 +369,8 @@ def _validate_arrays(arrays: Mapping[str, np.ndarray], source: str) -> None:
         raise TraceError(
             f"{source}: labels must lie in [0, {n_classes}), got [{labels.min()}, {labels.max()}]"
         )
+    if n and not (np.isfinite(probs).all() and probs.min() >= 0 and probs.max() <= 1 + 1e-3):
+        raise TraceError(f"{source}: probs must be finite probabilities in [0, 1]")
     if n and (exit_counts.min() < 0 or full_counts.min() < 0):
         raise TraceError(f"{source}: counts must be non-negative")
 

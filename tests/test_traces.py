@@ -32,9 +32,12 @@ def test_round_trip_is_exact(tmp_path, synthetic_traces):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json", "train.npz"]
 
 
-def test_files_are_world_readable(tmp_path, synthetic_traces):
+def test_files_get_the_umask_mode(tmp_path, synthetic_traces):
     _save(tmp_path, synthetic_traces)
-    assert os.stat(tmp_path / "train.npz").st_mode & 0o044 == 0o044
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("train.npz", "manifest.json"):
+        assert os.stat(tmp_path / name).st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_second_split_keeps_the_first(tmp_path):
@@ -149,3 +152,25 @@ def test_path_outcome_by_hand(tiny_traces):
     assert counts[:, 0].tolist() == [800, 800]
     with pytest.raises(ValueError, match=r"exit indices in \[0, 3\)"):
         tiny_traces.path_outcome([0, 3])
+
+
+def test_counter_names_must_match_columns(tiny_traces):
+    with pytest.raises(TraceError, match="meta lists 3 counters"):
+        TraceSet(**tiny_traces.arrays(), meta={"counters": ["macs", "synaptic_ops", "lif_ops"]})
+
+
+def test_nan_probabilities_are_rejected(tiny_traces):
+    arrays = tiny_traces.arrays()
+    arrays["probs"] = arrays["probs"].copy()
+    arrays["probs"][0, 0, 0] = np.nan
+    with pytest.raises(TraceError, match=r"finite probabilities in \[0, 1\]"):
+        TraceSet(**arrays)
+
+
+def test_manifest_entry_without_checksum(tmp_path, synthetic_traces):
+    _save(tmp_path, synthetic_traces)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    del manifest["splits"]["train"]["sha256"]
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(TraceError, match=r"split 'train' lacks \['sha256'\]"):
+        TraceSet.load(tmp_path, "train")

@@ -21,6 +21,7 @@ from sparq_gym.envs.core import (
     transition_tables,
 )
 from sparq_gym.envs.costs import cost_names
+from sparq_gym.envs.registration import ENV_TABLE
 from sparq_gym.paths import NETWORKS, trace_dir
 from sparq_gym.traces import SPLITS, TraceSet
 
@@ -32,7 +33,9 @@ __all__ = [
     "prepare_exit_tables",
 ]
 
+BACKBONES: tuple[str, ...] = tuple(entry.backbone for entry in ENV_TABLE)
 _ACTION_OF = {0: 0, 1: 1}
+_PLAIN_ACTION_TYPES = frozenset({int, bool, Action})  # types Discrete(2).contains accepts as is
 
 
 class InvalidActionError(InvalidAction, ValueError):
@@ -45,27 +48,36 @@ def load_env_traces(
     traces: TraceSet | None = None,
     trace_dir_path: str | os.PathLike[str] | None = None,
     network: str = "qdsnn",
-    split: str = "train",
+    split: str | None = None,
 ) -> TraceSet:
     """Resolve the traces an environment replays.
 
-    Exactly one source is used, in this order: an in-memory ``traces`` object,
-    a user ``trace_dir_path``, or the shipped ``pretrained/<backbone>/<network>``.
-    A missing shipped artifact raises ``FileNotFoundError`` naming the file and
-    the command that builds it.
+    Exactly one source is used, in this order: an in-memory ``traces`` object
+    (its own split; a different ``split`` is an error), a user
+    ``trace_dir_path``, or the shipped ``pretrained/<backbone>/<network>``;
+    ``split=None`` means ``"train"`` for the last two. A missing shipped
+    artifact raises ``FileNotFoundError`` naming the file and the command that
+    builds it.
     """
     if traces is not None:
         if not isinstance(traces, TraceSet):
             raise ValueError(f"traces must be a sparq_gym.traces.TraceSet, got {type(traces).__name__}")
+        if split is not None and split != traces.split:
+            raise ValueError(
+                f"split={split!r} conflicts with the given traces, which are split {traces.split!r}"
+            )
         return traces
+    split = "train" if split is None else split
     if trace_dir_path is not None:
         return TraceSet.load(trace_dir_path, split=split)
+    if backbone is not None and backbone not in BACKBONES:
+        raise ValueError(f"backbone must be one of {list(BACKBONES)}, got {backbone!r}")
     if network not in NETWORKS:
         raise ValueError(f"network must be one of {list(NETWORKS)}, got {network!r}")
     if split not in SPLITS:
         raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
     if backbone is None:
-        raise ValueError("pass backbone=('mlp'|'lenet'|'alexnet'), trace_dir=PATH or traces=TraceSet")
+        raise ValueError(f"pass backbone (one of {list(BACKBONES)}), trace_dir=PATH or traces=TraceSet")
     directory = trace_dir(backbone, network)
     if not (directory / "manifest.json").exists():
         raise FileNotFoundError(
@@ -81,7 +93,7 @@ def prepare_exit_tables(
     backbone: str | None,
     *,
     network: str,
-    split: str,
+    split: str | None,
     alpha: float,
     n_bins: int,
     cost: str,
@@ -181,19 +193,23 @@ class SPARQExitEnv(gym.Env[Any, Any]):
     name -> count). Other steps return ``{}``.
 
     ## Arguments
-    =============== ================ ============================================================
-    argument        default          meaning
-    =============== ================ ============================================================
-    ``backbone``    ``None``         ``"mlp"``, ``"lenet"`` or ``"alexnet"``: shipped traces
-    ``network``     ``"qdsnn"``      variant with exits: ``"qdsnn"``, ``"dynamic_ann"``, ``"snn"``
-    ``split``       ``"train"``      ``"train"`` (hold-out; train and tune here) or ``"test"``
-    ``alpha``       ``0.3``          weight of the savings in the reward
-    ``n_bins``      ``10``           B, number of confidence bins
-    ``cost``        ``"total_ops"``  what savings are measured in: see :mod:`sparq_gym.envs.costs`
-    ``obs_type``    ``"multidiscrete"`` ``"multidiscrete"``, ``"discrete"`` or ``"box"``
-    ``trace_dir``   ``None``         load traces from this directory instead (your own extraction)
-    ``traces``      ``None``         use this in-memory :class:`~sparq_gym.traces.TraceSet`
-    =============== ================ ============================================================
+    ================ ==================== ========================================================
+    argument         default              meaning
+    ================ ==================== ========================================================
+    ``backbone``     ``None``             ``"mlp"``, ``"lenet"`` or ``"alexnet"``: shipped traces
+    ``network``      ``"qdsnn"``          ``"qdsnn"``, ``"dynamic_ann"`` or ``"snn"``
+    ``split``        ``None``             ``"train"`` (the hold-out: train and tune here) or
+                                          ``"test"``; ``None``: ``"train"``, or the split of
+                                          ``traces``
+    ``alpha``        ``0.3``              weight of the savings in the reward
+    ``n_bins``       ``10``               B, number of confidence bins
+    ``cost``         ``"total_ops"``      what savings are measured in
+                                          (:mod:`sparq_gym.envs.costs`)
+    ``obs_type``     ``"multidiscrete"``  ``"multidiscrete"``, ``"discrete"`` or ``"box"``
+    ``trace_dir``    ``None``             load traces from this directory (your own extraction)
+    ``traces``       ``None``             use this in-memory :class:`~sparq_gym.traces.TraceSet`
+    ``render_mode``  ``None``             ``None`` or ``"ansi"`` (a one-line text description)
+    ================ ==================== ========================================================
 
     ## Example
     >>> from sparq_gym.traces import make_synthetic_traces
@@ -217,7 +233,7 @@ class SPARQExitEnv(gym.Env[Any, Any]):
         backbone: str | None = None,
         *,
         network: str = "qdsnn",
-        split: str = "train",
+        split: str | None = None,
         alpha: float = 0.3,
         n_bins: int = 10,
         cost: str = "total_ops",
@@ -242,9 +258,9 @@ class SPARQExitEnv(gym.Env[Any, Any]):
             trace_dir=trace_dir,
             traces=traces,
         )
-        self.backbone = backbone
-        self.network = network
-        self.split = split
+        self.backbone = self.traces.meta.get("backbone", backbone)
+        self.network = self.traces.meta.get("network", network)
+        self.split = self.traces.split
         self.alpha = float(alpha)
         self.n_bins = int(n_bins)
         self.cost = cost
@@ -290,6 +306,7 @@ class SPARQExitEnv(gym.Env[Any, Any]):
         self._needs_reset = True
         self._draws: list[int] = []
         self._draw_pos = 0
+        self._draw_rng: np.random.Generator | None = None
         self._last_info: dict[str, Any] = {}
 
     # ------------------------------------------------------------------
@@ -311,8 +328,10 @@ class SPARQExitEnv(gym.Env[Any, Any]):
                 )
             sample = int(sample)
         else:
-            if self._draw_pos >= len(self._draws):
-                self._draws = draw_sample_block(self.np_random, self.tables.n_samples).tolist()
+            if self._draw_pos >= len(self._draws) or self._draw_rng is not self.np_random:
+                # A new block when the last is used up or the generator was replaced.
+                self._draw_rng = self.np_random
+                self._draws = draw_sample_block(self._draw_rng, self.tables.n_samples).tolist()
                 self._draw_pos = 0
             sample = self._draws[self._draw_pos]
             self._draw_pos += 1
@@ -324,9 +343,8 @@ class SPARQExitEnv(gym.Env[Any, Any]):
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         """Apply CONTINUE (0) or EXIT (1) at the current early exit."""
-        try:
-            act = _ACTION_OF[action]
-        except (KeyError, TypeError):
+        act = _ACTION_OF.get(action, -1) if type(action) in _PLAIN_ACTION_TYPES else -1
+        if act < 0:
             act = self._coerce_action(action)
         if self._needs_reset:
             raise ResetNeeded("call reset() before step(): the episode has ended or never started")
@@ -370,11 +388,11 @@ class SPARQExitEnv(gym.Env[Any, Any]):
         return info
 
     def _coerce_action(self, action: Any) -> int:
-        value = np.asarray(action)
-        if value.size == 1 and np.issubdtype(value.dtype, np.integer):
-            scalar = int(value.reshape(()))
-            if scalar in _ACTION_OF:
-                return scalar
+        """A numpy integer scalar (or 0-d array) 0 or 1; anything else is not in ``Discrete(2)``."""
+        if isinstance(action, (np.integer, np.ndarray)) and not isinstance(action, bool):
+            value = np.asarray(action)
+            if value.ndim == 0 and np.issubdtype(value.dtype, np.integer) and int(value) in _ACTION_OF:
+                return int(value)
         raise InvalidActionError(f"action must be 0 (CONTINUE) or 1 (EXIT) from Discrete(2), got {action!r}")
 
     def render(self) -> str | None:

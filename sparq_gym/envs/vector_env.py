@@ -63,7 +63,7 @@ class SPARQExitVectorEnv(VectorEnv[Any, Any, Any]):
         backbone: str | None = None,
         *,
         network: str = "qdsnn",
-        split: str = "train",
+        split: str | None = None,
         alpha: float = 0.3,
         n_bins: int = 10,
         cost: str = "total_ops",
@@ -163,7 +163,11 @@ class SPARQExitVectorEnv(VectorEnv[Any, Any, Any]):
         seed: int | Sequence[int | None] | None = None,
         options: dict[str, Any] | None = None,
     ) -> tuple[Any, dict[str, Any]]:
-        """Reset every slot; slot i is seeded with ``seed + i`` (or ``seed[i]`` for a list)."""
+        """Reset every slot; slot i is seeded with ``seed + i`` (or ``seed[i]`` for a list).
+
+        ``options={"sample_index": i}`` starts every slot on sample i, and a
+        list of ``num_envs`` indices starts slot j on sample ``i_j``.
+        """
         n = self.num_envs
         if seed is None:
             seeds: list[int | None] = [None] * n
@@ -181,7 +185,13 @@ class SPARQExitVectorEnv(VectorEnv[Any, Any, Any]):
                     self._rngs[i] = seeding.np_random(s)[0]
                     self._draw_pos[i] = SAMPLE_BLOCK
         if options and "sample_index" in options:
-            index = np.broadcast_to(np.asarray(options["sample_index"]), (n,))
+            index = np.asarray(options["sample_index"])
+            if index.shape not in ((), (n,)):
+                raise ValueError(
+                    f"options['sample_index'] must be one integer or {n} integers (one per slot), "
+                    f"got shape {index.shape}"
+                )
+            index = np.broadcast_to(index, (n,))
             if not np.issubdtype(index.dtype, np.integer):
                 raise ValueError(f"options['sample_index'] must be integers, got {options['sample_index']!r}")
             if index.min() < 0 or index.max() >= self.tables.n_samples:
@@ -210,8 +220,9 @@ class SPARQExitVectorEnv(VectorEnv[Any, Any, Any]):
             raise InvalidActionError(
                 f"actions must be an integer array of shape ({self.num_envs},), got {act.dtype} {act.shape}"
             )
-        if (act & ~1).any():  # anything but 0 or 1 has another bit set (negatives too)
+        if ((act != 0) & (act != 1)).any():
             raise InvalidActionError("actions must be 0 (CONTINUE) or 1 (EXIT)")
+        act = act.astype(np.int64, copy=False)  # uint64 mixed with int64 would become float
 
         if self.autoreset_mode is AutoresetMode.NEXT_STEP:
             return self._step_next(act)

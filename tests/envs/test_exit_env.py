@@ -195,7 +195,10 @@ def test_reset_draws_uniformly(synthetic_traces):
     assert counts.std() / counts.mean() < 0.2  # uniform: 40 +- 6.3 per sample
 
 
-@pytest.mark.parametrize("action", [2, -1, 0.5, "exit", None, np.array([0, 1])])
+@pytest.mark.parametrize(
+    "action",
+    [2, -1, 0.5, 1.0, np.float64(0.0), np.array([1]), np.array([0, 1]), "exit", None, np.bool_(True)],
+)
 def test_invalid_action(tiny_traces, action):
     env = _env(tiny_traces)
     env.reset()
@@ -308,3 +311,24 @@ def test_info_is_a_fresh_dict_every_time(tiny_traces):
     env.reset(options={"sample_index": 0})
     again = env.step(Action.EXIT)[4]
     assert again["label"] == 0 and again["counters"]["macs"] == 100
+
+
+def test_unknown_backbone_lists_the_known_ones():
+    with pytest.raises(ValueError, match=r"backbone must be one of \['mlp', 'lenet', 'alexnet'\]"):
+        SPARQExitEnv("resnet")
+
+
+def test_split_comes_from_the_given_traces(tiny_traces):
+    env = _env(tiny_traces)
+    assert env.split == "train" and env.backbone == "hand" and env.network == "qdsnn"
+    with pytest.raises(ValueError, match="conflicts with the given traces"):
+        _env(tiny_traces, split="test")
+
+
+def test_replacing_np_random_takes_effect(synthetic_traces):
+    env = _env(synthetic_traces)
+    env.reset(seed=0)
+    env.np_random = np.random.default_rng(123)
+    first = [env.reset()[1]["sample_index"] for _ in range(5)]
+    env.np_random = np.random.default_rng(123)
+    assert [env.reset()[1]["sample_index"] for _ in range(5)] == first

@@ -62,6 +62,30 @@ def test_same_transitions_as_sync_vector_env(mode, obs_type):
         _assert_info_equal(out_nat[4], out_ref[4], f"step {step} info")
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.int32, np.uint64])
+def test_any_integer_action_dtype(dtype):
+    traces = make_synthetic_traces(20, seed=0)
+    native = SPARQExitVectorEnv(3, traces=traces)
+    single = [SPARQExitEnv(traces=traces) for _ in range(3)]
+    native.reset(seed=5)
+    for i, env in enumerate(single):
+        env.reset(seed=5 + i)
+    _, reward, terminated, _, _ = native.step(np.array([1, 0, 1], dtype=dtype))
+    for i, (env, action) in enumerate(zip(single, (1, 0, 1))):
+        _, r, term, _, _ = env.step(action)
+        assert reward[i] == r and terminated[i] == term
+
+
+def test_seed_list_seeds_each_slot():
+    traces = make_synthetic_traces(500, seed=0, split="train")
+    native = SPARQExitVectorEnv(3, traces=traces)
+    _, info = native.reset(seed=[7, None, 9])
+    expected = [SPARQExitEnv(traces=traces).reset(seed=s)[1]["sample_index"] for s in (7, 9)]
+    assert [info["sample_index"][0], info["sample_index"][2]] == expected
+    with pytest.raises(ValueError, match="3 integers"):
+        native.reset(options={"sample_index": [1, 2]})
+
+
 def test_reset_with_seed_list_and_sample_index():
     traces = make_synthetic_traces(50, seed=0, split="train")
     native = SPARQExitVectorEnv(3, traces=traces)
