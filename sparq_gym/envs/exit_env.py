@@ -306,10 +306,20 @@ class SPARQExitEnv(gym.Env[Any, Any]):
         self._needs_reset = True
         self._draws: list[int] = []
         self._draw_pos = 0
-        self._draw_rng: np.random.Generator | None = None
         self._last_info: dict[str, Any] = {}
 
     # ------------------------------------------------------------------
+    @property
+    def np_random(self) -> np.random.Generator:
+        """The environment's generator (Gymnasium's), the source of every sample draw."""
+        return gym.Env.np_random.fget(self)  # type: ignore[attr-defined,no-any-return]
+
+    @np_random.setter
+    def np_random(self, value: np.random.Generator) -> None:
+        gym.Env.np_random.fset(self, value)  # type: ignore[attr-defined]
+        self._draws = []  # drawn from the old generator: draw anew from this one
+        self._draw_pos = 0
+
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
@@ -328,10 +338,8 @@ class SPARQExitEnv(gym.Env[Any, Any]):
                 )
             sample = int(sample)
         else:
-            if self._draw_pos >= len(self._draws) or self._draw_rng is not self.np_random:
-                # A new block when the last is used up or the generator was replaced.
-                self._draw_rng = self.np_random
-                self._draws = draw_sample_block(self._draw_rng, self.tables.n_samples).tolist()
+            if self._draw_pos >= len(self._draws):
+                self._draws = draw_sample_block(self.np_random, self.tables.n_samples).tolist()
                 self._draw_pos = 0
             sample = self._draws[self._draw_pos]
             self._draw_pos += 1
