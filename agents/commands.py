@@ -25,16 +25,18 @@ def _add_env_arguments(parser: argparse.ArgumentParser, env_required: bool = Tru
     parser.add_argument(
         "--env", required=env_required, default=None, help="environment id, e.g. SPARQExit-LeNet-v0"
     )
+    # Defaults are None so that `sparq evaluate` can tell a flag given from one
+    # left out and take the left-out ones from a saved policy's environment.
     parser.add_argument(
         "--traces",
-        default="auto",
+        default=None,
         choices=("auto", "pretrained", "synthetic"),
-        help="trace source (auto: shipped traces if present, else synthetic)",
+        help="trace source (default auto: shipped traces if present, else synthetic)",
     )
     parser.add_argument("--trace-dir", default=None, help="your own trace directory (SPARQExit-v0)")
-    parser.add_argument("--alpha", type=float, default=0.3, help="weight of the savings in the reward")
-    parser.add_argument("--n-bins", type=int, default=10, help="number of confidence bins B")
-    parser.add_argument("--cost", default="total_ops", help="what savings are measured in")
+    parser.add_argument("--alpha", type=float, default=None, help="weight of the savings (default 0.3)")
+    parser.add_argument("--n-bins", type=int, default=None, help="number of confidence bins B (default 10)")
+    parser.add_argument("--cost", default=None, help="what savings are measured in (default total_ops)")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -103,17 +105,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     bench_q.set_defaults(handler=_run_bench_q_learning)
 
 
-def _env_config(args: argparse.Namespace, env_id: str) -> Any:
+_ENV_DEFAULTS: dict[str, Any] = {
+    "traces": "auto",
+    "trace_dir": None,
+    "alpha": 0.3,
+    "n_bins": 10,
+    "cost": "total_ops",
+}
+
+
+def _env_config(args: argparse.Namespace, env_id: str, saved: dict[str, Any] | None = None) -> Any:
+    """The environment of a command: flags given win, then a saved policy's, then the defaults."""
     from agents.common import EnvConfig
 
-    return EnvConfig(
-        env_id=env_id,
-        traces=args.traces,
-        trace_dir=args.trace_dir,
-        alpha=args.alpha,
-        n_bins=args.n_bins,
-        cost=args.cost,
-    )
+    values = {}
+    for key, default in _ENV_DEFAULTS.items():
+        given = getattr(args, key)
+        values[key] = given if given is not None else (saved or {}).get(key, default)
+    return EnvConfig(env_id=env_id, **values)
 
 
 def _set_threads(threads: int) -> None:
@@ -123,14 +132,15 @@ def _set_threads(threads: int) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
+    env = _env_config(args, args.env)
     common = {
         "env_id": args.env,
-        "traces": args.traces,
-        "trace_dir": args.trace_dir,
+        "traces": env.traces,
+        "trace_dir": env.trace_dir,
         "seed": args.seed,
-        "alpha": args.alpha,
-        "n_bins": args.n_bins,
-        "cost": args.cost,
+        "alpha": env.alpha,
+        "n_bins": env.n_bins,
+        "cost": env.cost,
         "out": args.out,
     }
     if args.agent == "q-learning":
@@ -180,13 +190,16 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from agents.policy import POLICY_FILE, load_policy
     from sparq_gym.io import atomic_write_json, read_json
 
-    env_id = args.env
-    for spec in args.policy:  # without --env, the first saved policy's environment is used
-        if env_id is None and (Path(spec) / POLICY_FILE).exists():
-            env_id = read_json(Path(spec) / POLICY_FILE).get("env", {}).get("env_id")
+    # The first saved policy's environment fills every flag left out (--env included).
+    saved: dict[str, Any] | None = None
+    for spec in args.policy:
+        if (Path(spec) / POLICY_FILE).exists():
+            saved = read_json(Path(spec) / POLICY_FILE).get("env", {})
+            break
+    env_id = args.env or (saved or {}).get("env_id")
     if env_id is None:
         raise ValueError("pass --env ID (no saved policy among --policy records an environment)")
-    config = _env_config(args, env_id)
+    config = _env_config(args, env_id, saved)
     results = []
     for spec in args.policy:
         policy = load_policy(spec, config, seed=args.seed)
@@ -196,7 +209,9 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     if args.out:
         atomic_write_json(args.out, payload)
     if args.json:
-        print(json.dumps(payload, indent=2, default=float))
+        from sparq_gym.io import json_safe
+
+        print(json.dumps(json_safe(payload), indent=2, default=float))
         return 0
     print(
         f"{'#':>2} {'policy':32s} {'norm.score':>10s} {'return':>8s} {'accuracy':>9s} "
@@ -228,7 +243,7 @@ def _run_benchmark(args: argparse.Namespace) -> int:
         seeds=tuple(args.seeds),
         agents=tuple(args.agents) if args.agents else None,
         extra_policies=tuple(args.policy),
-        traces=args.traces,
+        traces=args.traces or _ENV_DEFAULTS["traces"],
         quick=args.quick,
         sb3_timesteps=args.sb3_timesteps,
         plots=not args.no_plots,

@@ -144,11 +144,11 @@ class TablePolicy:
     def choose_exits(self, tables: ExitTables) -> ActionArray:
         """Exit used for every sample of ``tables``: the first k whose bin says EXIT, else final."""
         n_early = tables.n_early_exits
-        if self.actions.shape[0] != n_early or tables.bins.max(initial=0) >= self.n_bins:
+        env_bins = tables.n_bins
+        if self.actions.shape != (n_early, env_bins):
             raise ValueError(
                 f"policy table has shape {self.actions.shape} (exits, bins); the environment has "
-                f"{n_early} early exits and bins up to {int(tables.bins.max(initial=0))}: make it "
-                "with the same n_bins"
+                f"{n_early} early exits and {env_bins} bins: make it with the same n_bins"
             )
         says_exit = self.actions[np.arange(n_early)[None, :], tables.bins[:, :n_early]] == 1
         first = np.argmax(says_exit, axis=1)

@@ -288,6 +288,10 @@ def train_on_tables(
                 "train_return": float(np.mean(returns)),
             }
         )
+        if not validation.n_samples:
+            # No validation part (validation_fraction=0): keep the latest table, never stop early.
+            result.q_values, result.best_episode = q_values, episode
+            continue
         if value > result.best_validation_return:
             result.best_validation_return = value
             result.best_episode = episode

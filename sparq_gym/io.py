@@ -74,9 +74,22 @@ def atomic_write_text(target: str | os.PathLike[str], text: str) -> None:
         handle.write(text)
 
 
+def json_safe(obj: Any) -> Any:
+    """``obj`` with NaN and infinite floats replaced by ``None``, so it is strict JSON."""
+    if isinstance(obj, float | np.floating):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, np.ndarray):
+        return json_safe(obj.tolist())
+    if isinstance(obj, dict):
+        return {key: json_safe(value) for key, value in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(value) for value in obj]
+    return obj
+
+
 def atomic_write_json(target: str | os.PathLike[str], obj: Any) -> None:
-    """Write ``obj`` as indented, key-sorted JSON to ``target`` atomically."""
-    text = json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n"
+    """Write ``obj`` as indented, key-sorted, strict JSON (NaN -> null) to ``target`` atomically."""
+    text = json.dumps(json_safe(obj), indent=2, sort_keys=True, default=_json_default, allow_nan=False) + "\n"
     atomic_write_text(target, text)
 
 

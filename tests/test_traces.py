@@ -174,3 +174,10 @@ def test_manifest_entry_without_checksum(tmp_path, synthetic_traces):
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(TraceError, match=r"split 'train' lacks \['sha256'\]"):
         TraceSet.load(tmp_path, "train")
+
+
+def test_json_is_strict(tmp_path):
+    from sparq_gym.io import atomic_write_json
+
+    atomic_write_json(tmp_path / "x.json", {"score": float("nan"), "rows": np.array([1.0, np.inf])})
+    assert json.loads((tmp_path / "x.json").read_text()) == {"rows": [1.0, None], "score": None}

@@ -73,6 +73,7 @@ class ExitTables:
     :param savings: ``1 - cost / full_cost``, (N, E).
     :param counts: raw counters to reach every exit, (N, E, K).
     :param counter_names: names of the K counters.
+    :param n_bins: B, the number of confidence bins.
     """
 
     reward: NDArray[np.float64]
@@ -89,6 +90,7 @@ class ExitTables:
     savings: NDArray[np.float64]
     counts: NDArray[np.int64]
     counter_names: tuple[str, ...]
+    n_bins: int
 
     @property
     def n_samples(self) -> int:
@@ -202,6 +204,7 @@ def build_exit_tables(
         savings=savings,
         counts=traces.exit_counts,
         counter_names=traces.counter_names,
+        n_bins=int(n_bins),
     )
 
 

@@ -24,15 +24,11 @@ def test_train_then_evaluate_and_rank(tmp_path, capsys):
     out = tmp_path / "ql"
     assert main(["train", "q-learning", *ENV, "--seed", "0", "--out", str(out)]) == 0
     capsys.readouterr()
-    # --env comes from the saved policy; several policies are ranked by mean return
-    assert (
-        main(
-            ["evaluate", "--traces", "synthetic", "--policy", str(out), "--policy", "always-final", "--json"]
-        )
-        == 0
-    )
+    # --env and --traces come from the saved policy; several policies are ranked by mean return
+    assert main(["evaluate", "--policy", str(out), "--policy", "always-final", "--json"]) == 0
     results = json.loads(capsys.readouterr().out)
     assert [r["policy"] for r in results] == [str(out), "always-final"]
+    assert {r["traces"] for r in results} == {"synthetic"}
     assert results[0]["normalized_score"] >= 0.9 and results[1]["normalized_score"] == 0.0
 
 
@@ -99,3 +95,11 @@ def test_bench_q_learning_reports_a_ratio(capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["episodes"] == 300 and result["ratio_reference_over_fast"] > 0
     assert set(result["seconds"]) == {"fast", "fast_loop", "reference"}
+
+
+def test_table_policy_with_other_bins_is_rejected(tmp_path, capsys):
+    out = tmp_path / "ql20"
+    assert main(["train", "q-learning", *ENV, "--n-bins", "20", "--seed", "0", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--policy", str(out), "--n-bins", "10"]) == 2
+    assert "same n_bins" in capsys.readouterr().err
