@@ -54,6 +54,7 @@ def _train(args: argparse.Namespace) -> int:
         max_steps_per_epoch=args.max_steps,
         progress=not args.no_progress,
         stop_after=args.stop_after,
+        dataset=args.dataset,
     )
     metrics: dict[str, Any] = train(config, resume=args.resume)
     if "stopped_after" in metrics:
@@ -88,6 +89,8 @@ def register(subparsers: Any) -> None:
     tr.add_argument("--max-steps", type=int, default=None, help="cap steps per epoch (smoke runs)")
     tr.add_argument("--stop-after", type=int, default=None,
                     help="stop after this epoch (checkpointed); continue later with --resume")
+    tr.add_argument("--dataset", default=None,
+                    help="another dataset of the same shape (e.g. fashion-mnist, kmnist)")
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")
     tr.set_defaults(handler=_train)
 

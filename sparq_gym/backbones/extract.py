@@ -84,7 +84,25 @@ def software_versions() -> dict[str, str]:
         versions["sparq_gym"] = version("sparq_gym")
     except Exception:  # not installed (running from a checkout)
         versions["sparq_gym"] = "checkout"
+    commit = _git_commit()
+    if commit:
+        versions["sparq_gym_commit"] = commit
     return versions
+
+
+def _git_commit() -> str | None:
+    """``<sha>`` (or ``<sha>-dirty``) of the checkout this code runs from, if it is one."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{sha}-dirty" if dirty else sha
 
 
 @torch.no_grad()

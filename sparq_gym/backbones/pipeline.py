@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -219,6 +219,12 @@ def table1_markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _stage_seconds(record: dict[str, Any]) -> float:
+    """Wall seconds of a stage; for a given (pre-trained) ANN, its recorded training time."""
+    metrics = (record.get("details") or {}).get("metrics") or {}
+    return float(metrics.get("total_train_seconds") or record["seconds"])
+
+
 # --------------------------------------------------------------------------- stage records
 
 
@@ -343,6 +349,11 @@ class _Run:
         from sparq_gym.backbones.spec import BackboneSpec
 
         self.spec = BackboneSpec.from_dict(state["spec"])  # the description the ANN was trained with
+        trained = state.get("config", {})
+        if trained.get("epochs") and trained.get("batch_size"):  # what the run really used
+            self.spec = replace(
+                self.spec, epochs=int(trained["epochs"]), batch_size=int(trained["batch_size"])
+            )
         metrics_path = path.parent / "metrics.json"
         details = {"ann": str(path), "how": how, "train_config": state.get("config", {}),
                    "metrics": read_json(metrics_path) if metrics_path.exists() else None}
@@ -352,6 +363,21 @@ class _Run:
                                   if k in details["metrics"]}
         self.state.record("train", {"ann": str(path)}, [path], time.perf_counter() - t0,
                           cfg.command, details)
+
+    def _check_same_images(self, trace_split: str, record: dict[str, Any]) -> None:
+        """Fail if the images of a split differ from the ones the ANN run recorded.
+
+        The ``train`` trace split must be the hold-out the ANN never trained on;
+        a different numpy or seed would silently change it.
+        """
+        metrics = (self.state.get("train") or {}).get("details", {}).get("metrics") or {}
+        recorded = (metrics.get("data") or {}).get(TRACE_SPLITS[trace_split])
+        if recorded and recorded.get("indices_sha256") != record["indices_sha256"]:
+            raise ValueError(
+                f"the {TRACE_SPLITS[trace_split]!r} images differ from those recorded when the ANN was "
+                f"trained (indices sha256 {record['indices_sha256'][:12]}... vs "
+                f"{recorded.get('indices_sha256', '')[:12]}...): the trace split would not be held out"
+            )
 
     def ann_sha(self) -> str:
         return self.state.get("train")["outputs"][str(self.ann_path)]
@@ -445,6 +471,7 @@ class _Run:
                       else sha256_file(self.work / f"{source_name}.npz"))
         split = self.split(TRACE_SPLITS[trace_split])
         record = split_record(split)
+        self._check_same_images(trace_split, record)
         timesteps = {"dynamic_ann": 1, "snn": cfg.snn_timesteps, "qdsnn": cfg.qsnn_timesteps}[variant]
         limit = cfg.snn_limit if variant == "snn" and cfg.snn_limit is not None else cfg.limit
         inputs = {"source_sha256": source_sha, "data": record["indices_sha256"],
@@ -516,7 +543,7 @@ class _Run:
             "files": files,
             "stages": {name: {k: v for k, v in rec.items() if k != "outputs"}
                        for name, rec in stages.items()},
-            "wall_seconds": {name: rec["seconds"] for name, rec in stages.items()},
+            "wall_seconds": {name: _stage_seconds(rec) for name, rec in stages.items()},
             "pipeline_config": asdict(cfg),
             "commands": sorted({rec["command"] for rec in stages.values() if rec.get("command")}),
             "backbone_config": self.spec.to_dict(),

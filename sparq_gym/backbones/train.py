@@ -29,7 +29,7 @@ import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,8 @@ class TrainConfig:
     :param progress: show a tqdm progress bar.
     :param stop_after: stop (with a checkpoint) once this epoch is done, without
         changing the schedule; a later ``resume`` continues (time-boxed runs).
+    :param dataset: train on another dataset of the same shape (e.g. ``"fashion-mnist"``
+        for the MNIST backbones); ``None``: the backbone's own.
     """
 
     backbone: str
@@ -100,6 +102,7 @@ class TrainConfig:
     holdout_seed: int = 0
     progress: bool = True
     stop_after: int | None = None
+    dataset: str | None = None
 
 
 @dataclass
@@ -247,6 +250,11 @@ def train(config: TrainConfig, data: TrainData | None = None, resume: bool = Fal
     if resume and ckpt_path.exists():
         checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         saved = TrainConfig(**checkpoint["config"])
+        if saved.backbone != config.backbone:
+            raise ValueError(
+                f"{ckpt_path}: a {saved.backbone!r} run, not {config.backbone!r}; "
+                "use another --out to start anew"
+            )
         epochs = config.epochs if config.epochs is not None else saved.epochs
         config = TrainConfig(**{**asdict(saved), "out_dir": config.out_dir,
                                 "data_root": config.data_root, "progress": config.progress,
@@ -254,9 +262,12 @@ def train(config: TrainConfig, data: TrainData | None = None, resume: bool = Fal
         spec = BackboneSpec.from_dict(checkpoint["spec"])
     else:
         spec = get_spec(config.backbone)
+        if config.dataset is not None:  # any IDX dataset of the same shape (Fashion-MNIST, ...)
+            spec = replace(spec, dataset=config.dataset)
     epochs = config.epochs if config.epochs is not None else spec.epochs
     batch_size = config.batch_size if config.batch_size is not None else spec.batch_size
     config = TrainConfig(**{**asdict(config), "epochs": epochs, "batch_size": batch_size})
+    spec = replace(spec, epochs=epochs, batch_size=batch_size)  # the description records this run
     if data is None:
         data = load_train_data(config, spec)
     n_fit = len(data.fit_labels)
