@@ -59,3 +59,14 @@ def test_spec_roundtrip_and_errors() -> None:
     assert get_spec("AlexNet") is BACKBONES["alexnet"]
     with pytest.raises(ValueError, match="expected one of"):
         get_spec("resnet")
+
+
+def test_mlp_and_lenet_exit_macs_by_hand() -> None:
+    mlp = [e["macs"] for e in network_stats(get_spec("mlp"))["exits"]]
+    head1, head2 = 512 * 32 + 32 * 10, 256 * 32 + 32 * 10  # hidden 32 + classifier
+    assert mlp == [784 * 512 + head1, 784 * 512 + head1 + 512 * 256 + head2, 574_080 + head1 + head2]
+    lenet = [e["macs"] for e in network_stats(get_spec("lenet"))["exits"]]
+    conv1, conv2 = 28 * 28 * 6 * 25, 10 * 10 * 16 * 6 * 25
+    head1 = 7 * 7 * 8 * 6 * 9 + 392 * 10  # avg-pool 4 -> 6x7x7, conv 6->8 k3 p1, linear 392->10
+    head2 = 5 * 5 * 8 * 16 * 9 + 200 * 10  # avg-pool 2 -> 16x5x5, conv 16->8 k3 p1, linear 200->10
+    assert lenet == [conv1 + head1, conv1 + conv2 + head1 + head2, 416_520 + head1 + head2]
