@@ -40,6 +40,7 @@ Recipe
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 import sys
 import time
@@ -216,6 +217,15 @@ def export_int8(qat_network: ExitNetwork, mean: tuple[float, ...], std: tuple[fl
                           input_zero_point=input_zero_point, provenance=dict(provenance or {}))
 
 
+def _state_fingerprint(network: torch.nn.Module) -> str:
+    """sha256 over the names and bytes of every parameter and buffer of ``network``."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(network.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
 def run_qat(network: ExitNetwork, config: QATConfig, data: Any, out_dir: str | Path,
             resume: bool = True) -> tuple[ExitNetwork, dict[str, Any]]:
     """Fine-tune ``network`` with fake-quantized INT8 weights; return the QAT network and its log.
@@ -242,6 +252,7 @@ def run_qat(network: ExitNetwork, config: QATConfig, data: Any, out_dir: str | P
     total_steps = config.epochs * steps_per_epoch
     observe_steps = math.ceil(config.observe_fraction * total_steps)
 
+    source = _state_fingerprint(network)  # which trained ANN this QAT run starts from
     qat = prepare_qat(network)
     if spec.channels_last:
         qat = qat.to(memory_format=torch.channels_last)
@@ -258,6 +269,9 @@ def run_qat(network: ExitNetwork, config: QATConfig, data: Any, out_dir: str | P
         if state["config"] != asdict(config):
             raise ValueError(f"{ckpt_path}: written with QAT config {state['config']}, "
                              f"not {asdict(config)}; remove it or use the same settings")
+        if state.get("source") != source:
+            raise ValueError(f"{ckpt_path}: a QAT run of other starting weights (fingerprint "
+                             f"{str(state.get('source'))[:12]}..., now {source[:12]}...); remove it")
         # observers hold their ranges as buffers, so the state dict restores them too
         qat.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -317,6 +331,7 @@ def run_qat(network: ExitNetwork, config: QATConfig, data: Any, out_dir: str | P
         with atomic_path(ckpt_path) as tmp:
             torch.save({"model": qat.state_dict(), "optimizer": optimizer.state_dict(),
                         "scheduler": scheduler.state_dict(), "config": asdict(config),
+                        "source": source,
                         "epoch": epoch + 1, "log": log,
                         "rng": {"numpy": rng.bit_generator.state, "torch": generator.get_state()}},
                        tmp)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from sparq_gym.backbones.model import build_network
@@ -102,3 +103,15 @@ def test_run_qat_writes_checkpoint_and_resumes(tmp_path: Path) -> None:
     a = export_int8(full, (0.5,), (0.25,))
     b = export_int8(again, (0.5,), (0.25,))
     assert all(np.array_equal(a.layers[k].weight, b.layers[k].weight) for k in a.layers)
+
+
+def test_qat_checkpoint_of_other_weights_is_not_resumed(tmp_path: Path) -> None:
+    spec = _spec(with_exit=True)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(32, 1, 4, 4), dtype=np.uint8)
+    labels = rng.integers(0, 3, size=32).astype(np.int64)
+    data = TrainData(images, labels, {"holdout": (images[:8], labels[:8])}, (0.5,), (0.25,))
+    config = QATConfig(epochs=1, max_steps_per_epoch=1, progress=False)
+    run_qat(build_network(spec, seed=3).eval(), config, data, tmp_path, resume=False)
+    with pytest.raises(ValueError, match="other starting weights"):
+        run_qat(build_network(spec, seed=4).eval(), config, data, tmp_path, resume=True)
