@@ -325,7 +325,18 @@ def _load_from_file(path: Path, name: str | None) -> Any:
         raise ValueError(f"{path}: cannot import as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
-    spec.loader.exec_module(module)
+    folder = str(path.resolve().parent)  # so the file can import modules that sit beside it
+    added = folder not in sys.path
+    if added:
+        sys.path.insert(0, folder)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(module_name, None)  # leave nothing half-imported behind
+        raise
+    finally:
+        if added:
+            sys.path.remove(folder)
     return _attribute(module, name, str(path))
 
 
@@ -365,6 +376,10 @@ def load_policy(spec: str, config: Any, *, seed: int = 0) -> Any:
     if file_part.endswith(".py"):
         return _load_from_file(Path(file_part), name or None)
     if name:
+        # The `sparq` console script does not put the working directory on sys.path, as
+        # `python -m` would: look there too, so `my_policy:Policy` next to the user works.
+        if "" not in sys.path and os.getcwd() not in sys.path:
+            sys.path.append(os.getcwd())
         try:
             module = importlib.import_module(file_part)
         except ModuleNotFoundError as err:

@@ -9,7 +9,14 @@ import pytest
 
 from agents.baselines import HindsightOracle
 from agents.evaluation import evaluate_policy
-from agents.policy import TablePolicy, as_policy, format_thresholds, implied_thresholds, load_policy
+from agents.policy import (
+    TablePolicy,
+    as_policy,
+    decide_exits,
+    format_thresholds,
+    implied_thresholds,
+    load_policy,
+)
 
 USER_FILE = '''
 import numpy as np
@@ -70,3 +77,15 @@ def test_implied_thresholds():
     assert records[1]["monotone"] is False and records[1]["threshold"] is None
     assert format_thresholds(records) == "0.6/{1,3,4}"
     assert format_thresholds(implied_thresholds(np.zeros((2, 5), dtype=int))) == "never/never"
+
+
+def test_policy_file_may_import_its_neighbours(tmp_path, lenet_config):
+    (tmp_path / "my_threshold.py").write_text("THRESHOLD_BIN = 7\n")
+    (tmp_path / "my_policy.py").write_text(
+        "from my_threshold import THRESHOLD_BIN\n\n"
+        "def policy(observation):\n    return int(observation[1] >= THRESHOLD_BIN)\n"
+    )
+    policy = load_policy(str(tmp_path / "my_policy.py"), lenet_config)
+    reference = load_policy("cfg-0.7-0.7", lenet_config)
+    tables = lenet_config.tables("test")
+    np.testing.assert_array_equal(decide_exits(policy, tables), decide_exits(reference, tables))
