@@ -5,6 +5,8 @@ Examples::
     sparq backbone stats alexnet --json
     sparq backbone train lenet --data-root ../shared/data --epochs 20 --seed 0 --out runs/lenet
     sparq backbone train alexnet --out runs/alexnet --resume      # continue after a stop
+    sparq backbone train alexnet --out runs/alexnet-wr --init-from runs/alexnet/model.pt \
+        --epochs 7 --lr 4e-4                                       # a warm restart
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ def _train(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         stop_after=args.stop_after,
         dataset=args.dataset,
+        lr=args.lr,
+        init_from=args.init_from,
     )
     metrics: dict[str, Any] = train(config, resume=args.resume)
     if "stopped_after" in metrics:
@@ -91,6 +95,10 @@ def register(subparsers: Any) -> None:
                     help="stop after this epoch (checkpointed); continue later with --resume")
     tr.add_argument("--dataset", default=None,
                     help="another dataset of the same shape (e.g. fashion-mnist, kmnist)")
+    tr.add_argument("--lr", type=float, default=1e-3,
+                    help="peak Adam learning rate of the cosine schedule (default 1e-3)")
+    tr.add_argument("--init-from", default=None, metavar="MODEL_PT",
+                    help="continue a finished run's model.pt with a new cosine cycle (warm restart)")
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")
     tr.set_defaults(handler=_train)
 

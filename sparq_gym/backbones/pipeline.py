@@ -220,9 +220,11 @@ def table1_markdown(rows: list[dict[str, Any]]) -> str:
 
 
 def _stage_seconds(record: dict[str, Any]) -> float:
-    """Wall seconds of a stage; for a given (pre-trained) ANN, its recorded training time."""
+    """Wall seconds of a stage; for a given (pre-trained) ANN, its recorded training time
+    (with the runs it continued, for a warm restart)."""
     metrics = (record.get("details") or {}).get("metrics") or {}
-    return float(metrics.get("total_train_seconds") or record["seconds"])
+    return float(metrics.get("total_train_seconds_with_parents")
+                 or metrics.get("total_train_seconds") or record["seconds"])
 
 
 # --------------------------------------------------------------------------- stage records
@@ -359,7 +361,8 @@ class _Run:
                    "metrics": read_json(metrics_path) if metrics_path.exists() else None}
         if details["metrics"]:
             details["metrics"] = {k: details["metrics"][k] for k in
-                                  ("final", "total_train_seconds", "data", "loss_weights")
+                                  ("final", "total_train_seconds", "data", "loss_weights", "parent",
+                                   "total_train_seconds_with_parents")
                                   if k in details["metrics"]}
         self.state.record("train", {"ann": str(path)}, [path], time.perf_counter() - t0,
                           cfg.command, details)

@@ -41,7 +41,7 @@ from torch import Tensor
 
 from sparq_gym.backbones.model import ExitNetwork, build_network
 from sparq_gym.backbones.spec import BackboneSpec, get_spec
-from sparq_gym.io import atomic_path, atomic_write_json, atomic_write_text
+from sparq_gym.io import atomic_path, atomic_write_json, atomic_write_text, sha256_file
 
 __all__ = [
     "TrainConfig",
@@ -84,6 +84,10 @@ class TrainConfig:
         changing the schedule; a later ``resume`` continues (time-boxed runs).
     :param dataset: train on another dataset of the same shape (e.g. ``"fashion-mnist"``
         for the MNIST backbones); ``None``: the backbone's own.
+    :param init_from: start from the weights of a finished run's ``model.pt`` instead of
+        a fresh initialization: a further cosine cycle from ``lr`` down to 0 (a warm
+        restart, Loshchilov & Hutter 2017) with a new optimizer. The parent run is
+        recorded in ``metrics.json``; its spec (architecture, dataset) is kept.
     """
 
     backbone: str
@@ -103,6 +107,7 @@ class TrainConfig:
     progress: bool = True
     stop_after: int | None = None
     dataset: str | None = None
+    init_from: str | None = None
 
 
 @dataclass
@@ -264,6 +269,9 @@ def train(config: TrainConfig, data: TrainData | None = None, resume: bool = Fal
         spec = get_spec(config.backbone)
         if config.dataset is not None:  # any IDX dataset of the same shape (Fashion-MNIST, ...)
             spec = replace(spec, dataset=config.dataset)
+    parent = _load_parent(config) if config.init_from is not None else None
+    if parent is not None:
+        spec = BackboneSpec.from_dict(parent["spec"])
     epochs = config.epochs if config.epochs is not None else spec.epochs
     batch_size = config.batch_size if config.batch_size is not None else spec.batch_size
     config = TrainConfig(**{**asdict(config), "epochs": epochs, "batch_size": batch_size})
@@ -287,6 +295,8 @@ def train(config: TrainConfig, data: TrainData | None = None, resume: bool = Fal
     generator = torch.Generator().manual_seed(config.seed)
     log: list[dict[str, Any]] = []
     start_epoch = 0
+    if parent is not None:
+        network.load_state_dict(parent["model"])
     if checkpoint is not None:
         network.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
@@ -388,8 +398,40 @@ def train(config: TrainConfig, data: TrainData | None = None, resume: bool = Fal
         "data": data.provenance,
         "loss_weights": list(weights),
     }
+    if parent is not None:
+        metrics["parent"] = parent["record"]
+        metrics["total_train_seconds_with_parents"] = round(
+            metrics["total_train_seconds"] + parent["record"]["total_train_seconds_with_parents"], 1)
     atomic_write_json(out / METRICS_NAME, metrics)
     return metrics
+
+
+def _load_parent(config: TrainConfig) -> dict[str, Any]:
+    """Weights, spec and a provenance record of the run ``config.init_from`` continues."""
+    path = Path(str(config.init_from))
+    if not path.is_file():
+        raise FileNotFoundError(f"--init-from: expected a model.pt written by a training run, "
+                                f"no file at {path}")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(state, dict) or "model" not in state or "spec" not in state:
+        raise ValueError(f"--init-from {path}: expected a model.pt written by a training run "
+                         "(keys 'model' and 'spec')")
+    if state["spec"]["name"] != config.backbone:
+        raise ValueError(f"--init-from {path}: a {state['spec']['name']!r} model, "
+                         f"not {config.backbone!r}")
+    metrics_path = path.parent / METRICS_NAME
+    metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else {}
+    own = float(metrics.get("total_train_seconds", 0.0))
+    record = {
+        "model": str(path),
+        "model_sha256": sha256_file(path),
+        "epochs": metrics.get("epochs"),
+        "final": metrics.get("final"),
+        "config": metrics.get("config"),
+        "total_train_seconds_with_parents": float(
+            metrics.get("total_train_seconds_with_parents", own)),
+    }
+    return {"model": state["model"], "spec": state["spec"], "record": record}
 
 
 def load_trained(path: str | Path) -> ExitNetwork:

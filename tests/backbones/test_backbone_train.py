@@ -55,8 +55,9 @@ def _toy_data(n: int = 320) -> TrainData:
 
 
 def _config(out: Path, **kw: object) -> TrainConfig:
-    return TrainConfig(backbone="mlp", out_dir=str(out), epochs=3, batch_size=32,
-                       max_steps_per_epoch=5, progress=False, **kw)
+    settings: dict[str, object] = {"epochs": 3, "batch_size": 32, "max_steps_per_epoch": 5,
+                                   "progress": False, **kw}
+    return TrainConfig(backbone="mlp", out_dir=str(out), **settings)  # type: ignore[arg-type]
 
 
 def test_tiny_run_learns_and_writes_outputs(tmp_path: Path) -> None:
@@ -87,3 +88,32 @@ def test_too_little_data_is_an_error(tmp_path: Path) -> None:
     data = _toy_data(10)
     with pytest.raises(ValueError, match="at least one batch"):
         train(_config(tmp_path), data)
+
+
+def test_warm_restart_starts_from_the_parent_and_records_it(tmp_path: Path) -> None:
+    data = _toy_data()
+    parent = train(_config(tmp_path / "parent"), data)
+    child_cfg = _config(tmp_path / "child", init_from=str(tmp_path / "parent" / "model.pt"),
+                        lr=3e-4, epochs=1)
+    child = train(child_cfg, data)
+    # the parent's weights, not a fresh init: the child's first epoch starts where it ended
+    first = json.loads((tmp_path / "child" / "log.jsonl").read_text().splitlines()[0])
+    fresh = json.loads((tmp_path / "parent" / "log.jsonl").read_text().splitlines()[0])
+    assert first["train_loss"] < fresh["train_loss"]
+    assert child["parent"]["epochs"] == 3
+    assert child["parent"]["final"] == parent["final"]
+    assert len(child["parent"]["model_sha256"]) == 64
+    assert child["total_train_seconds_with_parents"] == pytest.approx(
+        child["total_train_seconds"] + parent["total_train_seconds"], abs=0.11)
+    # lr peaks at 3e-4 and decays to 0 over the child's own epoch
+    assert first["lr_end"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_warm_restart_checks_its_parent(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"model\.pt"):
+        train(_config(tmp_path / "a", init_from=str(tmp_path / "missing.pt")), _toy_data())
+    train(_config(tmp_path / "mlp"), _toy_data())
+    with pytest.raises(ValueError, match="'mlp' model, not 'lenet'"):
+        train(TrainConfig(backbone="lenet", out_dir=str(tmp_path / "b"), epochs=1,
+                          init_from=str(tmp_path / "mlp" / "model.pt"), progress=False),
+              _toy_data())
