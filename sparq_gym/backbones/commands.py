@@ -59,6 +59,9 @@ def _train(args: argparse.Namespace) -> int:
         dataset=args.dataset,
         lr=args.lr,
         init_from=args.init_from,
+        heads_only=args.heads_only,
+        distill=args.distill,
+        distill_temperature=args.distill_temperature,
     )
     metrics: dict[str, Any] = train(config, resume=args.resume)
     if "stopped_after" in metrics:
@@ -99,6 +102,12 @@ def register(subparsers: Any) -> None:
                     help="peak Adam learning rate of the cosine schedule (default 1e-3)")
     tr.add_argument("--init-from", default=None, metavar="MODEL_PT",
                     help="continue a finished run's model.pt with a new cosine cycle (warm restart)")
+    tr.add_argument("--heads-only", action="store_true",
+                    help="with --init-from: train only the early-exit heads (backbone frozen)")
+    tr.add_argument("--distill", type=float, default=0.0,
+                    help="weight in [0, 1] of distillation from the final head into the early heads")
+    tr.add_argument("--distill-temperature", type=float, default=1.0,
+                    help="temperature of the distillation term (default 1)")
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")
     tr.set_defaults(handler=_train)
 

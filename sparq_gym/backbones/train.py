@@ -11,6 +11,13 @@ and, for CIFAR-10, horizontal flips. Training uses the ``fit`` split (the
 hold-out is excluded); accuracy per exit is measured each epoch on ``test`` and
 ``holdout``.
 
+Continuing a finished run (``init_from``): a new cosine cycle from ``lr`` to 0
+over ``epochs`` (a warm restart), either of the whole network or, with
+``heads_only``, of the early-exit heads alone on the frozen backbone (the final
+head's predictions do not change). ``distill`` adds self-distillation from the
+final head into the early heads. The parent run is recorded in ``metrics.json``
+and its training time is counted in ``total_train_seconds_with_parents``.
+
 Precision: bf16 autocast is supported (``TrainConfig.bf16``) but off by default:
 on this project's 2-core CPU (AVX-512-BF16, no AMX) it is slower than float32
 (AlexNet, batch 128: 77 img/s bf16 vs 116 img/s fp32 with ReLU; 61 vs 85 img/s
@@ -88,6 +95,15 @@ class TrainConfig:
         a fresh initialization: a further cosine cycle from ``lr`` down to 0 (a warm
         restart, Loshchilov & Hutter 2017) with a new optimizer. The parent run is
         recorded in ``metrics.json``; its spec (architecture, dataset) is kept.
+    :param heads_only: train only the early-exit heads (needs ``init_from``): the
+        backbone, its activation clips and BatchNorm statistics stay frozen, so
+        the final head's predictions do not change.
+    :param distill: weight ``beta`` of self-distillation for the early heads: each
+        early head's loss is ``(1 - beta)`` x its mixup cross-entropy plus ``beta``
+        x ``tau^2`` x KL(final head || early head) at temperature ``tau``, the
+        final head's (detached) output being the teacher (Phuong & Lampert 2019,
+        distillation for multi-exit networks). 0 disables it.
+    :param distill_temperature: ``tau`` of the distillation term.
     """
 
     backbone: str
@@ -108,6 +124,9 @@ class TrainConfig:
     stop_after: int | None = None
     dataset: str | None = None
     init_from: str | None = None
+    heads_only: bool = False
+    distill: float = 0.0
+    distill_temperature: float = 1.0
 
 
 @dataclass
@@ -232,6 +251,28 @@ def _cosine(total_steps: int) -> Any:
     return factor
 
 
+def _loss(outputs: list[Tensor], y: Tensor, y_mixed: Tensor, lam: float,
+          weights: tuple[float, ...], config: TrainConfig) -> Tensor:
+    """Weighted sum over heads of the mixup cross-entropy (+ distillation for early heads)."""
+    final = outputs[-1].float()
+    tau = config.distill_temperature
+    teacher = F.log_softmax(final.detach() / tau, dim=1) if config.distill > 0 else None
+    loss = final.new_zeros(())
+    for k, (w, logits) in enumerate(zip(weights, outputs, strict=True)):
+        is_final = k == len(outputs) - 1
+        if is_final and config.heads_only:
+            continue  # frozen: nothing to learn
+        logits = logits.float()
+        # mixup loss: the convex combination of the two labels' cross-entropies
+        term = lam * F.cross_entropy(logits, y) + (1.0 - lam) * F.cross_entropy(logits, y_mixed)
+        if teacher is not None and not is_final:
+            kl = F.kl_div(F.log_softmax(logits / tau, dim=1), teacher, log_target=True,
+                          reduction="batchmean")
+            term = (1.0 - config.distill) * term + config.distill * tau * tau * kl
+        loss = loss + w * term
+    return loss
+
+
 def _write_log(path: Path, rows: list[dict[str, Any]]) -> None:
     atomic_write_text(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
 
@@ -269,6 +310,11 @@ def train(config: TrainConfig, data: TrainData | None = None, resume: bool = Fal
         spec = get_spec(config.backbone)
         if config.dataset is not None:  # any IDX dataset of the same shape (Fashion-MNIST, ...)
             spec = replace(spec, dataset=config.dataset)
+    if config.heads_only and config.init_from is None:
+        raise ValueError("heads_only trains the exit heads of a trained network: give init_from")
+    if not 0.0 <= config.distill <= 1.0 or config.distill_temperature <= 0:
+        raise ValueError(f"distill must lie in [0, 1] and distill_temperature be > 0, got "
+                         f"{config.distill} and {config.distill_temperature}")
     parent = _load_parent(config) if config.init_from is not None else None
     if parent is not None:
         spec = BackboneSpec.from_dict(parent["spec"])
@@ -288,15 +334,18 @@ def train(config: TrainConfig, data: TrainData | None = None, resume: bool = Fal
     network = build_network(spec, seed=config.seed)
     if spec.channels_last:
         network = network.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(network.parameters(), lr=config.lr)
+    if parent is not None:
+        network.load_state_dict(parent["model"])
+    if config.heads_only:
+        for module in (network.blocks, network.activations):
+            module.requires_grad_(False)
+    optimizer = torch.optim.Adam([p for p in network.parameters() if p.requires_grad], lr=config.lr)
     total_steps = epochs * steps_per_epoch
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _cosine(total_steps))
     rng = np.random.default_rng(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     log: list[dict[str, Any]] = []
     start_epoch = 0
-    if parent is not None:
-        network.load_state_dict(parent["model"])
     if checkpoint is not None:
         network.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
@@ -317,6 +366,9 @@ def train(config: TrainConfig, data: TrainData | None = None, resume: bool = Fal
 
     for epoch in range(start_epoch, epochs):
         network.train()
+        if config.heads_only:  # frozen backbone: keep its BatchNorm statistics too
+            network.blocks.eval()
+            network.activations.eval()
         t0 = time.perf_counter()
         order = torch.randperm(n_fit, generator=generator)
         loss_sum = 0.0
@@ -334,12 +386,7 @@ def train(config: TrainConfig, data: TrainData | None = None, resume: bool = Fal
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
                 outputs = network(x)
-            loss = x.new_zeros(())
-            for w, logits in zip(weights, outputs, strict=True):
-                logits = logits.float()
-                # mixup loss: the convex combination of the two labels' cross-entropies
-                loss = loss + w * (lam * F.cross_entropy(logits, y)
-                                   + (1.0 - lam) * F.cross_entropy(logits, y[perm]))
+            loss = _loss(outputs, y, y[perm], lam, weights, config)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

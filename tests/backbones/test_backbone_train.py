@@ -117,3 +117,41 @@ def test_warm_restart_checks_its_parent(tmp_path: Path) -> None:
         train(TrainConfig(backbone="lenet", out_dir=str(tmp_path / "b"), epochs=1,
                           init_from=str(tmp_path / "mlp" / "model.pt"), progress=False),
               _toy_data())
+
+
+def test_heads_only_keeps_the_backbone_and_distills_into_the_heads(tmp_path: Path) -> None:
+    data = _toy_data()
+    train(_config(tmp_path / "parent", epochs=1), data)
+    parent_pt = tmp_path / "parent" / "model.pt"
+    train(_config(tmp_path / "heads", init_from=str(parent_pt), heads_only=True, distill=0.5,
+                  distill_temperature=2.0, epochs=2), data)
+    before, after = load_trained(parent_pt), load_trained(tmp_path / "heads" / "model.pt")
+    x = torch.from_numpy(data.fit_images[:16]).float() / 255.0
+    # backbone weights, clips and BatchNorm statistics untouched: same final logits
+    assert torch.equal(before(x)[-1], after(x)[-1])
+    b_state, a_state = before.state_dict(), after.state_dict()
+    assert all(torch.equal(b_state[k], a_state[k]) for k in b_state if not k.startswith("heads."))
+    assert any(not torch.equal(b_state[k], a_state[k]) for k in b_state if k.startswith("heads."))
+
+
+def test_distillation_loss_by_hand() -> None:
+    from sparq_gym.backbones.train import _loss
+
+    early = torch.tensor([[2.0, 0.0]])
+    final = torch.tensor([[0.0, 1.0]])
+    y = torch.tensor([1])
+    cfg = TrainConfig(backbone="mlp", out_dir="x", distill=0.25, distill_temperature=2.0,
+                      heads_only=True, init_from="x")
+    got = _loss([early, final], y, y, 1.0, (0.5, 1.0), cfg)
+    # early head: CE = log(1 + e^2); teacher q = softmax([0, 0.5]), student p = softmax([1, 0])
+    ce = np.log1p(np.exp(2.0))
+    q = np.exp([0.0, 0.5]) / np.exp([0.0, 0.5]).sum()
+    p = np.exp([1.0, 0.0]) / np.exp([1.0, 0.0]).sum()
+    kl = float((q * np.log(q / p)).sum())
+    want = 0.5 * (0.75 * ce + 0.25 * 4.0 * kl)  # the frozen final head adds nothing
+    assert float(got) == pytest.approx(want, rel=1e-6)
+
+
+def test_heads_only_needs_a_parent(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="init_from"):
+        train(_config(tmp_path, heads_only=True), _toy_data())
