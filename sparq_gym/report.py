@@ -561,6 +561,21 @@ def _static_stats(backbone: str) -> dict[str, Any] | None:
         return None
 
 
+def _snn_subset(traces: Mapping[str, TraceSet]) -> dict[str, Any] | None:
+    """When the SNN traces cover fewer images than the others: the other networks on those images."""
+    snn = traces.get("snn")
+    if snn is None:
+        return None
+    others = {k: t for k, t in traces.items() if k != "snn" and t.n_samples > snn.n_samples}
+    if not others:
+        return None
+    out: dict[str, Any] = {"n_samples": snn.n_samples}
+    for network, t in others.items():
+        keep = np.isin(t.sample_ids, snn.sample_ids)
+        out[f"{network}_final_accuracy"] = 100.0 * float(t.correct()[keep, -1].mean())
+    return out
+
+
 def build_report(config: ReportConfig) -> dict[str, Any]:
     """Compute Tables 1-4 and the Figure data for ``config.backbone``; return a JSON-able dict.
 
@@ -654,6 +669,7 @@ def build_report(config: ReportConfig) -> dict[str, Any]:
     }
     return {
         "backbone": config.backbone,
+        "snn_subset": _snn_subset(traces),
         "dataset": manifest.get("dataset") or next(iter(traces.values())).meta.get("dataset"),
         "split": config.split,
         "n_bins": config.n_bins,
@@ -729,6 +745,13 @@ def format_report(report: Mapping[str, Any], figure_names: Sequence[str] = ()) -
                      r["ops_counter"], _paper(p, "ops_m"), fractions])
     out.append(_md_table(["variant", "acc. %", "paper acc. %", "ops / image (M)", "ops kind",
                           "paper ops (M)", "exit fractions"], rows))
+    subset = report.get("snn_subset")
+    if subset:
+        same = ", ".join(f"the {name.removesuffix('_final_accuracy').replace('_', ' ')} "
+                         f"final head {value:.2f} %"
+                         for name, value in subset.items() if name.endswith("_final_accuracy"))
+        out.append(f"\nThe SNN row covers the first {subset['n_samples']:,} images of the split "
+                   f"only (the T=32 extraction was limited); on those images: {same}.\n")
     # Table 2
     timing = report["timing"]
     out.append("\n## Table 2: spiking variants — accuracy, time, power, energy\n\n")

@@ -230,7 +230,7 @@ def _pretrained(backbone: str) -> Path:
     return root
 
 
-@pytest.mark.parametrize("backbone", ["mlp", "lenet"])
+@pytest.mark.parametrize("backbone", ["mlp", "lenet", "alexnet"])
 def test_shipped_table1_matches_pipeline(backbone: str) -> None:
     """The report's Table 1 (agents' binned Cfg policy) equals the pipeline's (raw thresholds)."""
     root = _pretrained(backbone)
@@ -259,3 +259,15 @@ def test_measured_timing_on_shipped_weights(tmp_path: Path) -> None:
     assert timing["snn_s"] > timing["qsnn_s"]
     paths = write_report(report, tmp_path)
     assert paths[0].name == "report_mlp.md"
+
+
+def test_limited_snn_traces_are_compared_on_their_own_images(tiny_traces) -> None:
+    from sparq_gym.report import _snn_subset
+
+    assert _snn_subset({"snn": tiny_traces, "qdsnn": tiny_traces}) is None
+    ann = tiny_traces  # final heads: sample 0 says 0 (right), sample 1 says 2 (right)
+    wrong = ann.subset([0, 1])
+    wrong.probs[1, -1] = wrong.probs[1, -1, ::-1].copy()  # sample 1's final head now wrong
+    subset = _snn_subset({"snn": ann.subset([1]), "dynamic_ann": ann, "qdsnn": wrong})
+    assert subset == {"n_samples": 1, "dynamic_ann_final_accuracy": 100.0,
+                      "qdsnn_final_accuracy": 0.0}

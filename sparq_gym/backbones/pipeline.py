@@ -25,7 +25,9 @@ interrupted run resumes at the first unfinished stage):
 
 Table 1 rows (all on ``test``): ``ANN`` (final head of the dynamic ANN, plain
 network cost: MACs), ``Dynamic ANN`` (rule Cfg 0.6/0.7 on the dynamic ANN),
-``SNN T=32`` (final head of the FP32 SNN, plain network cost), ``QSNN T=4``
+``SNN T=32`` (final head of the FP32 SNN, plain network cost; when its
+extraction was limited to the first images, a row ``ANN on the SNN's
+images`` follows, and the Markdown names every row's image count), ``QSNN T=4``
 (final head of the INT8 network, plain network cost: what an environment
 gives for a policy that always continues), ``QDSNN Cfg 0.2/0.4`` and
 ``QDSNN Cfg 0.6/0.7`` (exit at exit 1 if its max-softmax >= theta1, else at
@@ -198,7 +200,12 @@ def table1(traces: dict[str, TraceSet], qsnn_timesteps: int = 4,
         rows.append(policy_row(ann, "Dynamic ANN Cfg 0.6/0.7",
                                threshold_exits(ann.confidence(), (0.6, 0.7)), "macs"))
     if "snn" in traces:
-        rows.append(policy_row(traces["snn"], f"SNN T={snn_timesteps}", None, "synaptic_ops"))
+        snn = traces["snn"]
+        rows.append(policy_row(snn, f"SNN T={snn_timesteps}", None, "synaptic_ops"))
+        if "dynamic_ann" in traces and snn.n_samples < traces["dynamic_ann"].n_samples:
+            # a limited SNN extraction covers the first images only: give the ANN on the same ones
+            rows.append(policy_row(_same_images(traces["dynamic_ann"], snn),
+                                   "ANN on the SNN's images", None, "macs"))
     if "qdsnn" in traces:
         q = traces["qdsnn"]
         rows.append(policy_row(q, f"QSNN T={qsnn_timesteps}", None, "synaptic_ops"))
@@ -208,14 +215,26 @@ def table1(traces: dict[str, TraceSet], qsnn_timesteps: int = 4,
     return rows
 
 
+def _same_images(traces: TraceSet, like: TraceSet) -> TraceSet:
+    """The samples of ``traces`` whose ``sample_ids`` are those of ``like``, in its order."""
+    position = {int(s): i for i, s in enumerate(traces.sample_ids)}
+    missing = [int(s) for s in like.sample_ids if int(s) not in position]
+    if missing:
+        raise ValueError(f"{len(missing)} sample ids of the limited traces are not in the full ones "
+                         f"(first: {missing[:5]})")
+    return traces.subset(np.array([position[int(s)] for s in like.sample_ids], dtype=np.int64))
+
+
 def table1_markdown(rows: list[dict[str, Any]]) -> str:
     """Render Table 1 rows as a Markdown table (accuracy, ops, total ops, exit fractions)."""
     lines = ["| variant | accuracy % | ops (mean/sample) | ops kind | total ops | exit fractions |",
              "|---|---|---|---|---|---|"]
+    sizes = {r["n_samples"] for r in rows}
     for r in rows:
         fractions = " / ".join(f"{f:.3f}" for f in r["exit_fractions"])
-        lines.append(f"| {r['variant']} | {r['accuracy']:.2f} | {r['ops']:,.0f} | {r['ops_counter']} | "
-                     f"{r['total_ops']:,.0f} | {fractions} |")
+        images = f" ({r['n_samples']:,} images)" if len(sizes) > 1 else ""
+        lines.append(f"| {r['variant']}{images} | {r['accuracy']:.2f} | {r['ops']:,.0f} | "
+                     f"{r['ops_counter']} | {r['total_ops']:,.0f} | {fractions} |")
     return "\n".join(lines) + "\n"
 
 

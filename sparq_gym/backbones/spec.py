@@ -266,8 +266,8 @@ ALEXNET = BackboneSpec(
             name="exit2",
         ),
     ),
-    # 16 epochs: about 2 h 10 min at ~100 img/s (2 cores, float32, channels-last)
-    # so that the whole AlexNet pipeline stays within 3 hours.
+    # 16 epochs: about 2 h 10 min at ~116 img/s (2 cores, float32, channels-last).
+    # The shipped ANN adds a 6-epoch warm restart (docs/backbones.md).
     epochs=16,
     batch_size=128,
     augment_pad=4,

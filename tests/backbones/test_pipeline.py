@@ -51,6 +51,23 @@ def test_policy_rows_on_hand_traces(tiny_traces: TraceSet) -> None:
     assert rows[1]["accuracy"] == 50.0 and rows[1]["ops"] == 100.0
 
 
+def test_limited_snn_gets_the_ann_on_the_same_images(tiny_traces: TraceSet) -> None:
+    from sparq_gym.backbones.pipeline import table1_markdown
+
+    ann = tiny_traces  # final heads: sample 0 right, sample 1 right
+    snn = tiny_traces.subset([1])  # the SNN extraction stopped after one image
+    rows = table1({"dynamic_ann": ann, "snn": snn})
+    assert [r["variant"] for r in rows] == ["ANN", "Dynamic ANN Cfg 0.6/0.7", "SNN T=32",
+                                            "ANN on the SNN's images"]
+    same = rows[-1]
+    assert same["n_samples"] == 1 and same["accuracy"] == 100.0 and same["ops_counter"] == "macs"
+    markdown = table1_markdown(rows)
+    assert "| SNN T=32 (1 images) |" in markdown and "| ANN (2 images) |" in markdown
+    # full-size SNN traces: no extra row, no image counts
+    full = table1({"dynamic_ann": ann, "snn": ann})
+    assert len(full) == 3 and "images)" not in table1_markdown(full)
+
+
 def test_commands_are_added_under_backbone() -> None:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="backbone_command")
@@ -62,8 +79,9 @@ def test_commands_are_added_under_backbone() -> None:
 
 
 @pytest.mark.data
-@pytest.mark.parametrize("backbone", ["mlp", "lenet", pytest.param("alexnet", marks=pytest.mark.slow)])
-def test_shipped_int8_weights_reproduce_shipped_traces(backbone: str) -> None:
+@pytest.mark.parametrize(("backbone", "n_images"), [("mlp", 256), ("lenet", 256), ("alexnet", 64),
+                                                     pytest.param("alexnet", 256, marks=pytest.mark.slow)])
+def test_shipped_int8_weights_reproduce_shipped_traces(backbone: str, n_images: int) -> None:
     from sparq_gym.backbones.extract import extract_arrays
     from sparq_gym.backbones.spiking import SpikingNetwork, load_weights
     from sparq_gym.data import load_split
@@ -80,7 +98,7 @@ def test_shipped_int8_weights_reproduce_shipped_traces(backbone: str) -> None:
     weights = load_weights(weights_dir, "qsnn_int8")
     network = SpikingNetwork(weights, timesteps=int(shipped.meta["timesteps"]))
     split = load_split(weights.spec.dataset, "test", _data_root())
-    n = min(256, shipped.n_samples)
+    n = min(n_images, shipped.n_samples)
     ids = shipped.sample_ids[:n]
     assert np.array_equal(split.labels[ids], shipped.labels[:n])
     probs, exit_counts, full_counts = extract_arrays(
