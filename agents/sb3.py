@@ -5,8 +5,11 @@ Both go through SB3's public API only: the algorithm class, ``learn`` with an
 ``agents/hyperparams.yaml`` (keyed by environment id, then algorithm, as in
 RL Zoo); ``Args`` fields override them. The agent trains on the ``train``
 split minus a held-out validation part; the ``EvalCallback`` measures the
-deterministic policy on that validation part and the best evaluated weights
-are kept (the analogue of the Q-learner's early stopping). ``test`` is never
+deterministic policy on that validation part, every sample once in order (the
+evaluation environment's resets walk through ``sample_index``, so two
+evaluations compare on the same episodes, as the Q-learner's validation pass
+does), and the best evaluated weights are kept (the analogue of the
+Q-learner's early stopping). ``test`` is never
 touched during training.
 
 A saved run holds ``model.zip`` (SB3's own format: JSON data + torch state
@@ -24,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import yaml
 from numpy.typing import NDArray
@@ -31,7 +35,8 @@ from numpy.typing import NDArray
 from agents.common import EnvConfig, train_validation_split
 from sparq_gym.io import atomic_write_bytes, atomic_write_json, sha256_file
 
-__all__ = ["ALGORITHMS", "Args", "SB3Policy", "SB3Result", "load_hyperparams", "load_sb3_policy", "train"]
+__all__ = ["ALGORITHMS", "Args", "InOrder", "SB3Policy", "SB3Result", "load_hyperparams",
+           "load_sb3_policy", "train"]
 
 ALGORITHMS: tuple[str, ...] = ("dqn", "ppo")
 HYPERPARAMS_FILE = Path(__file__).with_name("hyperparams.yaml")
@@ -144,9 +149,27 @@ def _algorithm_class(algo: str) -> Any:
     return {"dqn": DQN, "ppo": PPO}[algo]
 
 
+class InOrder(gym.Wrapper):  # type: ignore[type-arg]
+    """Make each ``reset`` of a SPARQ environment take the next sample, cycling in order.
+
+    Any ``n`` consecutive episodes of an ``n``-sample environment then play every
+    sample exactly once, whatever the first one, so SB3's ``EvalCallback`` with
+    ``n_eval_episodes = n`` measures the exact validation mean return.
+    """
+
+    def __init__(self, env: gym.Env[Any, Any]) -> None:
+        super().__init__(env)
+        self.n_samples = int(env.unwrapped.tables.n_samples)  # type: ignore[attr-defined]
+        self._next = 0
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
+        options = {**(options or {}), "sample_index": self._next}
+        self._next = (self._next + 1) % self.n_samples
+        return self.env.reset(seed=seed, options=options)
+
+
 def train(args: Args) -> SB3Result:
     """Train ``args.algo`` on the ``train`` split of ``args.env_id``; save it when ``args.out``."""
-    import gymnasium as gym
     from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
     from stable_baselines3.common.monitor import Monitor
     from stable_baselines3.common.vec_env import DummyVecEnv
@@ -158,7 +181,6 @@ def train(args: Args) -> SB3Result:
     obs_type = args.obs_type or hyper.get("obs_type", "multidiscrete")
     n_envs = int(hyper.get("n_envs", 1))
     eval_freq = int(hyper.get("eval_freq", 5000))
-    n_eval_episodes = int(hyper.get("n_eval_episodes", 1000))
     kwargs = {k: v for k, v in hyper.items() if k not in _NOT_SB3_KEYS}
 
     # ---- seeding: SB3 (torch, numpy inside the algorithm), env resets, validation split ----
@@ -175,7 +197,8 @@ def train(args: Args) -> SB3Result:
 
     vec_env = DummyVecEnv([make_learn_env for _ in range(n_envs)])
     vec_env.seed(seed)
-    eval_env = Monitor(gym.make(args.env_id, traces=val_traces, **env_kwargs))
+    eval_env = Monitor(InOrder(gym.make(args.env_id, traces=val_traces, **env_kwargs)))
+    n_eval_episodes = int(hyper.get("n_eval_episodes") or val_traces.n_samples)
     eval_env.reset(seed=seed + 10_000)
 
     algorithm = _algorithm_class(args.algo)

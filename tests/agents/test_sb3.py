@@ -34,3 +34,29 @@ def test_dqn_smoke_save_and_load(tmp_path, lenet_config):
 def test_sb3_learns_on_synthetic_traces(algo, lenet_config):
     result = sb3.train(sb3.Args(algo=algo, traces="synthetic", seed=0))
     assert evaluate_policy(result.policy, lenet_config)["normalized_score"] >= 0.8
+
+
+def test_in_order_evaluation_is_the_exact_validation_mean():
+    import gymnasium as gym
+    from stable_baselines3.common.evaluation import evaluate_policy as sb3_evaluate
+    from stable_baselines3.common.monitor import Monitor
+
+    from sparq_gym.traces import make_synthetic_traces
+
+    traces = make_synthetic_traces(37, seed=3, split="train")
+    env = sb3.InOrder(gym.make("SPARQExit-v0", traces=traces))
+    seen = [env.reset()[1]["sample_index"] for _ in range(5)]
+    assert seen == [0, 1, 2, 3, 4]
+
+    class AlwaysContinue:
+        def predict(self, obs, state=None, episode_start=None, deterministic=True):
+            return np.zeros(len(obs), dtype=np.int64), None
+
+    # 37 consecutive episodes from an arbitrary start: every sample once
+    mean, _ = sb3_evaluate(AlwaysContinue(), Monitor(env), n_eval_episodes=37, warn=False)
+    # by hand (spec section 5): final head right -> 1 + 0.3 * s, s = 1 - cost(every head) / cost(plain)
+    names = list(traces.counter_names)
+    cost = lambda c: c[..., names.index("synaptic_ops")] + c[..., names.index("lif_ops")]  # noqa: E731
+    savings = 1.0 - cost(traces.exit_counts[:, -1]) / cost(traces.full_counts)
+    right = traces.probs[:, -1].argmax(axis=1) == traces.labels
+    assert mean == pytest.approx(float(np.where(right, 1.0 + 0.3 * savings, -1.0).mean()), abs=1e-9)
