@@ -48,7 +48,9 @@ from sparq_gym.ops import MemoryModel, OpCounter
 from sparq_gym.traces import COUNTER_NAMES, SCHEMA_VERSION, TraceSet
 
 __all__ = [
+    "EXTRACTION_SOURCES",
     "VARIANTS",
+    "code_sha256",
     "extract_arrays",
     "extract_traces",
     "save_split",
@@ -88,6 +90,33 @@ def software_versions() -> dict[str, str]:
     if commit:
         versions["sparq_gym_commit"] = commit
     return versions
+
+
+EXTRACTION_SOURCES: tuple[str, ...] = (
+    "sparq_gym/backbones/extract.py",
+    "sparq_gym/backbones/layers.py",
+    "sparq_gym/backbones/model.py",
+    "sparq_gym/backbones/spiking.py",
+    "sparq_gym/ops.py",
+    "sparq_gym/traces.py",
+)
+"""Source files whose code decides what a trace holds (network run, counters, format)."""
+
+
+def code_sha256(paths: tuple[str, ...] = EXTRACTION_SOURCES, root: Path | None = None) -> str:
+    """sha256 over the given source files (relative to the repository root), in order.
+
+    The pipeline records it among an extraction stage's inputs, so a change to the
+    counting or spiking code re-runs the extraction instead of leaving stale traces.
+    """
+    import hashlib
+
+    base = Path(__file__).resolve().parents[2] if root is None else Path(root)
+    digest = hashlib.sha256()
+    for name in paths:
+        digest.update(name.encode("utf-8") + b"\0")
+        digest.update((base / name).read_bytes())
+    return digest.hexdigest()
 
 
 def _git_commit() -> str | None:

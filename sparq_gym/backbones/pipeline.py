@@ -483,7 +483,7 @@ class _Run:
         raise ValueError(f"network must be one of {list(NETWORKS)}, got {variant!r}")
 
     def stage_extract(self, variant: str, trace_split: str) -> None:
-        from sparq_gym.backbones.extract import extract_traces, save_split
+        from sparq_gym.backbones.extract import code_sha256, extract_traces, save_split
         from sparq_gym.data import split_record
 
         cfg = self.config
@@ -497,7 +497,8 @@ class _Run:
         timesteps = {"dynamic_ann": 1, "snn": cfg.snn_timesteps, "qdsnn": cfg.qsnn_timesteps}[variant]
         limit = cfg.snn_limit if variant == "snn" and cfg.snn_limit is not None else cfg.limit
         inputs = {"source_sha256": source_sha, "data": record["indices_sha256"],
-                  "source_md5": record["source_md5"], "timesteps": timesteps, "limit": limit}
+                  "source_md5": record["source_md5"], "timesteps": timesteps, "limit": limit,
+                  "code_sha256": code_sha256()}
         if self._skip(stage, inputs):
             return
         t0 = time.perf_counter()

@@ -99,3 +99,18 @@ def test_spiking_traces_match_spikes_counted_by_hand(tmp_path: Path) -> None:
     assert np.array_equal(back.probs, probs)
     # FP32 weights under the qdsnn label: the bit widths follow the weights actually used
     assert back.meta["timesteps"] == 4 and back.meta["weight_bits"] == 32
+
+
+def test_code_hash_follows_the_extraction_sources(tmp_path) -> None:
+    import hashlib
+
+    from sparq_gym.backbones.extract import EXTRACTION_SOURCES, code_sha256
+
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "b.py").write_text("y = 2\n")
+    want = hashlib.sha256(b"a.py\0x = 1\nb.py\0y = 2\n").hexdigest()
+    assert code_sha256(("a.py", "b.py"), root=tmp_path) == want
+    (tmp_path / "b.py").write_text("y = 3\n")
+    assert code_sha256(("a.py", "b.py"), root=tmp_path) != want
+    # the real sources exist where the package is, and the hash is stable
+    assert code_sha256() == code_sha256() and len(EXTRACTION_SOURCES) == 6
