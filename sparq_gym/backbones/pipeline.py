@@ -18,6 +18,8 @@ interrupted run resumes at the first unfinished stage):
 4. ``extract:<network>:<split>``: traces of ``qdsnn`` (T=4, INT8),
    ``dynamic_ann`` and ``snn`` (T=32, FP32) on ``train`` (the hold-out images,
    never seen in training) and ``test`` -> ``<out_root>/<backbone>/<network>/``.
+   Its inputs include a hash of the extraction code
+   (:func:`sparq_gym.backbones.extract.code_sha256`): changed counters re-extract.
 5. ``ship``: copy the INT8 weights to ``<out_root>/<backbone>/weights/`` and
    write ``<out_root>/<backbone>/manifest.json`` with the paper-style Table 1
    computed from the ``test`` traces, the stage records (commands, wall
