@@ -163,6 +163,8 @@ class InOrder(gym.Wrapper):  # type: ignore[type-arg]
         self._next = 0
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
+        if options and "sample_index" in options:  # the caller's choice wins
+            return self.env.reset(seed=seed, options=options)
         options = {**(options or {}), "sample_index": self._next}
         self._next = (self._next + 1) % self.n_samples
         return self.env.reset(seed=seed, options=options)
@@ -199,7 +201,6 @@ def train(args: Args) -> SB3Result:
     vec_env.seed(seed)
     eval_env = Monitor(InOrder(gym.make(args.env_id, traces=val_traces, **env_kwargs)))
     n_eval_episodes = int(hyper.get("n_eval_episodes") or val_traces.n_samples)
-    eval_env.reset(seed=seed + 10_000)
 
     algorithm = _algorithm_class(args.algo)
     model = algorithm(
@@ -243,7 +244,8 @@ def train(args: Args) -> SB3Result:
         model.set_parameters(best["params"])
     name = f"{args.algo}"
     policy = SB3Policy(model, obs_type, name)
-    result = SB3Result(policy, int(model.num_timesteps), wall, curve, {**hyper, "n_timesteps": n_timesteps})
+    used = {**hyper, "n_timesteps": n_timesteps, "n_eval_episodes": n_eval_episodes}
+    result = SB3Result(policy, int(model.num_timesteps), wall, curve, used)
     if args.out is not None:
         save_sb3(args.out, result, args, config)
     vec_env.close()

@@ -750,8 +750,9 @@ def format_report(report: Mapping[str, Any], figure_names: Sequence[str] = ()) -
         same = ", ".join(f"the {name.removesuffix('_final_accuracy').replace('_', ' ')} "
                          f"final head {value:.2f} %"
                          for name, value in subset.items() if name.endswith("_final_accuracy"))
-        out.append(f"\nThe SNN row covers the first {subset['n_samples']:,} images of the split "
-                   f"only (the T=32 extraction was limited); on those images: {same}.\n")
+        out.append(f"\nThe SNN rows cover {subset['n_samples']:,} images of the split only (the "
+                   f"T=32 extraction was limited to a seeded random subset; their time, power and "
+                   f"energy below are on those images too); on those images: {same}.\n")
     # Table 2
     timing = report["timing"]
     out.append("\n## Table 2: spiking variants — accuracy, time, power, energy\n\n")

@@ -28,7 +28,7 @@ interrupted run resumes at the first unfinished stage):
 Table 1 rows (all on ``test``): ``ANN`` (final head of the dynamic ANN, plain
 network cost: MACs), ``Dynamic ANN`` (rule Cfg 0.6/0.7 on the dynamic ANN),
 ``SNN T=32`` (final head of the FP32 SNN, plain network cost; when its
-extraction was limited to the first images, a row ``ANN on the SNN's
+extraction was limited to a subset of the images, a row ``ANN on the SNN's
 images`` follows, and the Markdown names every row's image count), ``QSNN T=4``
 (final head of the INT8 network, plain network cost: what an environment
 gives for a policy that always continues), ``QDSNN Cfg 0.2/0.4`` and
@@ -55,8 +55,10 @@ from sparq_gym.paths import NETWORKS
 from sparq_gym.traces import TraceSet
 
 __all__ = [
+    "LIMIT_SELECTION",
     "PIPELINE_STAGES",
     "PipelineConfig",
+    "limited_selection",
     "policy_row",
     "run_pipeline",
     "table1",
@@ -95,10 +97,10 @@ class PipelineConfig:
     :param qsnn_timesteps: T of the INT8 network (paper: 4).
     :param snn_timesteps: T of the FP32 SNN (paper: 32).
     :param batch_size: extraction batch size.
-    :param limit: extract only the first ``limit`` images of each split (smoke runs).
-    :param snn_limit: extract only the first ``snn_limit`` images of each split
-        for the FP32 SNN (T=32 costs 8x the T=4 network; used for AlexNet on a
-        2-core CPU); None: as ``limit``.
+    :param limit: extract only ``limit`` images of each split (smoke runs), chosen by
+        :func:`limited_selection`.
+    :param snn_limit: the same for the FP32 SNN only (T=32 costs 8x the T=4
+        network; used for AlexNet on a 2-core CPU); None: as ``limit``.
     :param networks: variants to extract (default all of :data:`sparq_gym.paths.NETWORKS`).
     :param force: re-run every stage even when its records are up to date.
     :param progress: show progress bars.
@@ -139,6 +141,25 @@ class PipelineConfig:
 
 
 # --------------------------------------------------------------------------- policies and table
+
+
+LIMIT_SELECTION = "seeded permutation (seed 0), first `limit`, ascending"
+"""How a limited extraction picks its images (recorded in the stage inputs and trace manifests)."""
+
+
+def limited_selection(n_total: int, limit: int | None, seed: int = 0) -> NDArray[np.int64]:
+    """Positions of the images an extraction takes from a split of ``n_total``.
+
+    All of them without ``limit``; else ``limit`` positions drawn by a seeded
+    permutation, in ascending order. Not the first ``limit``: a split may be
+    sorted by label (the offline CIFAR-10 copy's test batch is), and its first
+    images would then be one or two classes.
+    """
+    if limit is None or limit >= n_total:
+        return np.arange(n_total, dtype=np.int64)
+    if limit < 1:
+        raise ValueError(f"limit must be a positive number of images, got {limit}")
+    return np.sort(np.random.default_rng(seed).permutation(n_total)[:limit]).astype(np.int64)
 
 
 def threshold_exits(confidence: NDArray[np.floating[Any]], thresholds: Sequence[float]) -> NDArray[np.int64]:
@@ -205,7 +226,7 @@ def table1(traces: dict[str, TraceSet], qsnn_timesteps: int = 4,
         snn = traces["snn"]
         rows.append(policy_row(snn, f"SNN T={snn_timesteps}", None, "synaptic_ops"))
         if "dynamic_ann" in traces and snn.n_samples < traces["dynamic_ann"].n_samples:
-            # a limited SNN extraction covers the first images only: give the ANN on the same ones
+            # a limited SNN extraction covers a subset only: give the ANN on the same images
             rows.append(policy_row(_same_images(traces["dynamic_ann"], snn),
                                    "ANN on the SNN's images", None, "macs"))
     if "qdsnn" in traces:
@@ -500,22 +521,25 @@ class _Run:
         limit = cfg.snn_limit if variant == "snn" and cfg.snn_limit is not None else cfg.limit
         inputs = {"source_sha256": source_sha, "data": record["indices_sha256"],
                   "source_md5": record["source_md5"], "timesteps": timesteps, "limit": limit,
+                  "selection": None if limit is None else LIMIT_SELECTION,
                   "code_sha256": code_sha256()}
         if self._skip(stage, inputs):
             return
         t0 = time.perf_counter()
         network = self.network(variant)
-        n = len(split) if limit is None else min(limit, len(split))
+        take = limited_selection(len(split), limit)
+        n = len(take)
         mean, std = self.normalization()
         traces = extract_traces(
-            network, self.spec, variant, trace_split, split.images[:n], split.labels[:n],
-            split.indices[:n], mean, std, batch_size=cfg.batch_size, progress=cfg.progress,
+            network, self.spec, variant, trace_split, split.images[take], split.labels[take],
+            split.indices[take], mean, std, batch_size=cfg.batch_size, progress=cfg.progress,
             meta={"class_names": list(split.info.class_names), "command": cfg.command,
                   "source": {"weights": source_name, "sha256": source_sha,
                              "ann": str(self.ann_path), "ann_sha256": self.ann_sha()}})
         directory = self.out / variant
         archive = save_split(traces, directory, split_provenance={
             "data": record, "source_sha256": source_sha, "limit": limit,
+            "selection": None if limit is None else LIMIT_SELECTION,
             "seconds": round(time.perf_counter() - t0, 2), "command": cfg.command})
         accuracy = traces.accuracy_per_exit()
         _log(f"{stage}: {n} samples, accuracy per exit {[round(100 * a, 2) for a in accuracy]}, "

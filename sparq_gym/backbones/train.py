@@ -315,8 +315,17 @@ def train(config: TrainConfig, data: TrainData | None = None, resume: bool = Fal
     if not 0.0 <= config.distill <= 1.0 or config.distill_temperature <= 0:
         raise ValueError(f"distill must lie in [0, 1] and distill_temperature be > 0, got "
                          f"{config.distill} and {config.distill_temperature}")
-    parent = _load_parent(config) if config.init_from is not None else None
-    if parent is not None:
+    parent: dict[str, Any] | None = None
+    if config.init_from is not None:
+        if checkpoint is not None and checkpoint.get("parent") is not None:
+            # resuming: the weights are in the checkpoint, the parent's record too
+            parent = {"model": None, "spec": checkpoint["spec"], "record": checkpoint["parent"]}
+        else:
+            parent = _load_parent(config)
+            config = replace(config, init_from=parent["record"]["model"])
+        if config.dataset is not None and config.dataset != parent["spec"]["dataset"]:
+            raise ValueError(f"--dataset {config.dataset!r} differs from the parent run's "
+                             f"{parent['spec']['dataset']!r}: a warm restart keeps its dataset")
         spec = BackboneSpec.from_dict(parent["spec"])
     epochs = config.epochs if config.epochs is not None else spec.epochs
     batch_size = config.batch_size if config.batch_size is not None else spec.batch_size
@@ -334,7 +343,7 @@ def train(config: TrainConfig, data: TrainData | None = None, resume: bool = Fal
     network = build_network(spec, seed=config.seed)
     if spec.channels_last:
         network = network.to(memory_format=torch.channels_last)
-    if parent is not None:
+    if parent is not None and parent["model"] is not None:
         network.load_state_dict(parent["model"])
     if config.heads_only:
         for module in (network.blocks, network.activations):
@@ -420,6 +429,7 @@ def train(config: TrainConfig, data: TrainData | None = None, resume: bool = Fal
             "epoch": epoch + 1,
             "rng": _rng_state(rng, generator),
             "log": log,
+            "parent": None if parent is None else parent["record"],
         }
         with atomic_path(ckpt_path) as tmp:
             torch.save(state, tmp)
@@ -455,10 +465,13 @@ def train(config: TrainConfig, data: TrainData | None = None, resume: bool = Fal
 
 def _load_parent(config: TrainConfig) -> dict[str, Any]:
     """Weights, spec and a provenance record of the run ``config.init_from`` continues."""
-    path = Path(str(config.init_from))
+    path = Path(str(config.init_from)).resolve()
     if not path.is_file():
         raise FileNotFoundError(f"--init-from: expected a model.pt written by a training run, "
                                 f"no file at {path}")
+    if path.parent == Path(config.out_dir).resolve():
+        raise ValueError(f"--init-from {path} lies in the output directory {config.out_dir}: "
+                         "give the warm restart its own --out")
     state = torch.load(path, map_location="cpu", weights_only=False)
     if not isinstance(state, dict) or "model" not in state or "spec" not in state:
         raise ValueError(f"--init-from {path}: expected a model.pt written by a training run "
@@ -467,8 +480,11 @@ def _load_parent(config: TrainConfig) -> dict[str, Any]:
         raise ValueError(f"--init-from {path}: a {state['spec']['name']!r} model, "
                          f"not {config.backbone!r}")
     metrics_path = path.parent / METRICS_NAME
-    metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else {}
-    own = float(metrics.get("total_train_seconds", 0.0))
+    if not metrics_path.is_file():
+        raise FileNotFoundError(f"--init-from {path}: expected the model.pt of a finished run, with "
+                                f"its {METRICS_NAME} beside it (the parent's record)")
+    metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+    own = float(metrics["total_train_seconds"])
     record = {
         "model": str(path),
         "model_sha256": sha256_file(path),

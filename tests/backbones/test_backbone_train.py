@@ -155,3 +155,32 @@ def test_distillation_loss_by_hand() -> None:
 def test_heads_only_needs_a_parent(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="init_from"):
         train(_config(tmp_path, heads_only=True), _toy_data())
+
+
+def test_warm_restart_resumes_without_its_parent_file(tmp_path: Path) -> None:
+    data = _toy_data()
+    train(_config(tmp_path / "parent", epochs=1), data)
+    parent_pt = tmp_path / "parent" / "model.pt"
+    straight = train(_config(tmp_path / "a", init_from=str(parent_pt), epochs=2), data)
+    stopped = train(_config(tmp_path / "b", init_from=str(parent_pt), epochs=2, stop_after=1), data)
+    assert stopped["stopped_after"] == 1
+    moved = tmp_path / "moved.pt"
+    parent_pt.rename(moved)  # the parent is gone: the checkpoint holds weights and record
+    resumed = train(_config(tmp_path / "b", init_from=str(parent_pt), epochs=2), data, resume=True)
+    a = torch.load(tmp_path / "a" / "model.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "b" / "model.pt", weights_only=False)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert resumed["parent"] == straight["parent"]
+
+
+def test_warm_restart_refuses_unclear_parents(tmp_path: Path) -> None:
+    data = _toy_data()
+    train(_config(tmp_path / "p", epochs=1), data)
+    with pytest.raises(ValueError, match="own --out"):
+        train(_config(tmp_path / "p", init_from=str(tmp_path / "p" / "model.pt")), data)
+    with pytest.raises(ValueError, match="keeps its dataset"):
+        train(_config(tmp_path / "c", init_from=str(tmp_path / "p" / "model.pt"),
+                      dataset="fashion-mnist"), data)
+    (tmp_path / "p" / "metrics.json").unlink()
+    with pytest.raises(FileNotFoundError, match=r"metrics\.json"):
+        train(_config(tmp_path / "d", init_from=str(tmp_path / "p" / "model.pt")), data)

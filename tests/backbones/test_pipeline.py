@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sparq_gym.backbones.pipeline import policy_row, table1, threshold_exits
+from sparq_gym.backbones.pipeline import limited_selection, policy_row, table1, threshold_exits
 from sparq_gym.backbones.pipeline_commands import add_commands
 from sparq_gym.traces import COUNTER_NAMES, TraceSet
 
@@ -49,6 +49,19 @@ def test_policy_rows_on_hand_traces(tiny_traces: TraceSet) -> None:
     assert [r["variant"] for r in rows] == ["QSNN T=4", "QDSNN Cfg 0.2/0.4", "QDSNN Cfg 0.6/0.7"]
     # Cfg 0.2/0.4: both take exit 1 (0.5 >= 0.2): sample 0 right, sample 1 wrong; cost 100
     assert rows[1]["accuracy"] == 50.0 and rows[1]["ops"] == 100.0
+
+
+def test_limited_selection_spreads_over_a_sorted_split() -> None:
+    labels = np.repeat(np.arange(10), 1000)  # sorted by label, as the offline CIFAR-10 test batch
+    take = limited_selection(10_000, 2000)
+    assert len(take) == 2000 and len(set(take.tolist())) == 2000
+    assert np.all(np.diff(take) > 0)  # ascending
+    counts = np.bincount(labels[take], minlength=10)
+    assert counts.min() > 150 and counts.max() < 250  # about 200 per class, not 1000 + 1000
+    assert np.array_equal(take, limited_selection(10_000, 2000))  # seeded
+    assert limited_selection(5, None).tolist() == [0, 1, 2, 3, 4] == limited_selection(5, 9).tolist()
+    with pytest.raises(ValueError, match="positive"):
+        limited_selection(5, 0)
 
 
 def test_limited_snn_gets_the_ann_on_the_same_images(tiny_traces: TraceSet) -> None:
@@ -139,7 +152,8 @@ def test_pipeline_runs_and_resumes_on_mnist(tmp_path: Path, capsys: pytest.Captu
     out = tmp_path / "out" / "mlp"
     train = TraceSet.load(out / "qdsnn", "train")
     # the train split is the hold-out of the training set, in hold-out order
-    assert train.sample_ids.tolist() == holdout_indices(60000, 5000, 0)[:8].tolist()
+    take = limited_selection(5000, 8)
+    assert train.sample_ids.tolist() == holdout_indices(60000, 5000, 0)[take].tolist()
     assert (out / "weights" / "qsnn_int8.npz").exists() and "weights/qsnn_int8.npz" in manifest["files"]
     state = read_json(tmp_path / "work" / "pipeline_state.json")
     capsys.readouterr()
