@@ -75,6 +75,7 @@ __all__ = [
     "load_split",
     "normalize",
     "read_idx",
+    "source_note",
     "split_record",
 ]
 
@@ -127,6 +128,8 @@ class DatasetInfo:
     :param n_test: number of images in the official test set.
     :param member_md5: for CIFAR-10 only: accepted md5 digests of the files of
         an unpacked ``cifar-10-batches-py/`` folder, by file name.
+    :param copy_notes: md5 of an accepted but non-official copy -> what figures
+        measured on it mean (:func:`source_note`).
     """
 
     name: str
@@ -141,6 +144,7 @@ class DatasetInfo:
     n_train: int
     n_test: int
     member_md5: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    copy_notes: tuple[tuple[str, str], ...] = ()
 
     @property
     def n_classes(self) -> int:
@@ -183,6 +187,11 @@ _CIFAR_MEMBER_MD5: tuple[tuple[str, str, str], ...] = (
     ("batches.meta", "5ff9c542aee3614f3951f8cda6e48888", "8a1c76bca3f0ea0f7eb8d708d56f6da3"),
 )
 
+
+_CIFAR_COPY_NOTE = (
+    "CIFAR-10 read from a copy rebuilt from a JPEG copy of the dataset (labels canonical, pixels "
+    "slightly different): accuracy on it is close to, not identical with, official CIFAR-10"
+)
 
 # Published md5 digests: MNIST, Fashion-MNIST and KMNIST as listed by their
 # distributors (and used by torchvision); the uncompressed MNIST digests and the
@@ -311,6 +320,10 @@ DATASETS: dict[str, DatasetInfo] = {
         n_train=50_000,
         n_test=10_000,
         member_md5=tuple((name, (official, copy)) for name, official, copy in _CIFAR_MEMBER_MD5),
+        copy_notes=tuple(
+            (md5, _CIFAR_COPY_NOTE)
+            for md5 in ("edb4b12e859ec496decc94754a47b5be", *(c for _, _, c in _CIFAR_MEMBER_MD5))
+        ),
     ),
 }
 """The datasets this module can read, by name."""
@@ -839,6 +852,22 @@ def indices_sha256(indices: np.ndarray) -> str:
     same hash hold the same images in the same order.
     """
     return hashlib.sha256(np.ascontiguousarray(indices, dtype="<i8").tobytes()).hexdigest()
+
+
+def source_note(record: Mapping[str, Any]) -> str | None:
+    """What a reader of figures measured on the files of a :func:`split_record` must know.
+
+    ``None`` for the official files; for a known non-official copy (the offline
+    CIFAR-10 rebuilt from JPEG), a sentence saying how its figures compare.
+    """
+    info = DATASETS.get(str(record.get("dataset")))
+    if info is None:
+        return None
+    notes = dict(info.copy_notes)
+    for md5 in (record.get("source_md5") or {}).values():
+        if md5 in notes:
+            return notes[md5]
+    return None
 
 
 def split_record(split: ImageSplit) -> dict[str, Any]:

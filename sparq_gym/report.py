@@ -561,6 +561,19 @@ def _static_stats(backbone: str) -> dict[str, Any] | None:
         return None
 
 
+def _data_note(backbone_dir: Path, traces: Mapping[str, TraceSet], split: str) -> str | None:
+    """:func:`sparq_gym.data.source_note` of the images the traces were extracted from."""
+    from sparq_gym.data import source_note
+    from sparq_gym.traces import load_manifest
+
+    for network in traces:
+        provenance = load_manifest(backbone_dir / network).get("split_provenance") or {}
+        record = (provenance.get(split) or {}).get("data")
+        if record:
+            return source_note(record)
+    return None
+
+
 def _snn_subset(traces: Mapping[str, TraceSet]) -> dict[str, Any] | None:
     """When the SNN traces cover fewer images than the others: the other networks on those images."""
     snn = traces.get("snn")
@@ -670,6 +683,7 @@ def build_report(config: ReportConfig) -> dict[str, Any]:
     return {
         "backbone": config.backbone,
         "snn_subset": _snn_subset(traces),
+        "data_note": _data_note(backbone_dir, traces, config.split),
         "dataset": manifest.get("dataset") or next(iter(traces.values())).meta.get("dataset"),
         "split": config.split,
         "n_bins": config.n_bins,
@@ -733,6 +747,8 @@ def format_report(report: Mapping[str, Any], figure_names: Sequence[str] = ()) -
         f"`pretrained/{b}/`; do not edit by hand. Paper values: {report['paper_source']} "
         "(`shared/seeds/001_*.txt`).\n\n",
     ]
+    if report.get("data_note"):
+        out.append(f"Data: {report['data_note']}.\n\n")
     # Table 1
     out.append("## Table 1: accuracy and synaptic operations\n\n")
     out.append("Ops are MACs for the ANN rows and spike-triggered accumulates (synaptic ops) for "

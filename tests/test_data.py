@@ -476,3 +476,17 @@ def test_real_cifar10() -> None:
     assert np.bincount(full.labels).tolist() == [5000] * 10
     held = data.load_split("cifar10", "holdout", REAL_DATA)
     assert len(held) == 5000 and held.labels.dtype == np.int64
+
+
+def test_source_note_names_the_jpeg_copy_of_cifar10() -> None:
+    from sparq_gym.data import source_note
+
+    official = {"dataset": "cifar10", "source_md5": {"cifar-10-python.tar.gz":
+                                                     "c58f30108f718f92721af3b95e74349a"}}
+    copy = {"dataset": "cifar10", "source_md5": {"cifar-10-python.tar.xz":
+                                                 "edb4b12e859ec496decc94754a47b5be"}}
+    member = {"dataset": "cifar10", "source_md5": {"test_batch": "641d8af8cfc6afe816468dd31f7f038b"}}
+    assert source_note(official) is None
+    assert "JPEG" in source_note(copy) and source_note(member) == source_note(copy)
+    assert source_note({"dataset": "mnist", "source_md5": {"x": "edb4b12e859ec496decc94754a47b5be"}}) is None
+    assert source_note({"dataset": "unknown"}) is None
