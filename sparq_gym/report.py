@@ -767,8 +767,8 @@ def format_report(report: Mapping[str, Any], figure_names: Sequence[str] = ()) -
                          f"final head {value:.2f} %"
                          for name, value in subset.items() if name.endswith("_final_accuracy"))
         out.append(f"\nThe SNN rows cover {subset['n_samples']:,} images of the split only (the "
-                   f"T=32 extraction was limited to a seeded random subset; their time, power and "
-                   f"energy below are on those images too); on those images: {same}.\n")
+                   f"T=32 extraction was limited to a seeded random subset; their ops and energy "
+                   f"below are means over those images); on those images: {same}.\n")
     # Table 2
     timing = report["timing"]
     out.append("\n## Table 2: spiking variants — accuracy, time, power, energy\n\n")
