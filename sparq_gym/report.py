@@ -582,10 +582,11 @@ def _snn_subset(traces: Mapping[str, TraceSet]) -> dict[str, Any] | None:
     others = {k: t for k, t in traces.items() if k != "snn" and t.n_samples > snn.n_samples}
     if not others:
         return None
+    from sparq_gym.backbones.pipeline import same_images
+
     out: dict[str, Any] = {"n_samples": snn.n_samples}
     for network, t in others.items():
-        keep = np.isin(t.sample_ids, snn.sample_ids)
-        out[f"{network}_final_accuracy"] = 100.0 * float(t.correct()[keep, -1].mean())
+        out[f"{network}_final_accuracy"] = 100.0 * float(same_images(t, snn).correct()[:, -1].mean())
     return out
 
 

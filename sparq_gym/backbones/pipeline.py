@@ -61,6 +61,7 @@ __all__ = [
     "limited_selection",
     "policy_row",
     "run_pipeline",
+    "same_images",
     "table1",
     "threshold_exits",
 ]
@@ -227,7 +228,7 @@ def table1(traces: dict[str, TraceSet], qsnn_timesteps: int = 4,
         rows.append(policy_row(snn, f"SNN T={snn_timesteps}", None, "synaptic_ops"))
         if "dynamic_ann" in traces and snn.n_samples < traces["dynamic_ann"].n_samples:
             # a limited SNN extraction covers a subset only: give the ANN on the same images
-            rows.append(policy_row(_same_images(traces["dynamic_ann"], snn),
+            rows.append(policy_row(same_images(traces["dynamic_ann"], snn),
                                    "ANN on the SNN's images", None, "macs"))
     if "qdsnn" in traces:
         q = traces["qdsnn"]
@@ -238,7 +239,7 @@ def table1(traces: dict[str, TraceSet], qsnn_timesteps: int = 4,
     return rows
 
 
-def _same_images(traces: TraceSet, like: TraceSet) -> TraceSet:
+def same_images(traces: TraceSet, like: TraceSet) -> TraceSet:
     """The samples of ``traces`` whose ``sample_ids`` are those of ``like``, in its order."""
     position = {int(s): i for i, s in enumerate(traces.sample_ids)}
     missing = [int(s) for s in like.sample_ids if int(s) not in position]
