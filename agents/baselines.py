@@ -11,6 +11,9 @@ name                policy
 ``static-threshold`` the best per-exit thresholds on a grid of multiples of 1/B, tuned on
                     ``train`` (the mean return there), evaluated wherever it is run
 ``exact-optimum``   the best (k, b) -> action table on ``train`` (:mod:`agents.exact_optimum`)
+``exact-optimum-    the best table on ``train`` for the return discounted by gamma per step
+gammaG``            (``exact-optimum-gamma0.9`` is listed): what the paper's Q-learner
+                    (gamma = 0.9) is asked to find, evaluated on the undiscounted return
 ``oracle``          hindsight oracle: per sample the exit with the highest reward, knowing
                     the label. No policy can earn more on any sample: an upper bound
 =================== ===================================================================
@@ -55,6 +58,7 @@ BASELINE_NAMES: tuple[str, ...] = (
     *PAPER_CONFIGS,
     "static-threshold",
     "exact-optimum",
+    "exact-optimum-gamma0.9",
     "oracle",
 )
 """Baseline names accepted by :func:`make_baseline` (``cfg-T1-T2`` and ``always-exit-K`` in general)."""
@@ -172,10 +176,16 @@ def make_baseline(name: str, config: Any, *, seed: int = 0) -> Any:
         return RandomPolicy(seed=seed)
     if name == "static-threshold":
         return tune_static_thresholds(config.tables("train"), n_bins)[0]
-    if name == "exact-optimum":
+    if name == "exact-optimum" or name.startswith("exact-optimum-gamma"):
         from agents.exact_optimum import solve_exact_optimum
 
-        return solve_exact_optimum(config.tables("train"), n_bins).policy
+        gamma = 1.0
+        if name != "exact-optimum":
+            try:
+                gamma = float(name.removeprefix("exact-optimum-gamma"))
+            except ValueError as err:
+                raise ValueError(f"policy {name!r}: expected exact-optimum-gammaG with G in (0, 1]") from err
+        return solve_exact_optimum(config.tables("train"), n_bins, gamma=gamma).policy
     n_early = config.tables("train").n_early_exits
     if name == "always-final":
         return always_exit_policy(None, n_early, n_bins)

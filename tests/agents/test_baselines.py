@@ -68,3 +68,12 @@ def test_unknown_baseline_names_the_choices(hand_config):
         make_baseline("always-never", hand_config)
     with pytest.raises(ValueError, match="3 thresholds for 2 early exits"):
         make_baseline("cfg-0.1-0.2-0.3", hand_config)
+    with pytest.raises(ValueError, match="exact-optimum-gammaG"):
+        make_baseline("exact-optimum-gammaX", hand_config)
+
+
+def test_discounted_optimum_baseline_on_hand_traces(hand_config):
+    # gamma 0.12 < 0.2625 / 2.15: exit at exit 1 (see test_exact_optimum); 0.9 continues
+    eager = make_baseline("exact-optimum-gamma0.12", hand_config)
+    assert eager.name == "exact-optimum-gamma0.12" and eager.actions[0, 5] == 1
+    assert make_baseline("exact-optimum-gamma0.9", hand_config).actions[0, 5] == 0

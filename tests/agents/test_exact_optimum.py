@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from agents.baselines import HindsightOracle, mean_return, tune_static_thresholds
-from agents.exact_optimum import fill_unseen_bins, solve_exact_optimum
-from agents.policy import TablePolicy, end_rewards
+from agents.exact_optimum import discount_weights, fill_unseen_bins, solve_exact_optimum
+from agents.policy import TablePolicy, decide_exits, end_rewards
 from sparq_gym.envs.core import build_exit_tables
 from sparq_gym.traces import make_synthetic_traces
 
@@ -40,6 +40,49 @@ def test_exact_optimum_matches_brute_force(n_exits, n_bins, seed):
     # and beats every static threshold pair, while the oracle bounds it
     assert result.mean_return >= tune_static_thresholds(tables, n_bins)[1] - 1e-12
     assert mean_return(HindsightOracle(), tables) >= result.mean_return
+
+
+def test_discount_weights_by_hand():
+    # three exits: exit1 after 0 CONTINUEs, exit2 after 1, the final head on exit2's step
+    assert discount_weights(3, 0.9).tolist() == pytest.approx([1.0, 0.9, 0.9])
+    assert discount_weights(4, 0.5).tolist() == pytest.approx([1.0, 0.5, 0.25, 0.25])
+
+
+@pytest.mark.parametrize(
+    ("n_exits", "n_bins", "seed", "gamma"), [(3, 3, 0, 0.9), (3, 4, 2, 0.5), (4, 2, 3, 0.7)]
+)
+def test_discounted_optimum_matches_brute_force(n_exits, n_bins, seed, gamma):
+    tables = _tables(40, n_exits, n_bins, seed)
+    rows = np.arange(tables.n_samples)
+    weights = gamma ** np.minimum(np.arange(n_exits), n_exits - 2)  # gamma**(CONTINUEs before the reward)
+    discounted = end_rewards(tables) * weights
+
+    def value(policy):
+        return discounted[rows, decide_exits(policy, tables)].mean()
+
+    best = max(
+        value(TablePolicy(np.array(bits).reshape(n_exits - 1, n_bins)))
+        for bits in itertools.product((0, 1), repeat=(n_exits - 1) * n_bins)
+    )
+    result = solve_exact_optimum(tables, n_bins, gamma=gamma)
+    assert result.mean_return == pytest.approx(best, abs=1e-12)
+    assert value(result.policy) == pytest.approx(best, abs=1e-12)
+    assert result.policy.name == f"exact-optimum-gamma{gamma:g}"
+
+
+def test_discount_moves_the_hand_worked_optimum(tiny_traces):
+    # Both samples are in bin 5 at exit 1: EXIT there earns 1.2625 - 1 = 0.2625; CONTINUE
+    # earns gamma * (0.9625 + 1.1875) = gamma * 2.15 (both later rewards come one step on).
+    # So the discounted optimum exits at exit 1 iff gamma < 0.2625 / 2.15 = 0.12209...
+    tables = build_exit_tables(tiny_traces, alpha=0.3, n_bins=10, cost="total_ops", obs_type="multidiscrete")
+    low = solve_exact_optimum(tables, 10, gamma=0.12)
+    assert low.policy.actions[0, 5] == 1
+    assert low.mean_return == pytest.approx(0.2625 / 2)
+    high = solve_exact_optimum(tables, 10, gamma=0.13)
+    assert high.policy.actions[0, 5] == 0
+    assert high.mean_return == pytest.approx(0.13 * 2.15 / 2)
+    with pytest.raises(ValueError, match=r"gamma must lie in \(0, 1\]"):
+        solve_exact_optimum(tables, 10, gamma=1.5)
 
 
 def test_hand_worked_optimum(tiny_traces):
