@@ -308,6 +308,38 @@ def variant_result(traces: TraceSet, key: str, label: str, exits: NDArray[np.int
     )
 
 
+def exit_accuracy_cost(traces: TraceSet, exits: NDArray[np.int64]) -> list[dict[str, Any]]:
+    """Where an exit rule loses accuracy against always taking the final head, per early exit.
+
+    For each early exit k: ``share`` of the samples that leave there, the
+    accuracy on them of head k (``head_accuracy``) and of the final head
+    (``final_accuracy``), head k's mean confidence on them, and
+    ``points_lost = share * (final_accuracy - head_accuracy)``. The points lost
+    add up exactly to (accuracy of the final head) - (accuracy of the rule), i.e.
+    QSNN - QDSNN for the ``qdsnn`` traces. Accuracies in %; ``None`` where no
+    sample leaves at k.
+    """
+    exits = np.asarray(exits, dtype=np.int64)
+    correct = traces.correct()
+    confidence = traces.confidence()
+    n = max(traces.n_samples, 1)
+    rows = []
+    for k in range(traces.n_exits - 1):
+        leaving = exits == k
+        count = int(leaving.sum())
+        head = 100.0 * float(correct[leaving, k].mean()) if count else None
+        final = 100.0 * float(correct[leaving, -1].mean()) if count else None
+        rows.append({
+            "exit": k,
+            "share": count / n,
+            "head_accuracy": head,
+            "final_accuracy": final,
+            "mean_confidence": float(confidence[leaving, k].mean()) if count else None,
+            "points_lost": 100.0 * float(correct[leaving, -1].sum() - correct[leaving, k].sum()) / n,
+        })
+    return rows
+
+
 def _load_traces(backbone_dir: Path, split: str) -> dict[str, TraceSet]:
     found: dict[str, TraceSet] = {}
     for network in ("dynamic_ann", "snn", "qdsnn"):
@@ -671,6 +703,12 @@ def build_report(config: ReportConfig) -> dict[str, Any]:
         figure2 = _exit_class_distribution(traces["qdsnn"], best.exits)
         figure2["variant"] = best.label
         figure2["paper_exit1_share_pct"] = PAPER.get(backbone, {}).get("figure2_exit1_share")
+    exit_cost = [
+        {"key": row.key, "variant": row.label, "accuracy": row.accuracy,
+         "exits": exit_accuracy_cost(traces["qdsnn"], row.exits)}
+        for row in rows
+        if row.key in {_cfg_key(cfg) for cfg in PAPER_CONFIGS} and row.exits is not None
+    ]
     stats = _static_stats(backbone)
     from sparq_gym.traces import load_manifest
 
@@ -698,6 +736,7 @@ def build_report(config: ReportConfig) -> dict[str, Any]:
                      "synaptic_ops": r.counters["synaptic_ops"], "lif_ops": r.counters["lif_ops"]}
                     for r in rows if r.key != "qdsnn_full"],
         "figure2": figure2,
+        "exit_cost": exit_cost,
         "timing": timing,
         "ann_macs": None if ann_row is None else ann_row.counters["macs"],
         "spec_macs": None if stats is None else stats["macs"],
@@ -738,6 +777,29 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _format_exit_cost(report: Mapping[str, Any]) -> str:
+    """The "where the exits lose accuracy" section under Table 1."""
+    qsnn = next((r["accuracy"] for r in report["table1"] if r["key"] == "qsnn"), None)
+    out = ["\n### Where the early exits lose accuracy\n\n",
+           "Per QDSNN configuration and early exit: the share of images that leave there, the "
+           "accuracy on those images of that head and of the final head (what the QSNN answers "
+           "for them), the head's mean confidence on them, and the points this costs "
+           "(share × difference). The points of a configuration add up to QSNN − QDSNN.\n\n"]
+    rows = []
+    for cfg in report["exit_cost"]:
+        for e in cfg["exits"]:
+            rows.append([cfg["variant"], f"exit{e['exit'] + 1}", f"{e['share']:.3f}",
+                         _num(e["head_accuracy"]), _num(e["final_accuracy"]),
+                         _num(e["mean_confidence"], 3), _num(e["points_lost"])])
+        if qsnn is not None:
+            total = sum(e["points_lost"] for e in cfg["exits"])
+            rows.append([cfg["variant"], "total", "", "", "", "",
+                         f"{total:.2f} (QSNN {qsnn:.2f} − {cfg['accuracy']:.2f})"])
+    out.append(_md_table(["variant", "exit", "share", "head acc. %", "final head acc. %",
+                          "mean confidence", "points lost"], rows))
+    return "".join(out)
+
+
 def format_report(report: Mapping[str, Any], figure_names: Sequence[str] = ()) -> str:
     """Render a :func:`build_report` result as Markdown (tables, notes, figure links)."""
     b = report["backbone"]
@@ -770,6 +832,8 @@ def format_report(report: Mapping[str, Any], figure_names: Sequence[str] = ()) -
         out.append(f"\nThe SNN rows cover {subset['n_samples']:,} images of the split only (the "
                    f"T=32 extraction was limited to a seeded random subset; their ops and energy "
                    f"below are means over those images); on those images: {same}.\n")
+    if report.get("exit_cost"):
+        out.append(_format_exit_cost(report))
     # Table 2
     timing = report["timing"]
     out.append("\n## Table 2: spiking variants — accuracy, time, power, energy\n\n")

@@ -118,6 +118,26 @@ def test_table1_rows_and_exit_rules(tiny_root: Path) -> None:
     assert _rows(t1, "qsnn")["paper"] is None  # no published values for "tiny"
 
 
+def test_exit_cost_by_hand(tiny_root: Path) -> None:
+    report = build_report(ReportConfig("tiny", root=str(tiny_root), timing="none"))
+    cost = {c["key"]: c["exits"] for c in report["exit_cost"]}
+    assert set(cost) == {"qdsnn_0.2_0.4", "qdsnn_0.6_0.7"}
+    # Cfg 0.2/0.4: s0, s1, s2 leave at exit1 (right, wrong, right; the final head is right on
+    # all three): 1 point of 4 lost = 25; s3 leaves at exit2 (wrong, final right): 25.
+    exit1, exit2 = cost["qdsnn_0.2_0.4"]
+    assert exit1["share"] == pytest.approx(0.75) and exit2["share"] == pytest.approx(0.25)
+    assert exit1["head_accuracy"] == pytest.approx(200 / 3) and exit1["final_accuracy"] == pytest.approx(100)
+    assert exit1["mean_confidence"] == pytest.approx((0.95 + 0.5 + 0.3) / 3, abs=1e-3)
+    assert exit1["points_lost"] == pytest.approx(25.0) and exit2["points_lost"] == pytest.approx(25.0)
+    # the points add up to QSNN (100 %) - QDSNN Cfg 0.2/0.4 (50 %)
+    assert exit1["points_lost"] + exit2["points_lost"] == pytest.approx(100.0 - 50.0)
+    # Cfg 0.6/0.7 loses nothing: s0 right at exit1, s1 right at exit2
+    assert [e["points_lost"] for e in cost["qdsnn_0.6_0.7"]] == pytest.approx([0.0, 0.0])
+    text = format_report(report)
+    assert "### Where the early exits lose accuracy" in text
+    assert "50.00 (QSNN 100.00 − 50.00)" in text
+
+
 def test_table3_and_table4_by_hand(tiny_root: Path) -> None:
     report = build_report(ReportConfig("tiny", root=str(tiny_root), timing="none"))
     t3 = _rows(report["table3"], "qdsnn_0.6_0.7")
