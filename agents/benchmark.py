@@ -189,8 +189,8 @@ def _aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             record[key] = float(np.mean(values))
             record[f"{key}_std"] = float(np.std(values))
         record["exit_distribution"] = np.mean([m["exit_distribution"] for m in members], axis=0).tolist()
-        steps = [m.get("train_steps") for m in members if m.get("train_steps") is not None]
-        walls = [m.get("wall_time_s") for m in members if m.get("wall_time_s") is not None]
+        steps = [float(m["train_steps"]) for m in members if m.get("train_steps") is not None]
+        walls = [float(m["wall_time_s"]) for m in members if m.get("wall_time_s") is not None]
         record["train_steps"] = float(np.mean(steps)) if steps else None
         record["wall_time_s"] = float(np.mean(walls)) if walls else None
         record["thresholds_text"] = members[0].get("thresholds_text")
@@ -264,7 +264,7 @@ def _plots(
     rows: list[dict[str, Any]],
     aggregate: list[dict[str, Any]],
     fronts: dict[str, Any],
-    curves: dict[str, Any],
+    curves: dict[tuple[str, str, int], Any],
     envs: Sequence[str],
 ) -> list[str]:
     import matplotlib
@@ -275,7 +275,7 @@ def _plots(
     written = []
     n = len(envs)
     # Accuracy vs cost.
-    colors = plt.get_cmap("tab20").colors
+    colors = [plt.get_cmap("tab20")(i) for i in range(20)]
     style = {name: i for i, name in enumerate(dict.fromkeys(r["policy"] for r in aggregate))}
     figure, axes = plt.subplots(1, n, figsize=(5.2 * n, 4.4), squeeze=False)
     for ax, env_id in zip(axes[0], envs):
@@ -412,7 +412,7 @@ def run_benchmark(cfg: BenchmarkConfig, command: str = "sparq benchmark") -> dic
         "numpy": np.__version__,
     }
     out.mkdir(parents=True, exist_ok=True)
-    record = {
+    record: dict[str, Any] = {
         "meta": meta,
         "aggregate": aggregate,
         "runs": rows,

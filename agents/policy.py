@@ -276,7 +276,7 @@ def save_table_policy(
     directory.
     """
     directory = Path(directory)
-    arrays = {"actions": policy.actions}
+    arrays: dict[str, NDArray[Any]] = {"actions": policy.actions}
     if policy.q_values is not None:
         arrays["q_values"] = policy.q_values
     archive = directory / "policy.npz"

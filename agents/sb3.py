@@ -191,7 +191,9 @@ def train(args: Args) -> SB3Result:
     traces = config.load_traces("train")
     learn_idx, val_idx = train_validation_split(traces.n_samples, args.validation_fraction, seed)
     # -----------------------------------------------------------------------------------------
-    env_kwargs = {"alpha": config.alpha, "n_bins": config.n_bins, "cost": config.cost, "obs_type": obs_type}
+    env_kwargs: dict[str, Any] = {
+        "alpha": config.alpha, "n_bins": config.n_bins, "cost": config.cost, "obs_type": obs_type
+    }
     learn_traces, val_traces = traces.subset(learn_idx), traces.subset(val_idx)
 
     def make_learn_env() -> Any:
@@ -221,7 +223,7 @@ def train(args: Args) -> SB3Result:
         """Record (step, validation mean return) after every evaluation."""
 
         def _on_step(self) -> bool:
-            assert self.parent is not None
+            assert isinstance(self.parent, EvalCallback)
             curve.append(
                 {"step": int(self.num_timesteps), "validation_return": float(self.parent.last_mean_reward)}
             )

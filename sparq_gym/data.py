@@ -696,9 +696,9 @@ def _load_cifar_arrays(
         return _decode_cifar_members(members, str(location), info), source_md5
 
     archive_md5 = _md5_file(location)
-    accepted = info.file("archive").md5
-    if verify and archive_md5 not in accepted:
-        raise _unknown_md5(location, accepted, archive_md5)
+    archive_accepted = info.file("archive").md5
+    if verify and archive_md5 not in archive_accepted:
+        raise _unknown_md5(location, archive_accepted, archive_md5)
     source_md5 = {location.name: archive_md5}
     cache_path = cache_dir() / f"{info.name}-{archive_md5}.npz"
     arrays = _read_cifar_cache(cache_path, archive_md5)
@@ -712,12 +712,12 @@ def _write_cifar_cache(path: Path, arrays: Mapping[str, np.ndarray], archive_md5
     """Store decoded arrays, uncompressed (fast to load), atomically; ignore a read-only cache."""
     try:
         with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-            np.savez(
-                handle,
-                cache_version=np.int64(_CIFAR_CACHE_VERSION),
-                archive_md5=np.asarray(archive_md5),
+            entries: dict[str, Any] = {
+                "cache_version": np.int64(_CIFAR_CACHE_VERSION),
+                "archive_md5": np.asarray(archive_md5),
                 **arrays,
-            )
+            }
+            np.savez(handle, **entries)
     except OSError:  # an unwritable cache only costs speed
         return
 
