@@ -267,7 +267,7 @@ ALEXNET = BackboneSpec(
         ),
     ),
     # 16 epochs: about 2 h 10 min at ~116 img/s (2 cores, float32, channels-last).
-    # The shipped ANN adds a 6-epoch warm restart (docs/backbones.md).
+    # The shipped ANN adds two warm restarts, 6 and 12 epochs (docs/backbones.md).
     epochs=16,
     batch_size=128,
     augment_pad=4,
