@@ -351,7 +351,7 @@ def _plots(
             ax.plot(x, y.mean(axis=0), lw=1.2, label=f"{agent} ({len(runs)} seeds)")
             ax.fill_between(x, y.min(axis=0), y.max(axis=0), alpha=0.15)
         ax.set_xlabel("training steps (decisions)")
-        ax.set_ylabel("validation return (held-out train)")
+        ax.set_ylabel("validation return")
         ax.set_title(env_id)
         if agents:
             ax.legend(fontsize=7)

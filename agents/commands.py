@@ -48,6 +48,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     train.add_argument("--out", required=True, help="directory to save the policy to")
     train.add_argument("--gamma", type=float, default=None, help="Q-learning discount (paper: 0.9)")
     train.add_argument("--episodes", type=int, default=None, help="Q-learning: maximum episodes")
+    train.add_argument(
+        "--early-stopping-on",
+        choices=("train", "holdout"),
+        default=None,
+        help="Q-learning: validation samples, the whole train split (default) or a 20%% hold-out",
+    )
     train.add_argument("--timesteps", type=int, default=None, help="DQN/PPO: training steps (YAML default)")
     train.add_argument(
         "--obs-type",
@@ -149,6 +155,8 @@ def _run_train(args: argparse.Namespace) -> int:
         q_args = q_learning.Args(**common)
         if args.gamma is not None:
             q_args.gamma = args.gamma
+        if args.early_stopping_on is not None:
+            q_args.early_stopping_on = args.early_stopping_on
         if args.episodes is not None:
             q_args.total_episodes = args.episodes
             q_args.min_episodes = min(q_args.min_episodes, args.episodes)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from agents import q_learning
+from agents.baselines import mean_return
 from agents.common import subset_tables, train_validation_split
 from agents.policy import TablePolicy, load_policy
 from sparq_gym.envs.core import Action, build_exit_tables
@@ -102,3 +105,17 @@ def test_ten_thousand_episodes_run(lenet_config):
     args = q_learning.Args(traces="synthetic", seed=0, min_episodes=10_000)
     result = q_learning.train(args)
     assert result.episodes == 10_000 and not result.stopped_early
+
+
+def test_early_stopping_reads_the_whole_train_split_by_default(lenet_config):
+    args = q_learning.Args(env_id=lenet_config.env_id, traces="synthetic", seed=0)
+    assert args.early_stopping_on == "train"
+    result = q_learning.train(args)
+    # the kept table's validation return is its mean return on every train sample
+    assert result.best_validation_return == pytest.approx(
+        mean_return(result.policy, lenet_config.tables("train")), abs=1e-12
+    )
+    held_out = q_learning.train(dataclasses.replace(args, early_stopping_on="holdout"))
+    assert held_out.best_validation_return != pytest.approx(result.best_validation_return)
+    with pytest.raises(ValueError, match="'train' or 'holdout'"):
+        q_learning.train(dataclasses.replace(args, early_stopping_on="test"))
