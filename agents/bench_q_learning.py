@@ -6,6 +6,7 @@ timings, each the median of ``repeats`` interleaved runs:
 ``fast``        :func:`agents.q_learning.train_on_tables`: 10,000 episodes on the
                 precomputed tables, with early stopping disabled and the
                 validation evaluations it performs every ``eval_every`` episodes
+                (on the samples the learner's default validates on)
 ``fast_loop``   the update loop alone (:func:`agents.q_learning.run_episodes`)
 ``reference``   the same updates written the obvious way: ``gym.make`` the
                 environment, ``reset(options={"sample_index": i})`` and ``step``
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from agents import q_learning
-from agents.common import EnvConfig, subset_tables, train_validation_split
+from agents.common import EnvConfig, subset_tables
 
 __all__ = ["benchmark_q_learning", "main"]
 
@@ -57,9 +58,9 @@ def benchmark_q_learning(
     """Median seconds of ``episodes`` Q-learning episodes (fast, loop only, reference) and ratios."""
     config = EnvConfig(env_id=env_id, traces=traces)
     tables = config.tables("train")
-    learn_idx, val_idx = train_validation_split(tables.n_samples, 0.2, seed=0)
-    learn, validation = subset_tables(tables, learn_idx), subset_tables(tables, val_idx)
     args = q_learning.Args(env_id=env_id, total_episodes=episodes, min_episodes=episodes)
+    learn_idx, val_idx = q_learning.early_stopping_samples(tables.n_samples, args, split_seed=0)
+    learn, validation = subset_tables(tables, learn_idx), subset_tables(tables, val_idx)
     epsilons = q_learning.epsilon_schedule(args).tolist()
     timings: dict[str, list[float]] = {"fast": [], "fast_loop": [], "reference": []}
     for repeat in range(repeats):

@@ -72,6 +72,7 @@ __all__ = [
     "EpisodeDraws",
     "QLearningResult",
     "draw_episodes",
+    "early_stopping_samples",
     "epsilon_schedule",
     "greedy_actions",
     "run_episodes",
@@ -325,6 +326,23 @@ def train_on_tables(
     return result
 
 
+def early_stopping_samples(
+    n_samples: int, args: Args, split_seed: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Positions in the ``train`` split the learner learns from and validates on.
+
+    Both are every sample with ``args.early_stopping_on == "train"``; with
+    ``"holdout"``, the disjoint parts of :func:`agents.common.train_validation_split`
+    (``args.validation_fraction``, seeded by ``split_seed``).
+    """
+    if args.early_stopping_on == "train":
+        every = np.arange(n_samples, dtype=np.int64)
+        return every, every
+    if args.early_stopping_on == "holdout":
+        return train_validation_split(n_samples, args.validation_fraction, split_seed)
+    raise ValueError(f"early_stopping_on must be 'train' or 'holdout', got {args.early_stopping_on!r}")
+
+
 def train(args: Args) -> QLearningResult:
     """Train the paper's Q-learner on ``args.env_id``'s ``train`` split; save it when ``args.out``.
 
@@ -339,14 +357,8 @@ def train(args: Args) -> QLearningResult:
     # ------------------------------------------------------------------------------
     config = args.env_config()
     tables = config.tables("train")
-    if args.early_stopping_on == "train":
-        learn, validation = tables, tables
-    elif args.early_stopping_on == "holdout":
-        learn_idx, val_idx = train_validation_split(tables.n_samples, args.validation_fraction, split_seed)
-        learn, validation = subset_tables(tables, learn_idx), subset_tables(tables, val_idx)
-    else:
-        raise ValueError(f"early_stopping_on must be 'train' or 'holdout', got {args.early_stopping_on!r}")
-    result = train_on_tables(learn, validation, args, rng)
+    learn_idx, val_idx = early_stopping_samples(tables.n_samples, args, split_seed)
+    result = train_on_tables(subset_tables(tables, learn_idx), subset_tables(tables, val_idx), args, rng)
     if args.out is not None:
         save_table_policy(
             args.out,

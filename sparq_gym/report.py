@@ -703,11 +703,11 @@ def build_report(config: ReportConfig) -> dict[str, Any]:
         figure2 = _exit_class_distribution(traces["qdsnn"], best.exits)
         figure2["variant"] = best.label
         figure2["paper_exit1_share_pct"] = PAPER.get(backbone, {}).get("figure2_exit1_share")
+    cfg_keys = {_cfg_key(cfg) for cfg in PAPER_CONFIGS}
     exit_cost = [
         {"key": row.key, "variant": row.label, "accuracy": row.accuracy,
          "exits": exit_accuracy_cost(traces["qdsnn"], row.exits)}
-        for row in rows
-        if row.key in {_cfg_key(cfg) for cfg in PAPER_CONFIGS} and row.exits is not None
+        for row in rows if row.key in cfg_keys and row.exits is not None
     ]
     stats = _static_stats(backbone)
     from sparq_gym.traces import load_manifest
