@@ -3,7 +3,7 @@
 :mod:`~sparq_gym.backbones.spec` holds one :class:`BackboneSpec` per backbone
 (MLP-5 and LeNet-5 on MNIST, AlexNet on CIFAR-10); :mod:`~sparq_gym.backbones.model`
 builds the ANN / dynamic ANN from it; :mod:`~sparq_gym.backbones.train` trains
-the conversion-ready network; :mod:`~sparq_gym.backbones.commands` adds
+the conversion-ready network; :mod:`~sparq_gym.cli.backbones` adds
 ``sparq backbone stats|train``. Importing this package does not import torch.
 """
 

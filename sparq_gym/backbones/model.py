@@ -7,7 +7,7 @@ of every exit in order (the dynamic ANN); ``forward(x, with_exits=False)``
 returns only the final logits (the plain ANN; the heads are not evaluated).
 The conversion stage replaces the entries of ``activations`` (and of each
 head's ``activations``) with spiking neurons and keeps everything else; the
-operation counters of :mod:`sparq_gym.ops` rely only on these attributes.
+operation counters of :mod:`sparq_gym.traces.counters` rely only on these attributes.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ network exactly (a spike entering a pool window adds ``1/k^2`` to the pooled
 input), whereas max-pooling over spikes is not the max of the rates.
 
 Shapes and operation counts are computed from the description alone
-(:func:`layer_shapes`, :func:`network_stats`); :mod:`sparq_gym.ops` measures the
+(:func:`layer_shapes`, :func:`network_stats`); :mod:`sparq_gym.traces.counters` measures the
 same numbers with hooks on a built network, and the tests check both against
 the paper's numbers (AlexNet 200,515,584 MACs and 180,234 neurons; MLP 574,080
 MACs; LeNet 416,520 MACs).

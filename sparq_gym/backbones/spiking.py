@@ -59,7 +59,7 @@ Outputs
 The network exposes ``blocks``, ``activations``, ``heads[k].blocks``,
 ``heads[k].activations`` and ``exit_after`` like
 :class:`~sparq_gym.backbones.model.ExitNetwork`, so
-:class:`sparq_gym.ops.OpCounter` counts it unchanged (run in ``spiking=True``
+:class:`sparq_gym.traces.counters.OpCounter` counts it unchanged (run in ``spiking=True``
 mode; every timestep calls each layer once).
 """
 

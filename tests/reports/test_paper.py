@@ -1,4 +1,4 @@
-"""Tests of sparq_gym.report: paper-style tables from traces, checked against hand-worked numbers."""
+"""Tests of sparq_gym.reports.paper: paper-style tables from traces, checked against hand-worked numbers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from sparq_gym.io import atomic_write_json, read_json
-from sparq_gym.report import (
+from sparq_gym.reports.paper import (
     PAPER,
     ReportConfig,
     ann_compute_energy_uj,
@@ -20,7 +20,7 @@ from sparq_gym.report import (
 )
 from sparq_gym.traces import COUNTER_NAMES, TraceSet
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 N_CLASSES = 10
 
 
@@ -282,7 +282,7 @@ def test_measured_timing_on_shipped_weights(tmp_path: Path) -> None:
 
 
 def test_limited_snn_traces_are_compared_on_their_own_images(tiny_traces) -> None:
-    from sparq_gym.report import _snn_subset
+    from sparq_gym.reports.paper import _snn_subset
 
     assert _snn_subset({"snn": tiny_traces, "qdsnn": tiny_traces}) is None
     ann = tiny_traces  # final heads: sample 0 says 0 (right), sample 1 says 2 (right)

@@ -35,14 +35,14 @@ _STAGES = {
 def _command_line(args: argparse.Namespace) -> str:
     """The command as typed: ``sparq ...`` through the CLI, ``python -m ...`` otherwise."""
     program = (["sparq"] if getattr(args, "command", None) == "backbone"
-               else ["python", "-m", "sparq_gym.backbones.pipeline_commands"])
+               else ["python", "-m", "sparq_gym.cli.pipeline"])
     return " ".join(shlex.quote(a) for a in [*program, *sys.argv[1:]])
 
 
 def _run(args: argparse.Namespace) -> int:
     import torch
 
-    from sparq_gym.backbones.pipeline import PipelineConfig, run_pipeline
+    from sparq_gym.pipeline import PipelineConfig, run_pipeline
     from sparq_gym.paths import NETWORKS
 
     if args.threads:

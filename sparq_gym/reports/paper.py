@@ -21,7 +21,7 @@ Figure 1     operations per variant (bar chart, log scale)
 Figure 2     class distribution across the exits of QDSNN Cfg 0.6/0.7
 ============ ==========================================================================
 
-Variants (all on ``test``, as in ``sparq_gym.backbones.pipeline``): ``ANN`` is
+Variants (all on ``test``, as in ``sparq_gym.pipeline``): ``ANN`` is
 the final head of the dynamic ANN priced as the plain network; ``Dynamic ANN``
 is the dynamic ANN under Cfg 0.6/0.7; ``SNN T=32`` and ``QSNN T=4`` are the
 final heads of the FP32 and INT8 spiking networks priced as plain networks (no
@@ -614,7 +614,7 @@ def _snn_subset(traces: Mapping[str, TraceSet]) -> dict[str, Any] | None:
     others = {k: t for k, t in traces.items() if k != "snn" and t.n_samples > snn.n_samples}
     if not others:
         return None
-    from sparq_gym.backbones.pipeline import same_images
+    from sparq_gym.pipeline import same_images
 
     out: dict[str, Any] = {"n_samples": snn.n_samples}
     for network, t in others.items():

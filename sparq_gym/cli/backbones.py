@@ -112,6 +112,6 @@ def register(subparsers: Any) -> None:
     tr.set_defaults(handler=_train)
 
     # convert | qat | extract | pipeline: the spiking and INT8 stages.
-    from sparq_gym.backbones.pipeline_commands import add_commands
+    from sparq_gym.cli.pipeline import add_commands
 
     add_commands(sub)

@@ -19,7 +19,7 @@ import pytest
 from sparq_gym import data
 from sparq_gym.data import DataFile, DatasetError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 REAL_DATA = Path(os.environ.get("SPARQ_DATA", REPO_ROOT.parent / "shared" / "data"))
 HAVE_MNIST = (REAL_DATA / "mnist" / "train-images-idx3-ubyte.gz").is_file()
 HAVE_CIFAR = (REAL_DATA / "cifar10").is_dir()

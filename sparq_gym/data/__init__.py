@@ -378,7 +378,7 @@ class ImageSplit:
 
 
 def _repo_root() -> Path:
-    return Path(__file__).resolve().parents[1]
+    return Path(__file__).resolve().parents[2]
 
 
 def cache_dir() -> Path:

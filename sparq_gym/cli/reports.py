@@ -3,7 +3,7 @@
 Writes ``report_<NAME>.md`` and ``report_<NAME>_fig{1_ops,2_exits}.png`` into
 ``--out`` (default ``docs/``) and prints the Markdown, or the full result as
 JSON with ``--json`` (key ``ann_compute_energy_uj`` among the rest). See
-:mod:`sparq_gym.report` for what each table holds.
+:mod:`sparq_gym.reports.paper` for what each table holds.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from pathlib import Path
 
 __all__ = ["register"]
 
-_DEFAULT_OUT = Path(__file__).resolve().parents[1] / "docs"
+_DEFAULT_OUT = Path(__file__).resolve().parents[2] / "docs"
 
 
 def _report_handler(args: argparse.Namespace) -> int:
-    from sparq_gym.report import ReportConfig, build_report, format_report, write_report
+    from sparq_gym.reports.paper import ReportConfig, build_report, format_report, write_report
 
     config = ReportConfig(
         backbone=args.name,

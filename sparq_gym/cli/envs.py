@@ -71,7 +71,7 @@ def _run_envs(args: argparse.Namespace) -> int:
 
 
 def _run_bench(args: argparse.Namespace) -> int:
-    from sparq_gym.envs.benchmark import BenchConfig, benchmark_envs, format_table
+    from sparq_gym.reports.bench_env import BenchConfig, benchmark_envs, format_table
 
     config = BenchConfig(single_steps=args.steps, repeats=args.repeats, seed=args.seed)
     result = benchmark_envs(config, progress=lambda msg: print(msg, file=sys.stderr))

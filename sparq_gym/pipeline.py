@@ -19,7 +19,7 @@ interrupted run resumes at the first unfinished stage):
    ``dynamic_ann`` and ``snn`` (T=32, FP32) on ``train`` (the hold-out images,
    never seen in training) and ``test`` -> ``<out_root>/<backbone>/<network>/``.
    Its inputs include a hash of the extraction code
-   (:func:`sparq_gym.backbones.extract.code_sha256`): changed counters re-extract.
+   (:func:`sparq_gym.traces.extract.code_sha256`): changed counters re-extract.
 5. ``ship``: copy the INT8 weights to ``<out_root>/<backbone>/weights/`` and
    write ``<out_root>/<backbone>/manifest.json`` with the paper-style Table 1
    computed from the ``test`` traces, the stage records (commands, wall
@@ -507,7 +507,7 @@ class _Run:
         raise ValueError(f"network must be one of {list(NETWORKS)}, got {variant!r}")
 
     def stage_extract(self, variant: str, trace_split: str) -> None:
-        from sparq_gym.backbones.extract import code_sha256, extract_traces, save_split
+        from sparq_gym.traces.extract import code_sha256, extract_traces, save_split
         from sparq_gym.data import split_record
 
         cfg = self.config
@@ -598,7 +598,7 @@ class _Run:
             "commands": sorted({rec["command"] for rec in stages.values() if rec.get("command")}),
             "backbone_config": self.spec.to_dict(),
         }
-        from sparq_gym.backbones.extract import software_versions
+        from sparq_gym.traces.extract import software_versions
 
         manifest["software"] = software_versions()
         manifest["wall_seconds"]["ship"] = round(time.perf_counter() - t0, 2)

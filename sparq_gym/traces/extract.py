@@ -2,7 +2,7 @@
 
 For every image of a split the network is run once with all exit heads
 (the dynamic ANN once; a spiking network for its ``T`` timesteps) inside a
-:class:`sparq_gym.ops.OpCounter`. Recorded per sample: the softmax of every
+:class:`sparq_gym.traces.counters.OpCounter`. Recorded per sample: the softmax of every
 exit head (float16), the cumulative counters to reach every exit (the backbone
 up to the exit plus every head evaluated on the way) and the counters of the
 plain network without heads. Batched, with a tqdm progress bar; the result is
@@ -44,11 +44,12 @@ from torch import nn
 
 from sparq_gym.backbones.spec import BackboneSpec
 from sparq_gym.io import read_json
-from sparq_gym.ops import MemoryModel, OpCounter
+from sparq_gym.traces.counters import MemoryModel, OpCounter
 from sparq_gym.traces import COUNTER_NAMES, SCHEMA_VERSION, TraceSet
 
 __all__ = [
-    "EXTRACTION_SOURCES",
+    "EXTRACTION_PACKAGES",
+    "extraction_sources",
     "VARIANTS",
     "code_sha256",
     "extract_arrays",
@@ -92,19 +93,20 @@ def software_versions() -> dict[str, str]:
     return versions
 
 
-EXTRACTION_SOURCES: tuple[str, ...] = (
-    "sparq_gym/backbones/extract.py",
-    "sparq_gym/backbones/layers.py",
-    "sparq_gym/backbones/model.py",
-    "sparq_gym/backbones/spiking.py",
-    "sparq_gym/ops.py",
-    "sparq_gym/traces.py",
-)
-"""Source files whose code decides what a trace holds (network run, counters, format)."""
+EXTRACTION_PACKAGES: tuple[str, ...] = ("sparq_gym/backbones", "sparq_gym/traces")
+"""Folders whose code decides what a trace holds (network run, counters, format)."""
 
 
-def code_sha256(paths: tuple[str, ...] = EXTRACTION_SOURCES, root: Path | None = None) -> str:
-    """sha256 over the given source files (relative to the repository root), in order.
+def extraction_sources(root: Path | None = None) -> tuple[str, ...]:
+    """Every ``.py`` file under :data:`EXTRACTION_PACKAGES`, relative to the repository root, sorted."""
+    base = Path(__file__).resolve().parents[2] if root is None else Path(root)
+    found = {path.relative_to(base).as_posix()
+             for folder in EXTRACTION_PACKAGES for path in (base / folder).rglob("*.py")}
+    return tuple(sorted(found))
+
+
+def code_sha256(paths: tuple[str, ...] | None = None, root: Path | None = None) -> str:
+    """sha256 over the given source files (default: :func:`extraction_sources`), in order.
 
     The pipeline records it among an extraction stage's inputs, so a change to the
     counting or spiking code re-runs the extraction instead of leaving stale traces.
@@ -112,8 +114,9 @@ def code_sha256(paths: tuple[str, ...] = EXTRACTION_SOURCES, root: Path | None =
     import hashlib
 
     base = Path(__file__).resolve().parents[2] if root is None else Path(root)
+    names = extraction_sources(base) if paths is None else paths
     digest = hashlib.sha256()
-    for name in paths:
+    for name in names:
         digest.update(name.encode("utf-8") + b"\0")
         digest.update((base / name).read_bytes())
     return digest.hexdigest()
@@ -155,7 +158,7 @@ def extract_arrays(
     ``(N, E, C)`` (softmax of each exit's output), ``exit_counts`` int64
     ``(N, E, K)`` and ``full_counts`` int64 ``(N, K)`` over
     :data:`~sparq_gym.traces.COUNTER_NAMES`, measured by
-    :class:`~sparq_gym.ops.OpCounter` (``spiking`` selects its mode).
+    :class:`~sparq_gym.traces.counters.OpCounter` (``spiking`` selects its mode).
     ``channels_last`` feeds conv networks in that memory format (faster on CPU;
     the INT8 network's integer results do not depend on it).
     """

@@ -1,0 +1,1 @@
+"""Reports: every table, figure and benchmark page the product writes."""

@@ -1,0 +1,27 @@
+"""Traces: what the environments replay (spec §4).
+
+:mod:`sparq_gym.traces.traceset` is the on-disk format (numpy only);
+:mod:`sparq_gym.traces.counters` counts operations on a running network and
+:mod:`sparq_gym.traces.extract` runs a backbone over a split to write traces
+(both need torch and are imported on their own).
+"""
+
+from sparq_gym.traces.traceset import (
+    COUNTER_NAMES,
+    SCHEMA_VERSION,
+    SPLITS,
+    TraceError,
+    TraceSet,
+    load_manifest,
+    make_synthetic_traces,
+)
+
+__all__ = [
+    "COUNTER_NAMES",
+    "SCHEMA_VERSION",
+    "SPLITS",
+    "TraceError",
+    "TraceSet",
+    "load_manifest",
+    "make_synthetic_traces",
+]
