@@ -6,6 +6,7 @@
 (both need torch and are imported on their own).
 """
 
+from sparq_gym.traces import traceset
 from sparq_gym.traces.traceset import (
     COUNTER_NAMES,
     SCHEMA_VERSION,
@@ -16,12 +17,4 @@ from sparq_gym.traces.traceset import (
     make_synthetic_traces,
 )
 
-__all__ = [
-    "COUNTER_NAMES",
-    "SCHEMA_VERSION",
-    "SPLITS",
-    "TraceError",
-    "TraceSet",
-    "load_manifest",
-    "make_synthetic_traces",
-]
+__all__ = list(traceset.__all__)
