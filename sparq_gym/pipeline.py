@@ -507,8 +507,8 @@ class _Run:
         raise ValueError(f"network must be one of {list(NETWORKS)}, got {variant!r}")
 
     def stage_extract(self, variant: str, trace_split: str) -> None:
-        from sparq_gym.traces.extract import code_sha256, extract_traces, save_split
         from sparq_gym.data import split_record
+        from sparq_gym.traces.extract import code_sha256, extract_traces, save_split
 
         cfg = self.config
         stage = f"extract:{variant}:{trace_split}"

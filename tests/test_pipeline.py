@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sparq_gym.pipeline import limited_selection, policy_row, table1, threshold_exits
 from sparq_gym.cli.pipeline import add_commands
+from sparq_gym.pipeline import limited_selection, policy_row, table1, threshold_exits
 from sparq_gym.traces import COUNTER_NAMES, TraceSet
 
 REPO = Path(__file__).resolve().parents[1]
@@ -95,11 +95,11 @@ def test_commands_are_added_under_backbone() -> None:
 @pytest.mark.parametrize(("backbone", "n_images"), [("mlp", 256), ("lenet", 256), ("alexnet", 64),
                                                      pytest.param("alexnet", 256, marks=pytest.mark.slow)])
 def test_shipped_int8_weights_reproduce_shipped_traces(backbone: str, n_images: int) -> None:
-    from sparq_gym.traces.extract import extract_arrays
     from sparq_gym.backbones.spiking import SpikingNetwork, load_weights
     from sparq_gym.data import load_split
-    from sparq_gym.traces.counters import MemoryModel
     from sparq_gym.paths import trace_dir
+    from sparq_gym.traces.counters import MemoryModel
+    from sparq_gym.traces.extract import extract_arrays
 
     directory = trace_dir(backbone, "qdsnn")
     weights_dir = directory.parent / "weights"
@@ -130,10 +130,10 @@ def test_pipeline_runs_and_resumes_on_mnist(tmp_path: Path, capsys: pytest.Captu
     import torch
 
     from sparq_gym.backbones.model import build_network
-    from sparq_gym.pipeline import PipelineConfig, run_pipeline
     from sparq_gym.backbones.spec import get_spec
     from sparq_gym.data import holdout_indices
     from sparq_gym.io import read_json
+    from sparq_gym.pipeline import PipelineConfig, run_pipeline
 
     if not (_data_root() / "mnist").is_dir():
         pytest.skip("MNIST not available (SPARQ_DATA or ../shared/data)")

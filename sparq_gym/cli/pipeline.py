@@ -42,8 +42,8 @@ def _command_line(args: argparse.Namespace) -> str:
 def _run(args: argparse.Namespace) -> int:
     import torch
 
-    from sparq_gym.pipeline import PipelineConfig, run_pipeline
     from sparq_gym.paths import NETWORKS
+    from sparq_gym.pipeline import PipelineConfig, run_pipeline
 
     if args.threads:
         torch.set_num_threads(args.threads)

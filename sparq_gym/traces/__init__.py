@@ -8,13 +8,25 @@
 
 from sparq_gym.traces import traceset
 from sparq_gym.traces.traceset import (
-    COUNTER_NAMES,
-    SCHEMA_VERSION,
-    SPLITS,
-    TraceError,
-    TraceSet,
-    load_manifest,
-    make_synthetic_traces,
+    COUNTER_NAMES as COUNTER_NAMES,
+)
+from sparq_gym.traces.traceset import (
+    SCHEMA_VERSION as SCHEMA_VERSION,
+)
+from sparq_gym.traces.traceset import (
+    SPLITS as SPLITS,
+)
+from sparq_gym.traces.traceset import (
+    TraceError as TraceError,
+)
+from sparq_gym.traces.traceset import (
+    TraceSet as TraceSet,
+)
+from sparq_gym.traces.traceset import (
+    load_manifest as load_manifest,
+)
+from sparq_gym.traces.traceset import (
+    make_synthetic_traces as make_synthetic_traces,
 )
 
 __all__ = list(traceset.__all__)

@@ -44,16 +44,16 @@ from torch import nn
 
 from sparq_gym.backbones.spec import BackboneSpec
 from sparq_gym.io import read_json
-from sparq_gym.traces.counters import MemoryModel, OpCounter
 from sparq_gym.traces import COUNTER_NAMES, SCHEMA_VERSION, TraceSet
+from sparq_gym.traces.counters import MemoryModel, OpCounter
 
 __all__ = [
     "EXTRACTION_PACKAGES",
-    "extraction_sources",
     "VARIANTS",
     "code_sha256",
     "extract_arrays",
     "extract_traces",
+    "extraction_sources",
     "save_split",
     "software_versions",
     "summarize_counts",

@@ -7,8 +7,8 @@ import torch
 
 from sparq_gym.backbones.model import ExitNetwork, build_network
 from sparq_gym.backbones.spec import get_spec, network_stats
-from sparq_gym.traces.counters import OpCounter, count_ann
 from sparq_gym.traces import COUNTER_NAMES
+from sparq_gym.traces.counters import OpCounter, count_ann
 
 MACS = COUNTER_NAMES.index("macs")
 LIF = COUNTER_NAMES.index("lif_ops")

@@ -8,8 +8,8 @@ from torch import nn
 
 from sparq_gym.backbones.model import build_network
 from sparq_gym.backbones.spec import BackboneSpec, ExitSpec, LayerSpec
-from sparq_gym.traces.counters import MemoryModel, OpCounter, conv_fanout, synaptic_ops
 from sparq_gym.traces import COUNTER_NAMES
+from sparq_gym.traces.counters import MemoryModel, OpCounter, conv_fanout, synaptic_ops
 
 K = {name: i for i, name in enumerate(COUNTER_NAMES)}
 

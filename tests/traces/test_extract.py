@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sparq_gym.traces.extract import extract_traces, save_split
 from sparq_gym.backbones.model import build_network
 from sparq_gym.backbones.spec import BackboneSpec, ExitSpec, LayerSpec
 from sparq_gym.backbones.spiking import IFNeuron, SpikingNetwork, convert
 from sparq_gym.traces import COUNTER_NAMES, TraceSet
+from sparq_gym.traces.extract import extract_traces, save_split
 
 K = {name: i for i, name in enumerate(COUNTER_NAMES)}
 
