@@ -10,12 +10,14 @@ One readable file per agent, each with a ``@dataclass Args`` and an importable
 * :mod:`agents.exact_optimum`: the best deterministic (exit, bin) -> action map
   on the ``train`` traces,
 
-and the shared parts: :mod:`agents.policy` (the policy interface every
-evaluated object follows, and how a policy is named on the command line),
+and the shared parts: :mod:`agents.common` (the environment a run uses:
+an id, a trace source and its :class:`~sparq_gym.envs.settings.ExitSettings`),
+:mod:`agents.policy` (the policy interface every evaluated object follows),
+:mod:`agents.loading` (how a policy is named on the command line and loaded),
 :mod:`agents.evaluation` (one deterministic pass over the ``test`` split),
 :mod:`agents.benchmark` (every policy x every environment x seeds ->
 leaderboard and plots) and :mod:`agents.commands` (``sparq train``,
-``sparq evaluate``, ``sparq benchmark``).
+``sparq evaluate``, ``sparq benchmark``, ``sparq bench-q-learning``).
 """
 
 __all__: list[str] = []

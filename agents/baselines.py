@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from agents.policy import TablePolicy, decide_exits, end_rewards
+from agents.common import EnvConfig
+from agents.policy import Policy, TablePolicy, decide_exits, end_rewards
 from sparq_gym.envs.core import ExitTables
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "RandomPolicy",
     "always_exit_policy",
     "make_baseline",
+    "mean_return",
     "threshold_policy",
     "tune_static_thresholds",
 ]
@@ -163,13 +165,13 @@ def _parse_cfg(name: str) -> tuple[float, ...]:
         raise ValueError(f"policy {name!r}: expected cfg-T1-T2 with numeric thresholds") from err
 
 
-def make_baseline(name: str, config: Any, *, seed: int = 0) -> Any:
+def make_baseline(name: str, config: EnvConfig, *, seed: int = 0) -> Policy:
     """Build the baseline ``name`` for the environment ``config`` (:class:`agents.common.EnvConfig`).
 
     Tuned baselines (``static-threshold``, ``exact-optimum``) are fitted on
     ``config``'s ``train`` split.
     """
-    n_bins = int(config.n_bins)
+    n_bins = int(config.settings.n_bins)
     if name == "oracle":
         return HindsightOracle()
     if name == "random":
@@ -203,7 +205,7 @@ def make_baseline(name: str, config: Any, *, seed: int = 0) -> Any:
     raise ValueError(f"unknown baseline {name!r}; expected one of {list(BASELINE_NAMES)}")
 
 
-def mean_return(policy: Any, tables: ExitTables) -> float:
+def mean_return(policy: Policy, tables: ExitTables) -> float:
     """Mean return of ``policy`` over every sample of ``tables`` (one episode each)."""
     exits = decide_exits(policy, tables)
     return float(end_rewards(tables)[np.arange(tables.n_samples), exits].mean())

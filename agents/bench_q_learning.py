@@ -25,18 +25,32 @@ import time
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from agents import q_learning
-from agents.common import EnvConfig, subset_tables
+from agents.common import DEFAULT_ENV_ID, TRACE_SOURCES, EnvConfig, subset_tables
 
-__all__ = ["benchmark_q_learning", "main"]
+__all__ = ["add_arguments", "benchmark_q_learning", "main", "reference_episodes", "run"]
 
 
-def _reference(config: EnvConfig, draws: q_learning.EpisodeDraws, epsilons: list[float], n: int) -> float:
-    env = config.make_env("train")
-    q = np.zeros((2, config.n_bins, 2))
-    start = time.perf_counter()
-    for e in range(n):
+def reference_episodes(
+    env: Any,
+    draws: q_learning.EpisodeDraws,
+    epsilons: list[float],
+    n_episodes: int,
+    q: NDArray[np.float64],
+    learning_rate: float = 0.1,
+    gamma: float = 0.9,
+) -> list[float]:
+    """Episodes ``0..n_episodes-1`` of ``draws`` written the obvious way; return each one's return.
+
+    ``reset(options={"sample_index": i})`` and ``step`` the real environment ``env``
+    per decision, with epsilon-greedy actions from ``draws`` and Eq. 2 on the numpy
+    Q-table ``q`` (E-1, B, 2), updated in place: the reference the fast loop
+    (:func:`agents.q_learning.run_episodes`) is timed and tested against.
+    """
+    returns = []
+    for e in range(n_episodes):
         obs, _ = env.reset(options={"sample_index": draws.samples[e]})
         while True:
             k, b = int(obs[0]), int(obs[1])
@@ -45,15 +59,24 @@ def _reference(config: EnvConfig, draws: q_learning.EpisodeDraws, epsilons: list
             else:
                 a = int(q[k, b, 1] > q[k, b, 0])
             obs, reward, terminated, _, _ = env.step(a)
-            target = reward if terminated else reward + 0.9 * q[obs[0], obs[1]].max()
-            q[k, b, a] += 0.1 * (target - q[k, b, a])
+            target = reward if terminated else reward + gamma * q[obs[0], obs[1]].max()
+            q[k, b, a] += learning_rate * (target - q[k, b, a])
             if terminated:
+                returns.append(float(reward))
                 break
+    return returns
+
+
+def _reference(config: EnvConfig, draws: q_learning.EpisodeDraws, epsilons: list[float], n: int) -> float:
+    env = config.make_env("train")
+    q = np.zeros((2, config.settings.n_bins, 2))
+    start = time.perf_counter()
+    reference_episodes(env, draws, epsilons, n, q)
     return time.perf_counter() - start
 
 
 def benchmark_q_learning(
-    env_id: str = "SPARQExit-LeNet-v0", episodes: int = 10_000, repeats: int = 3, traces: str = "auto"
+    env_id: str = DEFAULT_ENV_ID, episodes: int = 10_000, repeats: int = 3, traces: str = TRACE_SOURCES[0]
 ) -> dict[str, Any]:
     """Median seconds of ``episodes`` Q-learning episodes (fast, loop only, reference) and ratios."""
     config = EnvConfig(env_id=env_id, traces=traces)
@@ -69,7 +92,7 @@ def benchmark_q_learning(
         assert result.episodes == episodes
         timings["fast"].append(result.wall_time_s)
         draws = q_learning.draw_episodes(np.random.default_rng(repeat), learn_idx, episodes, 2)
-        q = np.zeros((tables.n_early_exits, config.n_bins, 2)).tolist()
+        q = np.zeros((tables.n_early_exits, config.settings.n_bins, 2)).tolist()
         start = time.perf_counter()
         q_learning.run_episodes(q, tables, draws, epsilons, 0, episodes, 0.1, 0.9)
         timings["fast_loop"].append(time.perf_counter() - start)
@@ -96,10 +119,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments shared by ``python -m agents.bench_q_learning`` and ``sparq bench-q-learning``."""
-    parser.add_argument("--env", default="SPARQExit-LeNet-v0")
+    parser.add_argument("--env", default=DEFAULT_ENV_ID)
     parser.add_argument("--episodes", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--traces", default="auto", choices=("auto", "pretrained", "synthetic"))
+    parser.add_argument("--traces", default=TRACE_SOURCES[0], choices=TRACE_SOURCES)
     parser.add_argument("--json", action="store_true")
 
 

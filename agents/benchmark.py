@@ -29,7 +29,7 @@ import io
 import platform
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,9 +37,10 @@ from typing import Any
 import numpy as np
 
 from agents.baselines import BASELINE_NAMES, make_baseline, threshold_policy
-from agents.common import EnvConfig
-from agents.evaluation import evaluate_exits, evaluate_policy, total_ops_table
-from agents.policy import decide_exits, format_thresholds, load_policy
+from agents.common import TRACE_SOURCES, EnvConfig
+from agents.evaluation import evaluate_exits, evaluate_policy, reference_returns, total_ops_table
+from agents.loading import load_policy
+from agents.policy import Policy, decide_exits, format_thresholds
 from sparq_gym.envs.registration import sparq_env_ids
 from sparq_gym.io import atomic_path, atomic_write_json, atomic_write_text
 
@@ -82,7 +83,7 @@ class BenchmarkConfig:
     agents: tuple[str, ...] | None = None
     baselines: tuple[str, ...] = BASELINE_NAMES
     extra_policies: tuple[str, ...] = ()
-    traces: str = "auto"
+    traces: str = TRACE_SOURCES[0]
     quick: bool = False
     sb3_timesteps: int | None = None
     plots: bool = True
@@ -100,22 +101,13 @@ class BenchmarkConfig:
 
 def _train_agent(
     agent: str, config: EnvConfig, seed: int, cfg: BenchmarkConfig
-) -> tuple[Any, dict[str, Any]]:
+) -> tuple[Policy, dict[str, Any]]:
     """Train one agent; return its policy and a record (train steps, wall time, curve)."""
     if agent.startswith("q-learning"):
         from agents import q_learning
 
-        args = q_learning.Args(
-            env_id=config.env_id,
-            traces=config.traces,
-            trace_dir=config.trace_dir,
-            seed=seed,
-            alpha=config.alpha,
-            n_bins=config.n_bins,
-            cost=config.cost,
-            gamma=1.0 if agent == "q-learning-gamma1" else 0.9,
-        )
-        result = q_learning.train(args)
+        args = q_learning.Args.for_env(config, seed=seed, gamma=1.0 if agent == "q-learning-gamma1" else 0.9)
+        result = q_learning.train(args, config)
         result.policy.name = agent
         return result.policy, {
             "train_steps": result.steps,
@@ -125,18 +117,13 @@ def _train_agent(
         }
     from agents import sb3
 
-    args_sb3 = sb3.Args(
+    args_sb3 = sb3.Args.for_env(
+        config,
         algo=agent,
-        env_id=config.env_id,
-        traces=config.traces,
-        trace_dir=config.trace_dir,
         seed=seed,
-        alpha=config.alpha,
-        n_bins=config.n_bins,
-        cost=config.cost,
         n_timesteps=cfg.sb3_timesteps or (QUICK_SB3_TIMESTEPS if cfg.quick else None),
     )
-    result_sb3 = sb3.train(args_sb3)
+    result_sb3 = sb3.train(args_sb3, config)
     return result_sb3.policy, {
         "train_steps": result_sb3.train_steps,
         "wall_time_s": result_sb3.wall_time_s,
@@ -156,10 +143,10 @@ def threshold_front(config: EnvConfig, split: str = "test") -> dict[str, Any]:
     tables = config.tables(split)
     meta = dict(config.load_traces(split).meta)
     total_ops = total_ops_table(config, split)
-    grid = [j / config.n_bins for j in range(config.n_bins + 1)]
+    grid = [j / config.settings.n_bins for j in range(config.settings.n_bins + 1)]
     points = []
     for combo in itertools.product(grid, repeat=tables.n_early_exits):
-        policy = threshold_policy(combo, config.n_bins)
+        policy = threshold_policy(combo, config.settings.n_bins)
         metrics = evaluate_exits(tables, decide_exits(policy, tables), meta, total_ops)
         points.append(
             {
@@ -259,6 +246,109 @@ def _save_figure(figure: Any, path: Path) -> None:
         figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
 
 
+def _figure(
+    out: Path,
+    filename: str,
+    envs: Sequence[str],
+    height: float,
+    draw: Callable[[Any, str], None],
+    legend: dict[str, Any] | None,
+) -> str:
+    """One PNG with a panel per environment: ``draw(ax, env_id)`` fills each; returns ``filename``.
+
+    ``legend`` holds the keyword arguments of the legend of the last panel (``None``: the
+    panels draw their own).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(envs)
+    figure, axes = plt.subplots(1, n, figsize=(5.2 * n, height), squeeze=False)
+    for ax, env_id in zip(axes[0], envs):
+        draw(ax, env_id)
+    if legend is not None:
+        axes[0][-1].legend(**legend)
+    figure.tight_layout()
+    _save_figure(figure, out / filename)
+    plt.close(figure)
+    return filename
+
+
+def _draw_accuracy_cost(ax: Any, env_id: str, aggregate: list[dict[str, Any]], front: dict[str, Any]) -> None:
+    """Accuracy vs cost: every threshold pair, their Pareto front and every policy of ``env_id``."""
+    import matplotlib.pyplot as plt
+
+    colors = [plt.get_cmap("tab20")(i) for i in range(20)]
+    style = {name: i for i, name in enumerate(dict.fromkeys(r["policy"] for r in aggregate))}
+    ax.scatter(
+        [p["mean_total_ops"] for p in front["points"]],
+        [100 * p["accuracy"] for p in front["points"]],
+        s=8,
+        color="0.8",
+        label="threshold pairs",
+    )
+    ax.plot(
+        [p["mean_total_ops"] for p in front["front"]],
+        [100 * p["accuracy"] for p in front["front"]],
+        color="0.4",
+        lw=1,
+        label="threshold Pareto front",
+    )
+    for r in (r for r in aggregate if r["env_id"] == env_id):
+        i = style[r["policy"]]  # the same marker and colour for a policy in every panel
+        ax.scatter(
+            r["mean_total_ops"],
+            100 * r["accuracy"],
+            marker="os^Dv<>p"[i % 8],
+            color=colors[(2 * i) % 20 + (i // 10) % 2],
+            s=40,
+            label=r["policy"],
+            zorder=3,
+        )
+    ax.set_xlabel("mean total ops per sample")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(env_id)
+
+
+def _draw_exit_distribution(ax: Any, env_id: str, rows: list[dict[str, Any]]) -> None:
+    """Exit distribution per class (the reference agent, seed of the first row)."""
+    candidates = [r for r in rows if r["env_id"] == env_id and r["policy"] == "q-learning"] or [
+        r for r in rows if r["env_id"] == env_id and r["policy"] == "exact-optimum"
+    ]
+    if not candidates:
+        return
+    row = candidates[0]
+    per_class = np.array(row["exit_distribution_per_class"])
+    bottom = np.zeros(per_class.shape[0])
+    names = row.get("exit_names") or [f"exit{e + 1}" for e in range(per_class.shape[1] - 1)] + ["final"]
+    for e in range(per_class.shape[1]):
+        ax.bar(np.arange(per_class.shape[0]), 100 * per_class[:, e], bottom=bottom, label=names[e])
+        bottom += 100 * per_class[:, e]
+    ax.set_xlabel("class")
+    ax.set_ylabel("samples leaving at each exit (%)")
+    ax.set_title(f"{env_id}: {row['policy']} (seed {row['seed']})")
+    ax.set_xticks(np.arange(per_class.shape[0]))
+
+
+def _draw_learning_curves(ax: Any, env_id: str, curves: dict[tuple[str, str, int], Any]) -> None:
+    """Learning curves: mean over seeds of the validation return, per agent."""
+    agents = dict.fromkeys(agent for (env, agent, _), c in curves.items() if env == env_id and c)
+    for agent in agents:
+        runs = [c for (env, a, _), c in curves.items() if env == env_id and a == agent and c]
+        length = min(len(c) for c in runs)
+        x = np.mean([[p["x"] for p in c[:length]] for c in runs], axis=0)
+        y = np.array([[p["validation_return"] for p in c[:length]] for c in runs])
+        ax.plot(x, y.mean(axis=0), lw=1.2, label=f"{agent} ({len(runs)} seeds)")
+        ax.fill_between(x, y.min(axis=0), y.max(axis=0), alpha=0.15)
+    ax.set_xlabel("training steps (decisions)")
+    ax.set_ylabel("validation return")
+    ax.set_title(env_id)
+    if agents:
+        ax.legend(fontsize=7)
+
+
 def _plots(
     out: Path,
     rows: list[dict[str, Any]],
@@ -267,107 +357,26 @@ def _plots(
     curves: dict[tuple[str, str, int], Any],
     envs: Sequence[str],
 ) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    written = []
-    n = len(envs)
-    # Accuracy vs cost.
-    colors = [plt.get_cmap("tab20")(i) for i in range(20)]
-    style = {name: i for i, name in enumerate(dict.fromkeys(r["policy"] for r in aggregate))}
-    figure, axes = plt.subplots(1, n, figsize=(5.2 * n, 4.4), squeeze=False)
-    for ax, env_id in zip(axes[0], envs):
-        front = fronts[env_id]
-        ax.scatter(
-            [p["mean_total_ops"] for p in front["points"]],
-            [100 * p["accuracy"] for p in front["points"]],
-            s=8,
-            color="0.8",
-            label="threshold pairs",
-        )
-        ax.plot(
-            [p["mean_total_ops"] for p in front["front"]],
-            [100 * p["accuracy"] for p in front["front"]],
-            color="0.4",
-            lw=1,
-            label="threshold Pareto front",
-        )
-        for r in (r for r in aggregate if r["env_id"] == env_id):
-            i = style[r["policy"]]  # the same marker and colour for a policy in every panel
-            ax.scatter(
-                r["mean_total_ops"],
-                100 * r["accuracy"],
-                marker="os^Dv<>p"[i % 8],
-                color=colors[(2 * i) % 20 + (i // 10) % 2],
-                s=40,
-                label=r["policy"],
-                zorder=3,
-            )
-        ax.set_xlabel("mean total ops per sample")
-        ax.set_ylabel("accuracy (%)")
-        ax.set_title(env_id)
-    axes[0][-1].legend(fontsize=7, loc="lower right")
-    figure.tight_layout()
-    _save_figure(figure, out / "accuracy_cost.png")
-    plt.close(figure)
-    written.append("accuracy_cost.png")
-
-    # Exit distribution per class (the reference agent, seed of the first row).
-    figure, axes = plt.subplots(1, n, figsize=(5.2 * n, 3.8), squeeze=False)
-    for ax, env_id in zip(axes[0], envs):
-        candidates = [r for r in rows if r["env_id"] == env_id and r["policy"] == "q-learning"] or [
-            r for r in rows if r["env_id"] == env_id and r["policy"] == "exact-optimum"
-        ]
-        if not candidates:
-            continue
-        row = candidates[0]
-        per_class = np.array(row["exit_distribution_per_class"])
-        bottom = np.zeros(per_class.shape[0])
-        names = row.get("exit_names") or [f"exit{e + 1}" for e in range(per_class.shape[1] - 1)] + ["final"]
-        for e in range(per_class.shape[1]):
-            ax.bar(np.arange(per_class.shape[0]), 100 * per_class[:, e], bottom=bottom, label=names[e])
-            bottom += 100 * per_class[:, e]
-        ax.set_xlabel("class")
-        ax.set_ylabel("samples leaving at each exit (%)")
-        ax.set_title(f"{env_id}: {row['policy']} (seed {row['seed']})")
-        ax.set_xticks(np.arange(per_class.shape[0]))
-    axes[0][-1].legend(fontsize=8)
-    figure.tight_layout()
-    _save_figure(figure, out / "exit_distribution.png")
-    plt.close(figure)
-    written.append("exit_distribution.png")
-
-    # Learning curves: mean over seeds of the validation return, per agent.
-    figure, axes = plt.subplots(1, n, figsize=(5.2 * n, 3.8), squeeze=False)
-    for ax, env_id in zip(axes[0], envs):
-        agents = dict.fromkeys(agent for (env, agent, _), c in curves.items() if env == env_id and c)
-        for agent in agents:
-            runs = [c for (env, a, _), c in curves.items() if env == env_id and a == agent and c]
-            length = min(len(c) for c in runs)
-            x = np.mean([[p["x"] for p in c[:length]] for c in runs], axis=0)
-            y = np.array([[p["validation_return"] for p in c[:length]] for c in runs])
-            ax.plot(x, y.mean(axis=0), lw=1.2, label=f"{agent} ({len(runs)} seeds)")
-            ax.fill_between(x, y.min(axis=0), y.max(axis=0), alpha=0.15)
-        ax.set_xlabel("training steps (decisions)")
-        ax.set_ylabel("validation return")
-        ax.set_title(env_id)
-        if agents:
-            ax.legend(fontsize=7)
-    figure.tight_layout()
-    _save_figure(figure, out / "learning_curves.png")
-    plt.close(figure)
-    written.append("learning_curves.png")
-    return written
+    """Write the three PNGs; return their names."""
+    return [
+        _figure(
+            out, "accuracy_cost.png", envs, 4.4,
+            lambda ax, env_id: _draw_accuracy_cost(ax, env_id, aggregate, fronts[env_id]),
+            {"fontsize": 7, "loc": "lower right"},
+        ),
+        _figure(
+            out, "exit_distribution.png", envs, 3.8,
+            lambda ax, env_id: _draw_exit_distribution(ax, env_id, rows), {"fontsize": 8},
+        ),
+        _figure(
+            out, "learning_curves.png", envs, 3.8,
+            lambda ax, env_id: _draw_learning_curves(ax, env_id, curves), None,
+        ),
+    ]
 
 
-def run_benchmark(cfg: BenchmarkConfig, command: str = "sparq benchmark") -> dict[str, Any]:
-    """Run the benchmark described by ``cfg``; write every output; return the JSON record."""
-    from tqdm import tqdm
-
-    out = Path(cfg.out)
-    agents = cfg.agent_list()
+def _tasks(cfg: BenchmarkConfig, agents: Sequence[str]) -> list[tuple[str, str, str, int]]:
+    """(environment, kind, name, seed) of every run, environment after environment."""
     baselines = [b for b in cfg.baselines if b != "random"]
     tasks: list[tuple[str, str, str, int]] = []
     for env_id in cfg.envs:
@@ -376,25 +385,46 @@ def run_benchmark(cfg: BenchmarkConfig, command: str = "sparq benchmark") -> dic
             tasks += [(env_id, "baseline", "random", seed) for seed in cfg.seeds]
         tasks += [(env_id, "agent", agent, seed) for agent in agents for seed in cfg.seeds]
         tasks += [(env_id, "user", spec, 0) for spec in cfg.extra_policies]
+    return tasks
+
+
+def _policy(
+    kind: str, name: str, seed: int, config: EnvConfig, cfg: BenchmarkConfig
+) -> tuple[Policy, dict[str, Any]]:
+    """The policy of one run (trained, built or loaded) and its training record (empty if none)."""
+    if kind == "agent":
+        return _train_agent(name, config, seed, cfg)
+    if kind == "baseline":
+        return make_baseline(name, config, seed=seed), {}
+    return load_policy(name, config, seed=seed), {}
+
+
+def run_benchmark(cfg: BenchmarkConfig, command: str = "sparq benchmark") -> dict[str, Any]:
+    """Run the benchmark described by ``cfg``; write every output; return the JSON record."""
+    from tqdm import tqdm
+
+    out = Path(cfg.out)
+    agents = cfg.agent_list()
+    tasks = _tasks(cfg, agents)
     rows: list[dict[str, Any]] = []
     curves: dict[tuple[str, str, int], Any] = {}
     fronts: dict[str, Any] = {}
+    # One config per environment, held for the whole run: its traces and tables load once.
+    configs: dict[str, EnvConfig] = {}
+    references: dict[str, dict[str, Any]] = {}
     start = time.perf_counter()
     bar = tqdm(tasks, desc="benchmark", unit="run", disable=not cfg.progress, file=sys.stderr)
     for env_id, kind, name, seed in bar:
         bar.set_postfix_str(f"{env_id.removeprefix('SPARQExit-')} {name} s{seed}")
-        config = EnvConfig(env_id=env_id, traces=cfg.traces)
-        if env_id not in fronts:
-            fronts[env_id] = threshold_front(config)
-        extra: dict[str, Any] = {}
+        if env_id not in configs:
+            configs[env_id] = EnvConfig(env_id=env_id, traces=cfg.traces)
+            fronts[env_id] = threshold_front(configs[env_id])
+            references[env_id] = reference_returns(configs[env_id], "test")
+        config = configs[env_id]
+        policy, extra = _policy(kind, name, seed, config, cfg)
         if kind == "agent":
-            policy, extra = _train_agent(name, config, seed, cfg)
             curves[(env_id, name, seed)] = extra.pop("curve")
-        elif kind == "baseline":
-            policy = make_baseline(name, config, seed=seed)
-        else:
-            policy = load_policy(name, config, seed=seed)
-        result = evaluate_policy(policy, config, "test", name=name)
+        result = evaluate_policy(policy, config, "test", name=name, reference=references[env_id])
         result.pop("reference", None)
         result.pop("thresholds", None)
         result.update({"seed": seed, "kind": kind, **extra})

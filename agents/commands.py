@@ -1,4 +1,4 @@
-"""Sub-commands ``sparq train``, ``sparq evaluate`` and ``sparq benchmark``.
+"""Sub-commands ``sparq train``, ``sparq evaluate``, ``sparq benchmark`` and ``sparq bench-q-learning``.
 
 ::
 
@@ -18,32 +18,17 @@ import json
 import sys
 from typing import Any
 
+from agents.bench_q_learning import add_arguments as add_bench_q_learning_arguments
+from agents.common import TRACE_SOURCES, add_env_arguments, env_config_from_arguments
+
 __all__ = ["register"]
 
 
-def _add_env_arguments(parser: argparse.ArgumentParser, env_required: bool = True) -> None:
-    parser.add_argument(
-        "--env", required=env_required, default=None, help="environment id, e.g. SPARQExit-LeNet-v0"
-    )
-    # Defaults are None so that `sparq evaluate` can tell a flag given from one
-    # left out and take the left-out ones from a saved policy's environment.
-    parser.add_argument(
-        "--traces",
-        default=None,
-        choices=("auto", "pretrained", "synthetic"),
-        help="trace source (default auto: shipped traces if present, else synthetic)",
-    )
-    parser.add_argument("--trace-dir", default=None, help="your own trace directory (SPARQExit-v0)")
-    parser.add_argument("--alpha", type=float, default=None, help="weight of the savings (default 0.3)")
-    parser.add_argument("--n-bins", type=int, default=None, help="number of confidence bins B (default 10)")
-    parser.add_argument("--cost", default=None, help="what savings are measured in (default total_ops)")
-
-
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``train``, ``evaluate`` and ``benchmark`` to the ``sparq`` command."""
+    """Add ``train``, ``evaluate``, ``benchmark`` and ``bench-q-learning`` to the ``sparq`` command."""
     train = subparsers.add_parser("train", help="train an exit policy (q-learning, dqn, ppo)")
     train.add_argument("agent", choices=("q-learning", "dqn", "ppo"))
-    _add_env_arguments(train)
+    add_env_arguments(train)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", required=True, help="directory to save the policy to")
     train.add_argument("--gamma", type=float, default=None, help="Q-learning discount (paper: 0.9)")
@@ -66,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     train.set_defaults(handler=_run_train)
 
     evaluate = subparsers.add_parser("evaluate", help="evaluate policies on every sample of a split")
-    _add_env_arguments(evaluate, env_required=False)
+    add_env_arguments(evaluate, env_required=False)
     evaluate.add_argument(
         "--policy",
         action="append",
@@ -93,7 +78,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="subset of: q-learning q-learning-gamma1 dqn ppo (default: all)",
     )
     bench.add_argument("--policy", action="append", default=[], help="add your own policy (repeatable)")
-    bench.add_argument("--traces", default="auto", choices=("auto", "pretrained", "synthetic"))
+    bench.add_argument("--traces", default=TRACE_SOURCES[0], choices=TRACE_SOURCES)
     bench.add_argument("--sb3-timesteps", type=int, default=None, help="override the DQN/PPO budget")
     bench.add_argument("--threads", type=int, default=1, help="torch threads for DQN/PPO")
     bench.add_argument("--no-plots", action="store_true")
@@ -103,32 +88,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     bench_q = subparsers.add_parser(
         "bench-q-learning", help="time 10,000 Q-learning episodes against a gym.make reference"
     )
-    bench_q.add_argument("--env", default="SPARQExit-LeNet-v0")
-    bench_q.add_argument("--episodes", type=int, default=10_000)
-    bench_q.add_argument("--repeats", type=int, default=3)
-    bench_q.add_argument("--traces", default="auto", choices=("auto", "pretrained", "synthetic"))
-    bench_q.add_argument("--json", action="store_true")
+    add_bench_q_learning_arguments(bench_q)
     bench_q.set_defaults(handler=_run_bench_q_learning)
-
-
-_ENV_DEFAULTS: dict[str, Any] = {
-    "traces": "auto",
-    "trace_dir": None,
-    "alpha": 0.3,
-    "n_bins": 10,
-    "cost": "total_ops",
-}
-
-
-def _env_config(args: argparse.Namespace, env_id: str, saved: dict[str, Any] | None = None) -> Any:
-    """The environment of a command: flags given win, then a saved policy's, then the defaults."""
-    from agents.common import EnvConfig
-
-    values = {}
-    for key, default in _ENV_DEFAULTS.items():
-        given = getattr(args, key)
-        values[key] = given if given is not None else (saved or {}).get(key, default)
-    return EnvConfig(env_id=env_id, **values)
 
 
 def _set_threads(threads: int) -> None:
@@ -138,99 +99,50 @@ def _set_threads(threads: int) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    env = _env_config(args, args.env)
-    common = {
-        "env_id": args.env,
-        "traces": env.traces,
-        "trace_dir": env.trace_dir,
-        "seed": args.seed,
-        "alpha": env.alpha,
-        "n_bins": env.n_bins,
-        "cost": env.cost,
-        "out": args.out,
-    }
+    config = env_config_from_arguments(args)
     if args.agent == "q-learning":
         from agents import q_learning
 
-        q_args = q_learning.Args(**common)
-        if args.gamma is not None:
-            q_args.gamma = args.gamma
-        if args.early_stopping_on is not None:
-            q_args.early_stopping_on = args.early_stopping_on
+        overrides = {"gamma": args.gamma, "early_stopping_on": args.early_stopping_on}
+        q_args = q_learning.Args.for_env(
+            config, seed=args.seed, out=args.out, **{k: v for k, v in overrides.items() if v is not None}
+        )
         if args.episodes is not None:
-            q_args.total_episodes = args.episodes
-            q_args.min_episodes = min(q_args.min_episodes, args.episodes)
-        result = q_learning.train(q_args)
-        summary = {
-            "agent": "q-learning",
-            "out": args.out,
-            "episodes": result.episodes,
-            "best_validation_return": result.best_validation_return,
-            "thresholds": result.policy.thresholds(),
-            "wall_time_s": result.wall_time_s,
-        }
-        text = q_learning.summary(result)
+            q_args = q_args.with_budget(args.episodes)
+        result = q_learning.train(q_args, config)
+        record, text = q_learning.summary_record(result), q_learning.summary(result)
     else:
         from agents import sb3
 
         _set_threads(args.threads)
-        sb3_args = sb3.Args(algo=args.agent, n_timesteps=args.timesteps, obs_type=args.obs_type, **common)
-        result_sb3 = sb3.train(sb3_args)
-        summary = {
-            "agent": args.agent,
-            "out": args.out,
-            "train_steps": result_sb3.train_steps,
-            "wall_time_s": result_sb3.wall_time_s,
-            "curve": result_sb3.curve,
-        }
-        text = f"{result_sb3.train_steps} steps in {result_sb3.wall_time_s:.1f} s"
+        sb3_args = sb3.Args.for_env(
+            config, algo=args.agent, seed=args.seed, out=args.out, n_timesteps=args.timesteps,
+            obs_type=args.obs_type,
+        )
+        result_sb3 = sb3.train(sb3_args, config)
+        record, text = sb3.summary_record(result_sb3), sb3.summary(result_sb3)
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps({"agent": args.agent, "out": args.out, **record}, indent=2))
     else:
         print(f"{args.agent} on {args.env} (seed {args.seed}): {text}; saved to {args.out}")
     return 0
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from agents.evaluation import evaluate_policy
-    from agents.policy import POLICY_FILE, load_policy
-    from sparq_gym.io import atomic_write_json, read_json
+    from agents.evaluation import evaluate_specs, format_ranking
+    from agents.loading import saved_env_record
+    from sparq_gym.io import atomic_write_json, json_safe
 
     # The first saved policy's environment fills every flag left out (--env included).
-    saved: dict[str, Any] | None = None
-    for spec in args.policy:
-        if (Path(spec) / POLICY_FILE).exists():
-            saved = read_json(Path(spec) / POLICY_FILE).get("env", {})
-            break
-    env_id = args.env or (saved or {}).get("env_id")
-    if env_id is None:
-        raise ValueError("pass --env ID (no saved policy among --policy records an environment)")
-    config = _env_config(args, env_id, saved)
-    results = []
-    for spec in args.policy:
-        policy = load_policy(spec, config, seed=args.seed)
-        results.append(evaluate_policy(policy, config, args.split, name=spec))
-    results.sort(key=lambda r: -r["mean_return"])
+    config = env_config_from_arguments(args, saved_env_record(args.policy))
+    results = evaluate_specs(args.policy, config, args.split, seed=args.seed)
     payload: Any = results[0] if len(results) == 1 else results
     if args.out:
         atomic_write_json(args.out, payload)
     if args.json:
-        from sparq_gym.io import json_safe
-
         print(json.dumps(json_safe(payload), indent=2, default=float))
-        return 0
-    print(
-        f"{'#':>2} {'policy':32s} {'norm.score':>10s} {'return':>8s} {'accuracy':>9s} "
-        f"{'savings':>8s} exits(%)"
-    )
-    for rank, r in enumerate(results, 1):
-        exits = "/".join(f"{100 * f:.0f}" for f in r["exit_distribution"])
-        print(
-            f"{rank:2d} {r['policy'][:32]:32s} {r['normalized_score']:10.3f} {r['mean_return']:8.4f} "
-            f"{100 * r['accuracy']:8.2f}% {r['mean_savings']:8.3f} {exits}"
-        )
+    else:
+        print(format_ranking(results))
     return 0
 
 
@@ -251,7 +163,7 @@ def _run_benchmark(args: argparse.Namespace) -> int:
         seeds=tuple(args.seeds),
         agents=tuple(args.agents) if args.agents else None,
         extra_policies=tuple(args.policy),
-        traces=args.traces or _ENV_DEFAULTS["traces"],
+        traces=args.traces,
         quick=args.quick,
         sb3_timesteps=args.sb3_timesteps,
         plots=not args.no_plots,

@@ -1,8 +1,10 @@
 """Which traces an agent trains and is evaluated on, and the environments built from them.
 
 Every agent, baseline and report names its problem with an :class:`EnvConfig`:
-an environment id plus the keyword arguments that change the MDP (``alpha``,
-``n_bins``, ``cost``, ``network``) and where the traces come from. With
+an environment id, the settings that change the MDP
+(:class:`sparq_gym.envs.settings.ExitSettings`: ``alpha``, ``n_bins``, ``cost``,
+``network``, written there once with their defaults) and where the traces
+come from. With
 ``traces="auto"`` (the default) the shipped traces under
 ``pretrained/<backbone>/<network>/`` are used when they exist (with both splits) and synthetic
 traces shaped like the backbone (:data:`SYNTHETIC_PROFILES`) otherwise, so every
@@ -17,30 +19,52 @@ validation part used for early stopping out of ``train``, never out of ``test``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-from functools import lru_cache
-from typing import Any
+import argparse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from sparq_gym.envs.core import ExitTables, ObsType, build_exit_tables
+from sparq_gym.envs.core import ExitTables, build_exit_tables
 from sparq_gym.envs.registration import ENV_TABLE, GENERIC_ENV_ID
+from sparq_gym.envs.settings import ExitSettings, ObsType, add_setting_arguments, settings_from_arguments
 from sparq_gym.io import read_json
 from sparq_gym.paths import trace_dir
 from sparq_gym.traces import TraceSet, make_synthetic_traces
 
+if TYPE_CHECKING:
+    import gymnasium as gym
+
 __all__ = [
+    "DEFAULT_ENV_ID",
+    "RECORDED_SETTINGS",
     "SYNTHETIC_PROFILES",
     "TRACE_SOURCES",
+    "EnvArgs",
     "EnvConfig",
     "SyntheticProfile",
+    "add_env_arguments",
     "backbone_of",
+    "env_config_from_arguments",
+    "recorded_settings",
+    "settings_record",
     "subset_tables",
     "train_validation_split",
 ]
 
 TRACE_SOURCES: tuple[str, ...] = ("auto", "pretrained", "synthetic")
+"""Where traces may come from; the first, ``auto``, is the default."""
+
+DEFAULT_ENV_ID = "SPARQExit-LeNet-v0"
+"""The environment of a config or a run that names none."""
+
+RECORDED_SETTINGS: tuple[str, ...] = ("alpha", "n_bins", "cost", "network")
+"""The settings saved policies and results record as flat keys (the observation type is the
+policy's own: ``policy.json`` records it apart)."""
+
+_Args = TypeVar("_Args", bound="EnvArgs")
 
 
 @dataclass(frozen=True)
@@ -81,27 +105,37 @@ def backbone_of(env_id: str) -> str | None:
     raise ValueError(f"unknown environment id {env_id!r}; expected one of {known}")
 
 
+def settings_record(settings: ExitSettings) -> dict[str, Any]:
+    """The :data:`RECORDED_SETTINGS` of ``settings`` as a flat dict (``alpha``, ``n_bins``, ...)."""
+    return {name: getattr(settings, name) for name in RECORDED_SETTINGS}
+
+
+def recorded_settings(record: Mapping[str, Any]) -> ExitSettings:
+    """:class:`ExitSettings` from a flat record (:func:`settings_record`); missing keys take defaults."""
+    return ExitSettings(**{name: record[name] for name in RECORDED_SETTINGS if name in record})
+
+
 @dataclass(frozen=True)
 class EnvConfig:
-    """One early-exit MDP: environment id, reward/observation settings and trace source.
+    """One early-exit MDP: environment id, trace source and the environment's settings.
+
+    A config loads its traces and builds its tables once each, on first use,
+    and keeps them for as long as the caller holds it: hold one config per
+    environment to reuse them (two equal configs load separately).
 
     :param env_id: a registered id, e.g. ``"SPARQExit-LeNet-v0"``.
     :param traces: ``"auto"`` (shipped traces if present, else synthetic), ``"pretrained"``
         or ``"synthetic"``.
     :param trace_dir: a user trace directory (overrides ``traces``; needed for ``SPARQExit-v0``).
-    :param alpha: weight of the savings in the reward.
-    :param n_bins: B, the number of confidence bins.
-    :param cost: what savings are measured in (see :mod:`sparq_gym.envs.costs`).
-    :param network: network variant with exits (``"qdsnn"``, ``"dynamic_ann"``, ``"snn"``).
+    :param settings: the reward and observation settings (alpha, n_bins, cost, network; the
+        observation type is the default of :meth:`tables` and :meth:`make_env`).
     """
 
-    env_id: str = "SPARQExit-LeNet-v0"
-    traces: str = "auto"
+    env_id: str = DEFAULT_ENV_ID
+    traces: str = TRACE_SOURCES[0]
     trace_dir: str | None = None
-    alpha: float = 0.3
-    n_bins: int = 10
-    cost: str = "total_ops"
-    network: str = "qdsnn"
+    settings: ExitSettings = field(default_factory=ExitSettings)
+    _loaded: dict[tuple[str, ...], Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.traces not in TRACE_SOURCES:
@@ -121,17 +155,39 @@ class EnvConfig:
             return "trace_dir"
         if self.traces != "auto":
             return self.traces
-        return "pretrained" if _shipped_complete(str(self.backbone), self.network) else "synthetic"
+        return "pretrained" if _shipped_complete(str(self.backbone), self.settings.network) else "synthetic"
+
+    def _once(self, key: tuple[str, ...], build: Callable[[], Any]) -> Any:
+        """``build()`` on the first call with ``key``, the kept value afterwards."""
+        if key not in self._loaded:
+            self._loaded[key] = build()
+        return self._loaded[key]
 
     def load_traces(self, split: str) -> TraceSet:
         """The :class:`TraceSet` of ``split`` (``"train"`` or ``"test"``) for this config."""
-        return _load_traces(self.env_id, self.source(), self.trace_dir, self.network, split)
+        source = self.source()
+        traces: TraceSet = self._once(
+            ("traces", source, split),
+            lambda: _read_traces(self.env_id, source, self.trace_dir, self.settings.network, split),
+        )
+        return traces
 
-    def tables(self, split: str, obs_type: ObsType = "multidiscrete") -> ExitTables:
-        """Precomputed exit tables of ``split`` with this config's reward settings."""
-        return _tables(self, split, obs_type)
+    def tables(self, split: str, obs_type: ObsType | None = None) -> ExitTables:
+        """Precomputed exit tables of ``split`` with this config's settings (``obs_type`` overrides)."""
+        settings = self.settings if obs_type is None else replace(self.settings, obs_type=obs_type)
+        tables: ExitTables = self._once(
+            ("tables", self.source(), split, settings.obs_type),
+            lambda: build_exit_tables(
+                self.load_traces(split),
+                alpha=settings.alpha,
+                n_bins=settings.n_bins,
+                cost=settings.cost,
+                obs_type=settings.obs_type,
+            ),
+        )
+        return tables
 
-    def make_env(self, split: str, obs_type: ObsType = "multidiscrete", **kwargs: Any) -> Any:
+    def make_env(self, split: str, obs_type: ObsType | None = None, **kwargs: Any) -> gym.Env[Any, Any]:
         """``gym.make`` this environment on ``split`` (extra kwargs go to the environment)."""
         import gymnasium as gym
 
@@ -139,33 +195,127 @@ class EnvConfig:
 
         return gym.make(self.env_id, **self.env_kwargs(split, obs_type), **kwargs)
 
-    def env_kwargs(self, split: str, obs_type: ObsType = "multidiscrete") -> dict[str, Any]:
-        """Keyword arguments of ``gym.make`` / ``gym.make_vec`` for ``split``."""
-        kwargs: dict[str, Any] = {
-            "split": split,
-            "alpha": self.alpha,
-            "n_bins": self.n_bins,
-            "cost": self.cost,
-            "obs_type": obs_type,
+    def settings_kwargs(self, obs_type: str | None = None) -> dict[str, Any]:
+        """The settings as environment keyword arguments: ``alpha``, ``n_bins``, ``cost``, ``obs_type``.
+
+        The network is left out: it only chooses which shipped traces to load
+        (:meth:`env_kwargs` adds it for those).
+        """
+        return {
+            "alpha": self.settings.alpha,
+            "n_bins": self.settings.n_bins,
+            "cost": self.settings.cost,
+            "obs_type": self.settings.obs_type if obs_type is None else obs_type,
         }
+
+    def env_kwargs(self, split: str, obs_type: ObsType | None = None) -> dict[str, Any]:
+        """Keyword arguments of ``gym.make`` / ``gym.make_vec`` for ``split``."""
+        kwargs: dict[str, Any] = {"split": split, **self.settings_kwargs(obs_type)}
         source = self.source()
         if source == "trace_dir":
             kwargs["trace_dir"] = self.trace_dir
         elif source == "synthetic":
             kwargs["traces"] = self.load_traces(split)
         else:
-            kwargs["network"] = self.network
+            kwargs["network"] = self.settings.network
         return kwargs
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able form (what saved policies record), with the resolved trace source."""
-        return {**asdict(self), "source": self.source()}
+        """JSON-able form (what saved policies record), with the resolved trace source.
+
+        Keys: ``env_id``, ``traces``, ``trace_dir``, the :data:`RECORDED_SETTINGS` and ``source``.
+        """
+        return {
+            "env_id": self.env_id,
+            "traces": self.traces,
+            "trace_dir": self.trace_dir,
+            **settings_record(self.settings),
+            "source": self.source(),
+        }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> EnvConfig:
+    def from_dict(cls, data: Mapping[str, Any]) -> EnvConfig:
         """Inverse of :meth:`to_dict` (unknown keys such as ``source`` are ignored)."""
-        fields = {"env_id", "traces", "trace_dir", "alpha", "n_bins", "cost", "network"}
-        return cls(**{k: v for k, v in data.items() if k in fields})
+        places = {name: data[name] for name in ("env_id", "traces", "trace_dir") if name in data}
+        return cls(**places, settings=recorded_settings(data))
+
+
+@dataclass
+class EnvArgs:
+    """The environment part of an agent's ``Args``: which traces, and the environment's settings."""
+
+    env_id: str = DEFAULT_ENV_ID
+    """environment id (``SPARQExit-MLP-v0``, ``SPARQExit-LeNet-v0``, ``SPARQExit-AlexNet-v0``)"""
+    traces: str = TRACE_SOURCES[0]
+    """trace source: ``auto`` (shipped if present, else synthetic), ``pretrained`` or ``synthetic``"""
+    trace_dir: str | None = None
+    """your own trace directory (for ``SPARQExit-v0``)"""
+    settings: ExitSettings = field(default_factory=ExitSettings)
+    """the environment's settings: reward weight alpha (paper: 0.3), bins B, cost, network"""
+
+    @classmethod
+    def for_env(cls: type[_Args], config: EnvConfig, **values: Any) -> _Args:
+        """Args of a run on the environment ``config``; ``values`` set the other fields."""
+        return cls(
+            env_id=config.env_id, traces=config.traces, trace_dir=config.trace_dir, settings=config.settings,
+            **values,
+        )
+
+    def env_config(self, held: EnvConfig | None = None) -> EnvConfig:
+        """The environment this run trains on.
+
+        ``held`` is a config of the same environment that the caller holds (its
+        loaded traces and tables are then reused); without it a new config is made.
+        """
+        config = EnvConfig(self.env_id, self.traces, self.trace_dir, self.settings)
+        if held is None:
+            return config
+        if held != config:
+            raise ValueError(f"the environment passed ({held}) is not the one the args name ({config})")
+        return held
+
+    def record(self) -> dict[str, Any]:
+        """JSON-able form of the args (what ``policy.json`` saves), the settings as flat keys."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "settings"}
+        return {**values, **settings_record(self.settings)}
+
+
+def add_env_arguments(parser: argparse.ArgumentParser, *, env_required: bool = True) -> None:
+    """Add ``--env``, ``--traces``, ``--trace-dir`` and the settings' flags to ``parser``.
+
+    Every flag defaults to ``None`` so that a command can tell a flag given from
+    one left out (:func:`env_config_from_arguments` takes the left-out ones from a
+    saved policy's environment, then from the defaults).
+    """
+    parser.add_argument(
+        "--env", required=env_required, default=None, help="environment id, e.g. SPARQExit-LeNet-v0"
+    )
+    parser.add_argument(
+        "--traces",
+        default=None,
+        choices=TRACE_SOURCES,
+        help="trace source (default auto: shipped traces if present, else synthetic)",
+    )
+    parser.add_argument("--trace-dir", default=None, help="your own trace directory (SPARQExit-v0)")
+    add_setting_arguments(parser, RECORDED_SETTINGS)
+
+
+def env_config_from_arguments(args: argparse.Namespace, saved: Mapping[str, Any] | None = None) -> EnvConfig:
+    """The environment of a command: flags given win, then the record ``saved``, then the defaults.
+
+    ``saved`` is a saved policy's environment record (:meth:`EnvConfig.to_dict`);
+    ``--env`` may be left out only when it names an ``env_id``.
+    """
+    saved = saved or {}
+    env_id = args.env or saved.get("env_id")
+    if env_id is None:
+        raise ValueError("pass --env ID (no saved policy among --policy records an environment)")
+    return EnvConfig(
+        env_id=env_id,
+        traces=args.traces if args.traces is not None else saved.get("traces", TRACE_SOURCES[0]),
+        trace_dir=args.trace_dir if args.trace_dir is not None else saved.get("trace_dir"),
+        settings=settings_from_arguments(args, recorded_settings(saved)),
+    )
 
 
 def _shipped_complete(backbone: str, network: str) -> bool:
@@ -180,8 +330,8 @@ def _shipped_complete(backbone: str, network: str) -> bool:
     return all(split in splits for split in SYNTHETIC_SIZES)
 
 
-@lru_cache(maxsize=32)
-def _load_traces(env_id: str, source: str, directory: str | None, network: str, split: str) -> TraceSet:
+def _read_traces(env_id: str, source: str, directory: str | None, network: str, split: str) -> TraceSet:
+    """Read (or, for ``source="synthetic"``, make) the traces of ``split``."""
     if source == "trace_dir":
         return TraceSet.load(str(directory), split=split)
     backbone = backbone_of(env_id)
@@ -206,14 +356,6 @@ def _load_traces(env_id: str, source: str, directory: str | None, network: str, 
     )
     meta = {**traces.meta, "backbone": f"synthetic-{backbone}"}
     return TraceSet(**traces.arrays(), meta=meta, split=split)
-
-
-@lru_cache(maxsize=64)
-def _tables(config: EnvConfig, split: str, obs_type: ObsType) -> ExitTables:
-    traces = config.load_traces(split)
-    return build_exit_tables(
-        traces, alpha=config.alpha, n_bins=config.n_bins, cost=config.cost, obs_type=obs_type
-    )
 
 
 def train_validation_split(

@@ -27,18 +27,28 @@ vectorised step; any other policy is asked for actions batch by batch
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from agents.common import EnvConfig
-from agents.policy import decide_exits, end_rewards, format_thresholds, policy_obs_type
+from agents.loading import load_policy
+from agents.policy import Policy, decide_exits, end_rewards, format_thresholds, policy_obs_type
 from sparq_gym.envs.core import ExitTables
-from sparq_gym.envs.costs import ANN_OPS_COUNTER, TOTAL_OPS_COUNTERS, resolve_cost
+from sparq_gym.envs.costs import resolve_cost
+from sparq_gym.traces.costs import total_ops as total_ops_of_counts
 
-__all__ = ["evaluate_exits", "evaluate_policy", "reference_returns", "total_ops_table"]
+__all__ = [
+    "evaluate_exits",
+    "evaluate_policy",
+    "evaluate_specs",
+    "format_ranking",
+    "normalized_score",
+    "reference_returns",
+    "total_ops_table",
+]
 
 REQUIRED_KEYS: tuple[str, ...] = ("mean_return", "accuracy", "mean_savings", "normalized_score")
 
@@ -67,7 +77,7 @@ def evaluate_exits(
     names = list(tables.counter_names)
     counts = tables.counts[rows, exits]  # (N, K) raw counters of each path
     if total_ops is None:
-        total_ops = _total_ops_from_counts(tables.counts, names)
+        total_ops = total_ops_of_counts(tables.counts, names)
     path_ops = np.asarray(total_ops)[rows, exits]
     from sparq_gym.energy import get_energy_model
 
@@ -90,24 +100,17 @@ def evaluate_exits(
     }
 
 
-def _total_ops_from_counts(counts: NDArray[np.int64], names: list[str]) -> NDArray[np.float64]:
-    """Total ops per (sample, exit) as ``cost="total_ops"`` defines them (MACs for an ANN)."""
-    spiking = counts[:, :, [names.index(c) for c in TOTAL_OPS_COUNTERS]].sum(axis=2)
-    if not spiking.any() and ANN_OPS_COUNTER in names:
-        return counts[:, :, names.index(ANN_OPS_COUNTER)].astype(np.float64)
-    return spiking.astype(np.float64)
-
-
 def total_ops_table(config: EnvConfig, split: str) -> NDArray[np.float64]:
     """Total ops to reach every exit of every sample of ``split``, (N, E): the environments' cost."""
     return resolve_cost(config.load_traces(split), "total_ops")[0]
 
 
-@lru_cache(maxsize=32)
 def reference_returns(config: EnvConfig, split: str = "test") -> dict[str, Any]:
     """Mean returns on ``split`` of always-final and of the exact optimum tuned on ``train``.
 
-    These are the two ends of the normalized score. Cached per config.
+    These are the two ends of the normalized score. A caller that evaluates many
+    policies on one environment computes them once and passes them to
+    :func:`evaluate_policy`.
     """
     from agents.baselines import always_exit_policy
     from agents.exact_optimum import solve_exact_optimum
@@ -115,8 +118,8 @@ def reference_returns(config: EnvConfig, split: str = "test") -> dict[str, Any]:
     tables = config.tables(split)
     rewards = end_rewards(tables)
     rows = np.arange(tables.n_samples)
-    final = always_exit_policy(None, tables.n_early_exits, config.n_bins)
-    optimum = solve_exact_optimum(config.tables("train"), config.n_bins)
+    final = always_exit_policy(None, tables.n_early_exits, config.settings.n_bins)
+    optimum = solve_exact_optimum(config.tables("train"), config.settings.n_bins)
     return {
         "always_final": float(rewards[rows, final.choose_exits(tables)].mean()),
         "exact_optimum": float(rewards[rows, optimum.policy.choose_exits(tables)].mean()),
@@ -134,30 +137,36 @@ def normalized_score(mean_return: float, reference: dict[str, Any]) -> float:
 
 
 def evaluate_policy(
-    policy: Any, config: EnvConfig, split: str = "test", *, name: str | None = None
+    policy: Policy,
+    config: EnvConfig,
+    split: str = "test",
+    *,
+    name: str | None = None,
+    reference: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``policy`` on every sample of ``split`` once; return the metrics dict.
 
     Besides :func:`evaluate_exits`' keys the result holds ``policy``, ``env_id``,
     ``split``, ``traces`` (the trace source), ``alpha``, ``n_bins``, ``cost``,
-    ``normalized_score``, ``reference`` (the two ends of the score) and, for
+    ``normalized_score``, ``reference`` (the two ends of the score: ``reference``
+    when given, else :func:`reference_returns` of ``config`` and ``split``) and, for
     table policies, ``thresholds`` (implied per exit) and ``thresholds_text``.
     """
-    obs_type = policy_obs_type(policy)
-    tables = config.tables(split, obs_type)  # type: ignore[arg-type]
+    tables = config.tables(split, policy_obs_type(policy))
     exits = decide_exits(policy, tables)
     meta = dict(config.load_traces(split).meta)
     result = evaluate_exits(tables, exits, meta, total_ops_table(config, split))
-    reference = reference_returns(config, split)
+    if reference is None:
+        reference = reference_returns(config, split)
     result.update(
         {
             "policy": name or getattr(policy, "name", type(policy).__name__),
             "env_id": config.env_id,
             "split": split,
             "traces": config.source(),
-            "alpha": config.alpha,
-            "n_bins": config.n_bins,
-            "cost": config.cost,
+            "alpha": config.settings.alpha,
+            "n_bins": config.settings.n_bins,
+            "cost": config.settings.cost,
             "normalized_score": normalized_score(result["mean_return"], reference),
             "reference": reference,
         }
@@ -167,3 +176,35 @@ def evaluate_policy(
         result["thresholds"] = records
         result["thresholds_text"] = format_thresholds(records)
     return result
+
+
+def evaluate_specs(
+    specs: Sequence[str], config: EnvConfig, split: str = "test", *, seed: int = 0
+) -> list[dict[str, Any]]:
+    """Load every policy spec (:func:`agents.loading.load_policy`), evaluate it; best mean return first.
+
+    Each result is :func:`evaluate_policy`'s, named by its spec; ``seed`` seeds
+    the stochastic baselines.
+    """
+    reference = reference_returns(config, split)
+    results = [
+        evaluate_policy(load_policy(spec, config, seed=seed), config, split, name=spec, reference=reference)
+        for spec in specs
+    ]
+    results.sort(key=lambda r: -r["mean_return"])
+    return results
+
+
+def format_ranking(results: Sequence[Mapping[str, Any]]) -> str:
+    """A text table of ranked results: rank, policy, normalized score, return, accuracy, savings, exits."""
+    lines = [
+        f"{'#':>2} {'policy':32s} {'norm.score':>10s} {'return':>8s} {'accuracy':>9s} "
+        f"{'savings':>8s} exits(%)"
+    ]
+    for rank, r in enumerate(results, 1):
+        exits = "/".join(f"{100 * f:.0f}" for f in r["exit_distribution"])
+        lines.append(
+            f"{rank:2d} {r['policy'][:32]:32s} {r['normalized_score']:10.3f} {r['mean_return']:8.4f} "
+            f"{100 * r['accuracy']:8.2f}% {r['mean_savings']:8.3f} {exits}"
+        )
+    return "\n".join(lines)

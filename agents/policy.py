@@ -1,4 +1,4 @@
-"""The policy interface every evaluated object follows, and how policies are named.
+"""The policy interface every evaluated object follows, and how a policy decides exits.
 
 A policy maps the observation at an early exit to an action (0 = CONTINUE,
 1 = EXIT). The smallest policy is an object with one method::
@@ -20,45 +20,42 @@ observation the policy receives (default ``"multidiscrete"``). A plain function
 sample at once (the hindsight oracle) implement ``choose_exits(tables)``
 instead and return the exit used for every sample.
 
-On the command line a policy is named by a *spec* (:func:`load_policy`):
-a saved policy directory (``policy.json`` inside), a baseline name
-(:data:`agents.baselines.BASELINE_NAMES`, e.g. ``always-final``,
-``cfg-0.6-0.7``, ``exact-optimum``), ``package.module:Name`` or
-``path/to/file.py[:Name]``. ``Name`` may be a policy object, a class
-(instantiated without arguments) or a plain function.
+How a policy is named on the command line and loaded (a saved directory, a
+baseline name, ``module:Name``, ``file.py``) is :mod:`agents.loading`; this
+module knows no concrete policy but :class:`TablePolicy`.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import inspect
 import os
-import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeAlias, cast, runtime_checkable
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from sparq_gym.envs.core import Action, ExitTables
-from sparq_gym.io import atomic_save_npz, atomic_write_json, read_json, sha256_file
+from sparq_gym.envs.settings import OBS_TYPES, ObsType
+from sparq_gym.io import atomic_save_npz, atomic_write_json, sha256_file
 
 __all__ = [
     "POLICY_FILE",
     "BatchedExitPolicy",
     "CallablePolicy",
+    "ExitChooser",
     "ExitPolicy",
+    "Policy",
     "TablePolicy",
     "as_policy",
     "decide_exits",
     "end_rewards",
     "format_thresholds",
     "implied_thresholds",
-    "load_policy",
     "policy_obs_type",
     "save_table_policy",
+    "verified_file",
 ]
 
 POLICY_FILE = "policy.json"
@@ -83,6 +80,19 @@ class BatchedExitPolicy(ExitPolicy, Protocol):
     def act_batch(self, observations: NDArray[Any]) -> NDArray[np.integer[Any]]:
         """Return one action per row of ``observations``."""
         ...
+
+
+@runtime_checkable
+class ExitChooser(Protocol):
+    """A policy that sees every sample at once and names the exit of each (the hindsight oracle)."""
+
+    def choose_exits(self, tables: ExitTables) -> NDArray[np.integer[Any]]:
+        """Return the exit (E-1 = final head) every sample of ``tables`` ends at."""
+        ...
+
+
+Policy: TypeAlias = ExitPolicy | ExitChooser
+"""Anything :func:`decide_exits` runs: an :class:`ExitPolicy` or an :class:`ExitChooser`."""
 
 
 class CallablePolicy:
@@ -115,7 +125,9 @@ class TablePolicy:
 
     obs_type = "multidiscrete"
 
-    def __init__(self, actions: NDArray[np.integer[Any]], name: str = "table", q_values: Any = None) -> None:
+    def __init__(
+        self, actions: NDArray[np.integer[Any]], name: str = "table", q_values: ArrayLike | None = None
+    ) -> None:
         table = np.asarray(actions, dtype=np.int64)
         if table.ndim != 2 or not np.isin(table, (0, 1)).all():
             raise ValueError(f"actions must be an (E-1, B) array of 0/1, got shape {table.shape}")
@@ -159,11 +171,11 @@ class TablePolicy:
         return implied_thresholds(self.actions)
 
 
-def as_policy(obj: Any, name: str | None = None) -> Any:
+def as_policy(obj: Any, name: str | None = None) -> Policy:
     """Turn a policy object, a policy class or a plain function into a policy object."""
     if inspect.isclass(obj):
         obj = obj()
-    if hasattr(obj, "act") or hasattr(obj, "choose_exits"):
+    if isinstance(obj, ExitPolicy | ExitChooser):
         return obj
     if callable(obj):
         return CallablePolicy(obj)
@@ -173,12 +185,12 @@ def as_policy(obj: Any, name: str | None = None) -> Any:
     )
 
 
-def policy_obs_type(policy: Any) -> str:
+def policy_obs_type(policy: Policy) -> ObsType:
     """The observation type a policy reads (``obs_type`` attribute, default multidiscrete)."""
     obs_type = getattr(policy, "obs_type", "multidiscrete")
-    if obs_type not in ("multidiscrete", "discrete", "box"):
+    if obs_type not in OBS_TYPES:
         raise ValueError(f"policy obs_type must be multidiscrete, discrete or box, got {obs_type!r}")
-    return str(obs_type)
+    return cast(ObsType, str(obs_type))
 
 
 def end_rewards(tables: ExitTables) -> NDArray[np.float64]:
@@ -194,7 +206,7 @@ def end_rewards(tables: ExitTables) -> NDArray[np.float64]:
     )
 
 
-def decide_exits(policy: Any, tables: ExitTables) -> ActionArray:
+def decide_exits(policy: Policy, tables: ExitTables) -> ActionArray:
     """Run ``policy`` on every sample of ``tables`` once; return the exit each sample ends at.
 
     ``tables`` must have been built with the policy's observation type
@@ -205,18 +217,18 @@ def decide_exits(policy: Any, tables: ExitTables) -> ActionArray:
     at the final head E-1. Equal to stepping the environment with
     ``reset(options={"sample_index": i})`` for every i (tested).
     """
-    if hasattr(policy, "choose_exits"):
+    if isinstance(policy, ExitChooser):
         return np.asarray(policy.choose_exits(tables), dtype=np.int64)
     n_early = tables.n_early_exits
     exits = np.full(tables.n_samples, n_early, dtype=np.int64)
     running = np.arange(tables.n_samples)
-    batched = hasattr(policy, "act_batch")
+    act_batch = policy.act_batch if isinstance(policy, BatchedExitPolicy) else None
     for k in range(n_early):
         if running.size == 0:
             break
         observations = tables.observation[running, k]
-        if batched:
-            actions = np.asarray(policy.act_batch(observations)).reshape(-1)
+        if act_batch is not None:
+            actions = np.asarray(act_batch(observations)).reshape(-1)
         else:
             actions = np.array([policy.act(obs) for obs in observations])
         if actions.shape != running.shape or not np.isin(actions, (0, 1)).all():
@@ -296,96 +308,18 @@ def save_table_policy(
     return directory
 
 
-def _load_saved(directory: Path) -> Any:
-    record = read_json(directory / POLICY_FILE)
-    fmt = record.get("format")
-    if fmt == "table":
-        archive = directory / "policy.npz"
-        if not archive.exists():
-            raise FileNotFoundError(f"{archive}: the table of the saved policy is missing")
-        expected = record.get("files", {}).get("policy.npz")
-        if expected and sha256_file(archive) != expected:
-            raise ValueError(f"{archive}: sha256 does not match {directory / POLICY_FILE}")
-        with np.load(archive, allow_pickle=False) as data:
-            q_values = data["q_values"] if "q_values" in data.files else None
-            return TablePolicy(data["actions"], name=record.get("name", directory.name), q_values=q_values)
-    if fmt == "sb3":
-        from agents.sb3 import load_sb3_policy
+def verified_file(directory: Path, name: str, record: Mapping[str, Any], what: str) -> Path:
+    """The file ``name`` of a saved policy directory, checked against the sha256 its record holds.
 
-        return load_sb3_policy(directory, record)
-    raise ValueError(f"{directory / POLICY_FILE}: unknown policy format {fmt!r}; expected table or sb3")
-
-
-def _load_from_file(path: Path, name: str | None) -> Any:
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: policy file not found")
-    module_name = f"_sparq_user_policy_{abs(hash(str(path.resolve())))}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise ValueError(f"{path}: cannot import as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    folder = str(path.resolve().parent)  # so the file can import modules that sit beside it
-    added = folder not in sys.path
-    if added:
-        sys.path.insert(0, folder)
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(module_name, None)  # leave nothing half-imported behind
-        raise
-    finally:
-        if added:
-            sys.path.remove(folder)
-    return _attribute(module, name, str(path))
-
-
-def _attribute(module: Any, name: str | None, where: str) -> Any:
-    if name is None:
-        for candidate in ("Policy", "policy"):
-            if hasattr(module, candidate):
-                name = candidate
-                break
-        else:
-            raise ValueError(f"{where}: name the policy as {where}:Name (no Policy or policy found)")
-    if not hasattr(module, name):
-        raise ValueError(f"{where}: has no attribute {name!r}")
-    return as_policy(getattr(module, name), name=f"{where}:{name}")
-
-
-def load_policy(spec: str, config: Any, *, seed: int = 0) -> Any:
-    """Resolve a policy spec to a policy object for the environment ``config``.
-
-    :param spec: a saved policy directory, a baseline name, ``module:Name`` or
-        ``file.py[:Name]`` (see the module docstring).
-    :param config: the :class:`agents.common.EnvConfig` the policy will run on
-        (baselines that are tuned, such as ``static-threshold`` and
-        ``exact-optimum``, are tuned on its ``train`` split).
-    :param seed: seed of stochastic baselines (``random``).
+    ``record`` is the directory's ``policy.json``; its ``files`` entry maps file
+    names to the sha256 written when the policy was saved (a file it does not
+    list is not checked). Raises ``FileNotFoundError`` naming ``what`` the file
+    holds when it is missing, and ``ValueError`` when its sha256 differs.
     """
-    from agents.baselines import BASELINE_NAMES, make_baseline
-
-    path = Path(spec)
-    if path.is_dir():
-        if not (path / POLICY_FILE).exists():
-            raise FileNotFoundError(f"{path}: not a saved policy directory (no {POLICY_FILE})")
-        return _load_saved(path)
-    if spec in BASELINE_NAMES or spec.startswith(("cfg-", "always-exit-")):
-        return make_baseline(spec, config, seed=seed)
-    file_part, _, name = spec.partition(":") if not spec.endswith(".py") else (spec, "", "")
-    if file_part.endswith(".py"):
-        return _load_from_file(Path(file_part), name or None)
-    if name:
-        # The `sparq` console script does not put the working directory on sys.path, as
-        # `python -m` would: look there too, so `my_policy:Policy` next to the user works.
-        if "" not in sys.path and os.getcwd() not in sys.path:
-            sys.path.append(os.getcwd())
-        try:
-            module = importlib.import_module(file_part)
-        except ModuleNotFoundError as err:
-            raise ValueError(f"policy {spec!r}: cannot import module {file_part!r} ({err})") from err
-        return _attribute(module, name, file_part)
-    raise ValueError(
-        f"unknown policy {spec!r}: expected a saved policy directory, a baseline name "
-        f"({', '.join(BASELINE_NAMES)}, cfg-T1-T2, always-exit-K), module:Name or file.py[:Name]"
-    )
+    path = directory / name
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: {what} of the saved policy is missing")
+    expected = record.get("files", {}).get(name)
+    if expected and sha256_file(path) != expected:
+        raise ValueError(f"{path}: sha256 does not match {directory / POLICY_FILE}")
+    return path

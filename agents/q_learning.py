@@ -55,14 +55,14 @@ real environment with the same samples and exploration draws.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from agents.common import EnvConfig, subset_tables, train_validation_split
+from agents.common import EnvArgs, EnvConfig, subset_tables, train_validation_split
 from agents.policy import TablePolicy, decide_exits, end_rewards, format_thresholds, save_table_policy
 from sparq_gym.envs.core import ExitTables
 from sparq_gym.io import atomic_write_json
@@ -76,29 +76,20 @@ __all__ = [
     "epsilon_schedule",
     "greedy_actions",
     "run_episodes",
+    "summary",
+    "summary_record",
     "train",
     "train_on_tables",
 ]
 
 
 @dataclass
-class Args:
-    """Configuration of one Q-learning run (paper defaults)."""
+class Args(EnvArgs):
+    """Configuration of one Q-learning run (paper defaults); the environment fields come from
+    :class:`agents.common.EnvArgs` (``env_id``, ``traces``, ``trace_dir``, ``settings``)."""
 
-    env_id: str = "SPARQExit-LeNet-v0"
-    """environment id (``SPARQExit-MLP-v0``, ``SPARQExit-LeNet-v0``, ``SPARQExit-AlexNet-v0``)"""
-    traces: str = "auto"
-    """trace source: ``auto`` (shipped if present, else synthetic), ``pretrained`` or ``synthetic``"""
-    trace_dir: str | None = None
-    """your own trace directory (for ``SPARQExit-v0``)"""
     seed: int = 0
     """seed of every random draw of the run (validation split, samples, exploration)"""
-    alpha: float = 0.3
-    """weight of the savings in the reward (environment argument; paper: 0.3)"""
-    n_bins: int = 10
-    """number of confidence bins B (environment argument)"""
-    cost: str = "total_ops"
-    """what savings are measured in (environment argument)"""
     learning_rate: float = 0.1
     """eta of Eq. 2 (paper: 0.1)"""
     gamma: float = 0.9
@@ -124,16 +115,9 @@ class Args:
     out: str | None = None
     """directory to save the policy to (``policy.npz`` + ``policy.json``); ``None`` saves nothing"""
 
-    def env_config(self) -> EnvConfig:
-        """The environment this run trains on."""
-        return EnvConfig(
-            env_id=self.env_id,
-            traces=self.traces,
-            trace_dir=self.trace_dir,
-            alpha=self.alpha,
-            n_bins=self.n_bins,
-            cost=self.cost,
-        )
+    def with_budget(self, episodes: int) -> Args:
+        """A copy that runs at most ``episodes`` episodes (``min_episodes`` lowered to fit)."""
+        return replace(self, total_episodes=episodes, min_episodes=min(self.min_episodes, episodes))
 
 
 @dataclass
@@ -278,11 +262,12 @@ def train_on_tables(
     start_time = time.perf_counter()
     draws = draw_episodes(rng, np.arange(learn.n_samples), args.total_episodes, n_early)
     epsilons = epsilon_schedule(args).tolist()
-    q = np.zeros((n_early, args.n_bins, 2)).tolist()
+    n_bins = args.settings.n_bins
+    q = np.zeros((n_early, n_bins, 2)).tolist()
     cache: dict[int, Any] = {}
     result = QLearningResult(
-        q_values=np.zeros((n_early, args.n_bins, 2)),
-        policy=TablePolicy(np.zeros((n_early, args.n_bins), dtype=np.int64)),
+        q_values=np.zeros((n_early, n_bins, 2)),
+        policy=TablePolicy(np.zeros((n_early, n_bins), dtype=np.int64)),
     )
     stale = 0
     episode = 0
@@ -343,20 +328,21 @@ def early_stopping_samples(
     raise ValueError(f"early_stopping_on must be 'train' or 'holdout', got {args.early_stopping_on!r}")
 
 
-def train(args: Args) -> QLearningResult:
+def train(args: Args, config: EnvConfig | None = None) -> QLearningResult:
     """Train the paper's Q-learner on ``args.env_id``'s ``train`` split; save it when ``args.out``.
 
     Saves ``policy.npz`` (``actions`` (E-1, B), ``q_values`` (E-1, B, 2)) and
     ``policy.json`` (kind ``q-learning``, args, environment, implied thresholds,
     learning curve, wall time) atomically; load it back with
-    :func:`agents.policy.load_policy`.
+    :func:`agents.loading.load_policy`. ``config``, when given, is the environment
+    of ``args`` as the caller holds it (its loaded tables are reused).
     """
     # ---- seeding: every random draw of the run comes from this one generator ----
     rng = np.random.default_rng(args.seed)
     split_seed = int(rng.integers(2**31))
     # ------------------------------------------------------------------------------
-    config = args.env_config()
-    tables = config.tables("train")
+    config = args.env_config(config)
+    tables = config.tables("train", "multidiscrete")
     learn_idx, val_idx = early_stopping_samples(tables.n_samples, args, split_seed)
     result = train_on_tables(subset_tables(tables, learn_idx), subset_tables(tables, val_idx), args, rng)
     if args.out is not None:
@@ -365,7 +351,7 @@ def train(args: Args) -> QLearningResult:
             result.policy,
             kind="q-learning",
             metadata={
-                "args": asdict(args),
+                "args": args.record(),
                 "env": config.to_dict(),
                 "episodes": result.episodes,
                 "best_episode": result.best_episode,
@@ -377,6 +363,16 @@ def train(args: Args) -> QLearningResult:
         )
         atomic_write_json(Path(args.out) / "learning_curve.json", result.curve)
     return result
+
+
+def summary_record(result: QLearningResult) -> dict[str, Any]:
+    """What ``sparq train q-learning --json`` prints of a run: episodes, return, thresholds, time."""
+    return {
+        "episodes": result.episodes,
+        "best_validation_return": result.best_validation_return,
+        "thresholds": result.policy.thresholds(),
+        "wall_time_s": result.wall_time_s,
+    }
 
 
 def summary(result: QLearningResult) -> str:

@@ -15,7 +15,7 @@ touched during training.
 A saved run holds ``model.zip`` (SB3's own format: JSON data + torch state
 dicts), ``policy.json`` (algorithm, hyperparameters, environment, training
 steps, wall time, evaluation curve) and loads back as a batched policy with
-:func:`agents.policy.load_policy`.
+:func:`agents.loading.load_policy`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 import io
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +31,16 @@ import gymnasium as gym
 import numpy as np
 import yaml
 from numpy.typing import NDArray
+from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv
 
-from agents.common import EnvConfig, train_validation_split
+from agents.common import EnvArgs, EnvConfig, train_validation_split
+from agents.policy import POLICY_FILE, verified_file
 from sparq_gym.io import atomic_write_bytes, atomic_write_json, sha256_file
 
-__all__ = ["ALGORITHMS", "Args", "InOrder", "SB3Policy", "SB3Result", "load_hyperparams",
-           "load_sb3_policy", "train"]
+__all__ = ["ALGORITHMS", "Args", "InOrder", "KeepBest", "RecordCurve", "SB3Policy", "SB3Result",
+           "load_hyperparams", "load_sb3_policy", "summary", "summary_record", "train"]
 
 ALGORITHMS: tuple[str, ...] = ("dqn", "ppo")
 HYPERPARAMS_FILE = Path(__file__).with_name("hyperparams.yaml")
@@ -44,25 +48,17 @@ _NOT_SB3_KEYS = ("n_timesteps", "n_envs", "obs_type", "eval_freq", "n_eval_episo
 
 
 @dataclass
-class Args:
-    """Configuration of one SB3 run; ``None`` fields take the YAML value."""
+class Args(EnvArgs):
+    """Configuration of one SB3 run; ``None`` fields take the YAML value.
+
+    The environment fields come from :class:`agents.common.EnvArgs`; the
+    observation the agent reads is ``obs_type`` (or the YAML's), not ``settings.obs_type``.
+    """
 
     algo: str = "ppo"
     """``dqn`` or ``ppo``"""
-    env_id: str = "SPARQExit-LeNet-v0"
-    """environment id"""
-    traces: str = "auto"
-    """trace source: ``auto``, ``pretrained`` or ``synthetic``"""
-    trace_dir: str | None = None
-    """your own trace directory (for ``SPARQExit-v0``)"""
     seed: int = 0
     """seed of SB3 (networks, exploration), the environments and the validation split"""
-    alpha: float = 0.3
-    """weight of the savings in the reward"""
-    n_bins: int = 10
-    """number of confidence bins B"""
-    cost: str = "total_ops"
-    """what savings are measured in"""
     n_timesteps: int | None = None
     """training steps (YAML ``n_timesteps`` when ``None``)"""
     obs_type: str | None = None
@@ -75,17 +71,6 @@ class Args:
     """directory to save ``model.zip`` + ``policy.json``; ``None`` saves nothing"""
     verbose: int = 0
     """SB3 verbosity"""
-
-    def env_config(self) -> EnvConfig:
-        """The environment this run trains on."""
-        return EnvConfig(
-            env_id=self.env_id,
-            traces=self.traces,
-            trace_dir=self.trace_dir,
-            alpha=self.alpha,
-            n_bins=self.n_bins,
-            cost=self.cost,
-        )
 
 
 @dataclass
@@ -170,12 +155,39 @@ class InOrder(gym.Wrapper):  # type: ignore[type-arg]
         return self.env.reset(seed=seed, options=options)
 
 
-def train(args: Args) -> SB3Result:
-    """Train ``args.algo`` on the ``train`` split of ``args.env_id``; save it when ``args.out``."""
-    from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
-    from stable_baselines3.common.monitor import Monitor
-    from stable_baselines3.common.vec_env import DummyVecEnv
+class KeepBest(BaseCallback):
+    """Remember the weights of the best validation evaluation (``EvalCallback``'s on-new-best hook)."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.params: dict[str, Any] | None = None
+
+    def _on_step(self) -> bool:
+        self.params = copy.deepcopy(self.model.get_parameters())
+        return True
+
+
+class RecordCurve(BaseCallback):
+    """Record (step, validation mean return) after every evaluation (``EvalCallback``'s after-eval hook)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.curve: list[dict[str, float]] = []
+
+    def _on_step(self) -> bool:
+        assert isinstance(self.parent, EvalCallback)
+        self.curve.append(
+            {"step": int(self.num_timesteps), "validation_return": float(self.parent.last_mean_reward)}
+        )
+        return True
+
+
+def train(args: Args, config: EnvConfig | None = None) -> SB3Result:
+    """Train ``args.algo`` on the ``train`` split of ``args.env_id``; save it when ``args.out``.
+
+    ``config``, when given, is the environment of ``args`` as the caller holds it
+    (its loaded traces are reused).
+    """
     import sparq_gym  # noqa: F401  (registers the ids)
 
     hyper = load_hyperparams(args.env_id, args.algo, args.hyperparams_file)
@@ -187,13 +199,11 @@ def train(args: Args) -> SB3Result:
 
     # ---- seeding: SB3 (torch, numpy inside the algorithm), env resets, validation split ----
     seed = int(args.seed)
-    config = args.env_config()
+    config = args.env_config(config)
     traces = config.load_traces("train")
     learn_idx, val_idx = train_validation_split(traces.n_samples, args.validation_fraction, seed)
     # -----------------------------------------------------------------------------------------
-    env_kwargs: dict[str, Any] = {
-        "alpha": config.alpha, "n_bins": config.n_bins, "cost": config.cost, "obs_type": obs_type
-    }
+    env_kwargs = config.settings_kwargs(obs_type)
     learn_traces, val_traces = traces.subset(learn_idx), traces.subset(val_idx)
 
     def make_learn_env() -> Any:
@@ -208,31 +218,11 @@ def train(args: Args) -> SB3Result:
     model = algorithm(
         hyper.get("policy", "MlpPolicy"), vec_env, seed=seed, verbose=args.verbose, device="cpu", **kwargs
     )
-
-    best: dict[str, Any] = {}
-    curve: list[dict[str, float]] = []
-
-    class KeepBest(BaseCallback):
-        """Remember the weights of the best validation evaluation."""
-
-        def _on_step(self) -> bool:
-            best["params"] = copy.deepcopy(self.model.get_parameters())
-            return True
-
-    class RecordCurve(BaseCallback):
-        """Record (step, validation mean return) after every evaluation."""
-
-        def _on_step(self) -> bool:
-            assert isinstance(self.parent, EvalCallback)
-            curve.append(
-                {"step": int(self.num_timesteps), "validation_return": float(self.parent.last_mean_reward)}
-            )
-            return True
-
+    keep_best, record_curve = KeepBest(), RecordCurve()
     callback = EvalCallback(
         eval_env,
-        callback_on_new_best=KeepBest(),
-        callback_after_eval=RecordCurve(),
+        callback_on_new_best=keep_best,
+        callback_after_eval=record_curve,
         n_eval_episodes=n_eval_episodes,
         eval_freq=max(eval_freq // n_envs, 1),
         deterministic=True,
@@ -242,12 +232,12 @@ def train(args: Args) -> SB3Result:
     start = time.perf_counter()
     model.learn(total_timesteps=n_timesteps, callback=callback, progress_bar=False)
     wall = time.perf_counter() - start
-    if "params" in best:
-        model.set_parameters(best["params"])
+    if keep_best.params is not None:
+        model.set_parameters(keep_best.params)
     name = f"{args.algo}"
     policy = SB3Policy(model, obs_type, name)
     used = {**hyper, "n_timesteps": n_timesteps, "n_eval_episodes": n_eval_episodes}
-    result = SB3Result(policy, int(model.num_timesteps), wall, curve, used)
+    result = SB3Result(policy, int(model.num_timesteps), wall, record_curve.curve, used)
     if args.out is not None:
         save_sb3(args.out, result, args, config)
     vec_env.close()
@@ -267,7 +257,7 @@ def save_sb3(directory: str | Path, result: SB3Result, args: Args, config: EnvCo
         "algo": args.algo,
         "name": args.algo,
         "obs_type": result.policy.obs_type,
-        "args": asdict(args),
+        "args": args.record(),
         "env": config.to_dict(),
         "hyperparams": result.hyperparams,
         "train_steps": result.train_steps,
@@ -275,21 +265,26 @@ def save_sb3(directory: str | Path, result: SB3Result, args: Args, config: EnvCo
         "curve": result.curve,
         "files": {"model.zip": sha256_file(directory / "model.zip")},
     }
-    atomic_write_json(directory / "policy.json", record)
+    atomic_write_json(directory / POLICY_FILE, record)
     return directory
 
 
 def load_sb3_policy(directory: str | Path, record: dict[str, Any]) -> SB3Policy:
     """Load a saved SB3 run (``model.zip`` + its ``policy.json`` record) as a policy."""
     directory = Path(directory)
-    archive = directory / "model.zip"
-    if not archive.exists():
-        raise FileNotFoundError(f"{archive}: the SB3 model of the saved policy is missing")
-    expected = record.get("files", {}).get("model.zip")
-    if expected and sha256_file(archive) != expected:
-        raise ValueError(f"{archive}: sha256 does not match {directory / 'policy.json'}")
+    archive = verified_file(directory, "model.zip", record, "the SB3 model")
     algo = record.get("algo")
     if algo not in ALGORITHMS:
-        raise ValueError(f"{directory / 'policy.json'}: algo must be one of {list(ALGORITHMS)}, got {algo!r}")
+        raise ValueError(f"{directory / POLICY_FILE}: algo must be one of {list(ALGORITHMS)}, got {algo!r}")
     model = _algorithm_class(algo).load(archive, device="cpu")
     return SB3Policy(model, record.get("obs_type", "multidiscrete"), record.get("name", algo))
+
+
+def summary_record(result: SB3Result) -> dict[str, Any]:
+    """What ``sparq train dqn|ppo --json`` prints of a run: training steps, wall time, curve."""
+    return {"train_steps": result.train_steps, "wall_time_s": result.wall_time_s, "curve": result.curve}
+
+
+def summary(result: SB3Result) -> str:
+    """One line: training steps and wall time."""
+    return f"{result.train_steps} steps in {result.wall_time_s:.1f} s"

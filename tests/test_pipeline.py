@@ -1,4 +1,4 @@
-"""Pipeline: exit rules and Table 1 by hand, commands, and the shipped-weights reproduction test.
+"""Pipeline: image selection, commands, resumable runs, and the shipped-weights reproduction test.
 
 Reproduction tolerance: the INT8 network's accumulators are exact integers and
 every other step is elementwise float32, so re-extraction is expected to be
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from sparq_gym.cli.pipeline import add_commands
-from sparq_gym.pipeline import limited_selection, policy_row, table1, threshold_exits
+from sparq_gym.pipeline import limited_selection
 from sparq_gym.traces import COUNTER_NAMES, TraceSet
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,29 +26,13 @@ def _data_root() -> Path:
     return Path(os.environ.get("SPARQ_DATA", REPO.parent / "shared" / "data"))
 
 
-def test_threshold_exits_by_hand() -> None:
-    confidence = np.array([[0.65, 0.9, 1.0], [0.5, 0.75, 1.0], [0.1, 0.2, 0.3], [0.6, 0.1, 0.3]])
-    # Cfg 0.6/0.7: 0.65 >= 0.6 -> exit 0; 0.5 < 0.6 but 0.75 >= 0.7 -> 1; none -> final; 0.6 >= 0.6 -> 0
-    assert threshold_exits(confidence, (0.6, 0.7)).tolist() == [0, 1, 2, 0]
-    assert threshold_exits(confidence, ()).tolist() == [2, 2, 2, 2]
-    with pytest.raises(ValueError, match="early exits"):
-        threshold_exits(confidence, (0.1, 0.2, 0.3))
+def test_table1_comes_from_the_reports_stage() -> None:
+    """The manifest's Table 1 and ``sparq report`` share one implementation (tests/reports/test_table1.py)."""
+    import sparq_gym.pipeline as pipeline
+    from sparq_gym.reports import table1 as rules
 
-
-def test_policy_rows_on_hand_traces(tiny_traces: TraceSet) -> None:
-    traces = tiny_traces  # see tests/conftest.py: confidences 0.5/0.75/1.0 and 0.5/0.875/0.5
-    plain = policy_row(traces, "QSNN", None, "synaptic_ops")
-    # final heads: sample 0 right (0), sample 1 right (2) -> 100 %; plain network costs 800 each
-    assert plain["accuracy"] == 100.0 and plain["ops"] == 800.0 and plain["exit_fractions"] == [0, 0, 1]
-    exits = threshold_exits(traces.confidence(), (0.6, 0.7))  # both take exit 2 (0.75, 0.875)
-    row = policy_row(traces, "Cfg", exits, "synaptic_ops")
-    # exit 2: sample 0 says 1 (wrong), sample 1 says 2 (right) -> 50 %; cost 300 each
-    assert row["accuracy"] == 50.0 and row["ops"] == 300.0 and row["exit_fractions"] == [0.0, 1.0, 0.0]
-    assert row["total_ops"] == 600.0  # synaptic_ops + lif_ops (the env default cost), 300 each
-    rows = table1({"qdsnn": traces})
-    assert [r["variant"] for r in rows] == ["QSNN T=4", "QDSNN Cfg 0.2/0.4", "QDSNN Cfg 0.6/0.7"]
-    # Cfg 0.2/0.4: both take exit 1 (0.5 >= 0.2): sample 0 right, sample 1 wrong; cost 100
-    assert rows[1]["accuracy"] == 50.0 and rows[1]["ops"] == 100.0
+    for name in ("policy_row", "same_images", "table1", "table1_markdown", "threshold_exits"):
+        assert getattr(pipeline, name) is getattr(rules, name)
 
 
 def test_limited_selection_spreads_over_a_sorted_split() -> None:
@@ -62,23 +46,6 @@ def test_limited_selection_spreads_over_a_sorted_split() -> None:
     assert limited_selection(5, None).tolist() == [0, 1, 2, 3, 4] == limited_selection(5, 9).tolist()
     with pytest.raises(ValueError, match="positive"):
         limited_selection(5, 0)
-
-
-def test_limited_snn_gets_the_ann_on_the_same_images(tiny_traces: TraceSet) -> None:
-    from sparq_gym.pipeline import table1_markdown
-
-    ann = tiny_traces  # final heads: sample 0 right, sample 1 right
-    snn = tiny_traces.subset([1])  # the SNN extraction stopped after one image
-    rows = table1({"dynamic_ann": ann, "snn": snn})
-    assert [r["variant"] for r in rows] == ["ANN", "Dynamic ANN Cfg 0.6/0.7", "SNN T=32",
-                                            "ANN on the SNN's images"]
-    same = rows[-1]
-    assert same["n_samples"] == 1 and same["accuracy"] == 100.0 and same["ops_counter"] == "macs"
-    markdown = table1_markdown(rows)
-    assert "| SNN T=32 (1 images) |" in markdown and "| ANN (2 images) |" in markdown
-    # full-size SNN traces: no extra row, no image counts
-    full = table1({"dynamic_ann": ann, "snn": ann})
-    assert len(full) == 3 and "images)" not in table1_markdown(full)
 
 
 def test_commands_are_added_under_backbone() -> None:

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from sparq_gym.backbones.layers import ClipFloorShift, SynapseBlock
 from sparq_gym.backbones.spec import BackboneSpec, ExitSpec, LayerSpec
 
-__all__ = ["ExitHead", "ExitNetwork", "build_network", "init_parameters", "run_with_exits"]
+__all__ = ["ExitHead", "ExitNetwork", "build_network", "init_parameters", "run_layers", "run_with_exits"]
 
 
 def _stack(layers: tuple[LayerSpec, ...], levels: int, clip_init: float,
@@ -45,11 +45,7 @@ class ExitHead(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Logits ``(N, num_classes)`` from the backbone features ``x``."""
-        for i, block in enumerate(self.blocks):
-            x = block(x)
-            if i < len(self.activations):
-                x = self.activations[i](x)
-        return x
+        return run_layers(self.blocks, self.activations, x)
 
 
 class ExitNetwork(nn.Module):
@@ -72,6 +68,20 @@ class ExitNetwork(nn.Module):
     def forward(self, x: Tensor, with_exits: bool = True) -> list[Tensor]:
         """Run the backbone; evaluate each head where its exit sits when ``with_exits``."""
         return run_with_exits(self, x, with_exits)
+
+
+def run_layers(blocks: nn.ModuleList, activations: nn.ModuleList, x: Tensor) -> Tensor:
+    """Run a chain without exits: synapse block i, then activation i for every block but the last.
+
+    Shared by the ANN's exit heads (:class:`ExitHead`) and their spiking
+    conversion, where ``activations`` are spiking neurons and ``x`` one
+    timestep's spikes. Returns the last block's output (logits or current).
+    """
+    for i, block in enumerate(blocks):
+        x = block(x)
+        if i < len(activations):
+            x = activations[i](x)
+    return x
 
 
 def run_with_exits(network: nn.Module, x: Tensor, with_exits: bool = True) -> list[Tensor]:

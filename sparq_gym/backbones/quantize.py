@@ -42,8 +42,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
-import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +52,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sparq_gym.backbones.layers import SynapseBlock
+from sparq_gym.backbones.loop import EpochLoop, LoopSettings, TrainData, count_steps
 from sparq_gym.backbones.model import ExitNetwork
 from sparq_gym.backbones.spec import LayerSpec
 from sparq_gym.backbones.spiking import (
@@ -63,7 +62,7 @@ from sparq_gym.backbones.spiking import (
     fold_batch_norm,
     layer_keys,
 )
-from sparq_gym.io import atomic_path, atomic_write_json
+from sparq_gym.io import atomic_write_json
 
 __all__ = [
     "QATConfig",
@@ -226,27 +225,24 @@ def _state_fingerprint(network: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def run_qat(network: ExitNetwork, config: QATConfig, data: Any, out_dir: str | Path,
+def run_qat(network: ExitNetwork, config: QATConfig, data: TrainData, out_dir: str | Path,
             resume: bool = True) -> tuple[ExitNetwork, dict[str, Any]]:
     """Fine-tune ``network`` with fake-quantized INT8 weights; return the QAT network and its log.
 
-    ``data`` is a :class:`~sparq_gym.backbones.train.TrainData` (``fit`` images
-    for training; its ``eval_sets`` are measured after every epoch). A
+    ``data`` is a :class:`~sparq_gym.backbones.loop.TrainData` (``fit`` images
+    for training; its ``eval_sets`` are measured after every epoch); the epochs
+    run in the training loop :class:`~sparq_gym.backbones.loop.EpochLoop`. A
     checkpoint (model, optimizer, RNG states, epoch, log) is written atomically
     to ``out_dir/qat_checkpoint.pt`` after every epoch; with ``resume`` an
     interrupted run continues from it. The returned log holds per-epoch loss,
     accuracy per exit of the fake-quantized ANN and wall times.
     """
-    from sparq_gym.backbones.train import augment_batch, evaluate, mixup_batch
-
     spec = network.spec
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     batch_size = config.batch_size or spec.batch_size
     n_fit = len(data.fit_labels)
-    steps_per_epoch = n_fit // batch_size
-    if config.max_steps_per_epoch is not None:
-        steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
+    steps_per_epoch = count_steps(n_fit, batch_size, config.max_steps_per_epoch)
     if steps_per_epoch < 1:
         raise ValueError(f"QAT needs at least one batch of {batch_size} images, got {n_fit}")
     total_steps = config.epochs * steps_per_epoch
@@ -256,13 +252,12 @@ def run_qat(network: ExitNetwork, config: QATConfig, data: Any, out_dir: str | P
     qat = prepare_qat(network)
     if spec.channels_last:
         qat = qat.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(qat.parameters(), lr=config.lr)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps)))
-    rng = np.random.default_rng(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
-    log: list[dict[str, Any]] = []
-    start_epoch = 0
+    settings = LoopSettings(epochs=config.epochs, batch_size=batch_size, steps_per_epoch=steps_per_epoch,
+                            lr=config.lr, mixup_alpha=config.mixup_alpha, seed=config.seed,
+                            progress=config.progress, label="QAT epoch", log_throughput=False)
+    loop = EpochLoop(qat, qat.parameters(), data, settings,
+                     before_step=lambda step: _set_observers(qat, step < observe_steps),
+                     after_steps=lambda: _set_observers(qat, False))
     ckpt_path = out / QAT_CHECKPOINT
     if resume and ckpt_path.exists():
         state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
@@ -272,71 +267,8 @@ def run_qat(network: ExitNetwork, config: QATConfig, data: Any, out_dir: str | P
         if state.get("source") != source:
             raise ValueError(f"{ckpt_path}: a QAT run of other starting weights (fingerprint "
                              f"{str(state.get('source'))[:12]}..., now {source[:12]}...); remove it")
-        # observers hold their ranges as buffers, so the state dict restores them too
-        qat.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        rng.bit_generator.state = state["rng"]["numpy"]
-        generator.set_state(state["rng"]["torch"])
-        start_epoch, log = int(state["epoch"]), list(state["log"])
-
-    mean_t = torch.tensor(data.mean).view(1, -1, 1, 1)
-    std_t = torch.tensor(data.std).view(1, -1, 1, 1)
-    fit_images = torch.from_numpy(np.ascontiguousarray(data.fit_images))
-    fit_labels = torch.from_numpy(np.ascontiguousarray(data.fit_labels))
-    weights = spec.loss_weights
-    for epoch in range(start_epoch, config.epochs):
-        qat.train()
-        t0 = time.perf_counter()
-        order = torch.randperm(n_fit, generator=generator)
-        loss_sum = 0.0
-        steps: Any = range(steps_per_epoch)
-        if config.progress:
-            from tqdm import tqdm
-
-            steps = tqdm(steps, desc=f"{spec.name} QAT epoch {epoch + 1}/{config.epochs}", leave=False,
-                         mininterval=1.0 if sys.stderr.isatty() else 60.0)
-        for step in steps:
-            global_step = epoch * steps_per_epoch + step
-            _set_observers(qat, global_step < observe_steps)
-            idx = order[step * batch_size:(step + 1) * batch_size]
-            images = augment_batch(fit_images[idx], spec.augment_pad, spec.augment_flip, generator)
-            x = (images.float() / 255.0 - mean_t) / std_t
-            y = fit_labels[idx]
-            x, perm, lam = mixup_batch(x, config.mixup_alpha, rng, generator)
-            if spec.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            loss = x.new_zeros(())
-            for w, logits in zip(weights, qat(x), strict=True):
-                # mixup loss: convex combination of the two labels' cross-entropies
-                loss = loss + w * (lam * F.cross_entropy(logits, y)
-                                   + (1.0 - lam) * F.cross_entropy(logits, y[perm]))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            loss_sum += loss.item()
-        _set_observers(qat, False)
-        row: dict[str, Any] = {
-            "epoch": epoch + 1,
-            "train_loss": loss_sum / steps_per_epoch,
-            "train_seconds": round(time.perf_counter() - t0, 2),
-            "clips": [round(float(a.clip.detach()), 4) for a in qat.activations],
-        }
-        for name, (images_np, labels_np) in data.eval_sets.items():
-            accs = evaluate(qat, images_np, labels_np, data.mean, data.std, 500, spec.channels_last)
-            row[f"{name}_accuracy"] = dict(zip(spec.exit_names, [round(float(a), 3) for a in accs],
-                                               strict=True))
-        log.append(row)
-        with atomic_path(ckpt_path) as tmp:
-            torch.save({"model": qat.state_dict(), "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(), "config": asdict(config),
-                        "source": source,
-                        "epoch": epoch + 1, "log": log,
-                        "rng": {"numpy": rng.bit_generator.state, "torch": generator.get_state()}},
-                       tmp)
-        atomic_write_json(out / "qat_log.json", log)
-        print(f"[{spec.name}] QAT epoch {epoch + 1}/{config.epochs} loss={row['train_loss']:.4f} "
-              + " ".join(f"{k}={v}" for k, v in row.items() if k.endswith("accuracy")), flush=True)
+        loop.restore(state)  # observers hold their ranges as buffers: the state dict restores them too
+    loop.run(ckpt_path, {"config": asdict(config), "source": source},
+             lambda log: atomic_write_json(out / "qat_log.json", log))
     _set_observers(qat, False)
-    return qat.eval(), {"epochs": log, "config": asdict(config), "steps_per_epoch": steps_per_epoch}
+    return qat.eval(), {"epochs": loop.log, "config": asdict(config), "steps_per_epoch": steps_per_epoch}

@@ -173,11 +173,22 @@ def _fc(fin: int, fout: int, name: str, *, pool: int = 1, flatten: bool = False,
                      batch_norm=bn, name=name)
 
 
+def _fc_exit(number: int, after: int, features: int, hidden: int) -> ExitSpec:
+    """Exit ``number`` after backbone layer ``after``: a hidden linear layer (BN), a classifier."""
+    return ExitSpec(after, (_fc(features, hidden, f"head{number}.fc"),
+                            _fc(hidden, 10, f"head{number}.out", bn=False)), name=f"exit{number}")
+
+
+def _conv_exit(number: int, after: int, channels: int, hidden: int, pool: int, features: int,
+               out_pool: int = 1) -> ExitSpec:
+    """Exit ``number``: avg-pool, 3x3 conv (BN) to ``hidden`` channels, avg-pool, flatten, classifier."""
+    return ExitSpec(after, (_conv(channels, hidden, 3, 1, f"head{number}.conv", pool=pool),
+                            _fc(features, 10, f"head{number}.out", pool=out_pool, flatten=True,
+                                bn=False)), name=f"exit{number}")
+
+
 MLP = BackboneSpec(
-    name="mlp",
-    dataset="mnist",
-    input_shape=(1, 28, 28),
-    num_classes=10,
+    name="mlp", dataset="mnist", input_shape=(1, 28, 28), num_classes=10,
     layers=(
         _fc(784, 512, "fc1", flatten=True),
         _fc(512, 256, "fc2"),
@@ -188,20 +199,13 @@ MLP = BackboneSpec(
     # Exits after fc1 and fc2: fc1 alone holds 70 % of the MACs, so these are
     # the only positions that can save anything; each head is a 32-unit hidden
     # layer (BN + activation) and a classifier (~3 % / ~1.5 % of the MACs).
-    exits=(
-        ExitSpec(0, (_fc(512, 32, "head1.fc"), _fc(32, 10, "head1.out", bn=False)), name="exit1"),
-        ExitSpec(1, (_fc(256, 32, "head2.fc"), _fc(32, 10, "head2.out", bn=False)), name="exit2"),
-    ),
-    epochs=20,
-    batch_size=128,
+    exits=(_fc_exit(1, 0, 512, 32), _fc_exit(2, 1, 256, 32)),
+    epochs=20, batch_size=128,
 )
 """MLP-5 on MNIST: 784-512-256-128-64-10 (574,080 MACs)."""
 
 LENET = BackboneSpec(
-    name="lenet",
-    dataset="mnist",
-    input_shape=(1, 28, 28),
-    num_classes=10,
+    name="lenet", dataset="mnist", input_shape=(1, 28, 28), num_classes=10,
     layers=(
         _conv(1, 6, 5, 2, "conv1"),
         _conv(6, 16, 5, 0, "conv2", pool=2),
@@ -213,32 +217,17 @@ LENET = BackboneSpec(
     # exits after convolutions (the convs hold 85 % of the MACs). Heads:
     # avg-pool, a conv to 8 channels with BN, then a linear classifier.
     exits=(
-        ExitSpec(
-            0,
-            (_conv(6, 8, 3, 1, "head1.conv", pool=4),
-             _fc(392, 10, "head1.out", flatten=True, bn=False)),
-            name="exit1",
-        ),
-        ExitSpec(
-            1,
-            (_conv(16, 8, 3, 1, "head2.conv", pool=2),
-             _fc(200, 10, "head2.out", flatten=True, bn=False)),
-            name="exit2",
-        ),
+        _conv_exit(1, 0, 6, 8, pool=4, features=392),
+        _conv_exit(2, 1, 16, 8, pool=2, features=200),
     ),
     # 40 epochs, chosen on the hold-out (never on test): the final head reaches 99.02 % there
     # after 20 epochs and 99.24 % after 40.
-    epochs=40,
-    batch_size=128,
-    augment_pad=2,
+    epochs=40, batch_size=128, augment_pad=2,
 )
 """LeNet-5 on MNIST: conv(1->6,k5,p2) pool conv(6->16,k5) pool fc400-120-84-10 (416,520 MACs)."""
 
 ALEXNET = BackboneSpec(
-    name="alexnet",
-    dataset="cifar10",
-    input_shape=(3, 32, 32),
-    num_classes=10,
+    name="alexnet", dataset="cifar10", input_shape=(3, 32, 32), num_classes=10,
     layers=(
         _conv(3, 64, 3, 1, "conv1"),
         _conv(64, 192, 3, 1, "conv2", pool=2),
@@ -253,18 +242,8 @@ ALEXNET = BackboneSpec(
     # BN, avg-pool, linear classifier; 4.7M + 7.1M MACs (2.4 % + 3.5 % of the
     # backbone's 200.5M).
     exits=(
-        ExitSpec(
-            0,
-            (_conv(64, 32, 3, 1, "head1.conv", pool=2),
-             _fc(512, 10, "head1.out", pool=4, flatten=True, bn=False)),
-            name="exit1",
-        ),
-        ExitSpec(
-            2,
-            (_conv(384, 128, 3, 1, "head2.conv", pool=2),
-             _fc(512, 10, "head2.out", pool=2, flatten=True, bn=False)),
-            name="exit2",
-        ),
+        _conv_exit(1, 0, 64, 32, pool=2, features=512, out_pool=4),
+        _conv_exit(2, 2, 384, 128, pool=2, features=512, out_pool=2),
     ),
     # 16 epochs: about 2 h 10 min at ~116 img/s (2 cores, float32, channels-last).
     # The shipped ANN adds two warm restarts, 6 and 12 epochs (docs/backbones.md).
@@ -310,10 +289,7 @@ def layer_shapes(layers: tuple[LayerSpec, ...], input_shape: Shape) -> list[tupl
                 raise ValueError(f"{layer.name}: pool {k} does not divide the {h}x{w} map")
             shape = (c, h // k, w // k)
         if layer.flatten_before:
-            size = 1
-            for dim in shape:
-                size *= dim
-            shape = (size,)
+            shape = (_numel(shape),)
         if layer.kind == "conv":
             c, h, w = shape
             if c != layer.in_features:
@@ -329,9 +305,7 @@ def layer_shapes(layers: tuple[LayerSpec, ...], input_shape: Shape) -> list[tupl
 
 
 def _macs(layer: LayerSpec, out_shape: Shape) -> int:
-    size = 1
-    for dim in out_shape:
-        size *= dim
+    size = _numel(out_shape)
     if layer.kind == "conv":
         return size * layer.in_features * layer.kernel_size**2
     return layer.in_features * layer.out_features

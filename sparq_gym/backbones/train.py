@@ -24,6 +24,10 @@ on this project's 2-core CPU (AVX-512-BF16, no AMX) it is slower than float32
 with the clip-floor-shift activation at batch 256). Channels-last memory format
 is faster for the convolutional backbones (132 vs 87 img/s) and is used for them.
 
+The epochs themselves (schedule, batches, mixup loss, evaluation, checkpoint
+and resume) run in :class:`~sparq_gym.backbones.loop.EpochLoop`, which INT8 QAT
+shares.
+
 Outputs in ``out_dir``: ``checkpoint.pt`` (model, optimizer, scheduler, config,
 spec, epoch, RNG states, log; rewritten atomically after every epoch),
 ``log.jsonl`` (one JSON object per epoch), and at the end ``model.pt`` (weights,
@@ -33,19 +37,21 @@ spec, config) and ``metrics.json`` (final accuracies per exit and data provenanc
 from __future__ import annotations
 
 import json
-import math
-import sys
-import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
-from numpy.typing import NDArray
-from torch import Tensor
 
+from sparq_gym.backbones.loop import (
+    EpochLoop,
+    LoopSettings,
+    TrainData,
+    augment_batch,
+    count_steps,
+    evaluate,
+    mixup_batch,
+)
 from sparq_gym.backbones.model import ExitNetwork, build_network
 from sparq_gym.backbones.spec import BackboneSpec, get_spec
 from sparq_gym.io import atomic_path, atomic_write_json, atomic_write_text, sha256_file
@@ -129,26 +135,6 @@ class TrainConfig:
     distill_temperature: float = 1.0
 
 
-@dataclass
-class TrainData:
-    """Arrays a run trains and evaluates on.
-
-    :param fit_images: uint8 ``(N, C, H, W)`` training images.
-    :param fit_labels: int64 ``(N,)`` training labels.
-    :param eval_sets: split name -> (uint8 images, int64 labels) measured each epoch.
-    :param mean: per-channel mean of pixels scaled to [0, 1].
-    :param std: per-channel standard deviation of the same.
-    :param provenance: JSON-able description of where the arrays came from.
-    """
-
-    fit_images: NDArray[np.uint8]
-    fit_labels: NDArray[np.int64]
-    eval_sets: dict[str, tuple[NDArray[np.uint8], NDArray[np.int64]]]
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    provenance: dict[str, Any] = field(default_factory=dict)
-
-
 def load_train_data(config: TrainConfig, spec: BackboneSpec) -> TrainData:
     """Load the ``fit`` split and the evaluation splits of ``spec.dataset`` via :mod:`sparq_gym.data`."""
     from sparq_gym.data import load_split, split_record
@@ -165,112 +151,6 @@ def load_train_data(config: TrainConfig, spec: BackboneSpec) -> TrainData:
         std=tuple(fit.info.std),
         provenance={"fit": split_record(fit), **{n: split_record(s) for n, s in evals.items()}},
     )
-
-
-def augment_batch(images: Tensor, pad: int, flip: bool, generator: torch.Generator) -> Tensor:
-    """Random crop from a zero-padded copy and optional horizontal flip of a uint8 batch.
-
-    ``images`` is ``(N, C, H, W)``; every image gets its own crop offset in
-    ``0..2*pad`` on each axis and, when ``flip``, a flip with probability 1/2,
-    all drawn from ``generator``. Returns a new ``(N, C, H, W)`` tensor of the
-    same dtype.
-    """
-    n, _, h, w = images.shape
-    out = images
-    if pad > 0:
-        padded = F.pad(images, (pad, pad, pad, pad))
-        dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
-        dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
-        rows = (dy[:, None] + torch.arange(h))[:, None, :, None]
-        cols = (dx[:, None] + torch.arange(w))[:, None, None, :]
-        batch = torch.arange(n)[:, None, None, None]
-        chans = torch.arange(images.shape[1])[None, :, None, None]
-        out = padded[batch, chans, rows, cols]
-    if flip:
-        mask = torch.rand(n, generator=generator) < 0.5
-        out = torch.where(mask[:, None, None, None], out.flip(-1), out)
-    return out
-
-
-def mixup_batch(x: Tensor, alpha: float, rng: np.random.Generator,
-                generator: torch.Generator) -> tuple[Tensor, Tensor, float]:
-    """Mix each sample with a random partner: ``lam * x + (1 - lam) * x[perm]``.
-
-    ``lam ~ Beta(alpha, alpha)`` from ``rng`` (one per batch), ``perm`` from
-    ``generator``. Returns the mixed batch, ``perm`` and ``lam``; with
-    ``alpha <= 0`` the batch is returned unchanged with ``lam = 1``.
-    """
-    if alpha <= 0:
-        return x, torch.arange(x.shape[0]), 1.0
-    lam = float(rng.beta(alpha, alpha))
-    perm = torch.randperm(x.shape[0], generator=generator)
-    return lam * x + (1.0 - lam) * x[perm], perm, lam
-
-
-def _normalize(images: Tensor, mean: Tensor, std: Tensor, channels_last: bool) -> Tensor:
-    x = (images.float() / 255.0 - mean) / std
-    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
-
-
-@torch.no_grad()
-def evaluate(network: ExitNetwork, images: NDArray[np.uint8], labels: NDArray[np.int64],
-             mean: tuple[float, ...], std: tuple[float, ...], batch_size: int = 500,
-             channels_last: bool = False) -> list[float]:
-    """Accuracy (%) of every exit of ``network`` (eval mode) on uint8 ``images``."""
-    was_training = network.training
-    network.eval()
-    mean_t = torch.tensor(mean).view(1, -1, 1, 1)
-    std_t = torch.tensor(std).view(1, -1, 1, 1)
-    correct = np.zeros(network.spec.n_exits, dtype=np.int64)
-    for start in range(0, len(labels), batch_size):
-        x = _normalize(torch.from_numpy(images[start:start + batch_size]), mean_t, std_t,
-                       channels_last)
-        y = torch.from_numpy(labels[start:start + batch_size])
-        for k, logits in enumerate(network(x)):
-            correct[k] += int((logits.argmax(1) == y).sum())
-    network.train(was_training)
-    return [100.0 * c / max(len(labels), 1) for c in correct]
-
-
-def _rng_state(rng: np.random.Generator, generator: torch.Generator) -> dict[str, Any]:
-    return {"numpy": rng.bit_generator.state, "torch": generator.get_state()}
-
-
-def _set_rng_state(state: dict[str, Any], rng: np.random.Generator,
-                   generator: torch.Generator) -> None:
-    rng.bit_generator.state = state["numpy"]
-    generator.set_state(state["torch"])
-
-
-def _cosine(total_steps: int) -> Any:
-    """Multiplier of the base learning rate at a step: half a cosine from 1 to 0 over the run."""
-
-    def factor(step: int) -> float:
-        return 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
-
-    return factor
-
-
-def _loss(outputs: list[Tensor], y: Tensor, y_mixed: Tensor, lam: float,
-          weights: tuple[float, ...], config: TrainConfig) -> Tensor:
-    """Weighted sum over heads of the mixup cross-entropy (+ distillation for early heads)."""
-    final = outputs[-1].float()
-    tau = config.distill_temperature
-    teacher = F.log_softmax(final.detach() / tau, dim=1) if config.distill > 0 else None
-    loss = final.new_zeros(())
-    for k, (w, logits) in enumerate(zip(weights, outputs, strict=True)):
-        is_final = k == len(outputs) - 1
-        if is_final and config.heads_only:
-            continue  # frozen: nothing to learn
-        logits = logits.float()
-        # mixup loss: the convex combination of the two labels' cross-entropies
-        term = lam * F.cross_entropy(logits, y) + (1.0 - lam) * F.cross_entropy(logits, y_mixed)
-        if teacher is not None and not is_final:
-            kl = F.kl_div(F.log_softmax(logits / tau, dim=1), teacher, log_target=True,
-                          reduction="batchmean")
-            term = (1.0 - config.distill) * term + config.distill * tau * tau * kl
-        loss = loss + w * term
-    return loss
 
 
 def _write_log(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -290,8 +170,56 @@ def train(config: TrainConfig, data: TrainData | None = None, resume: bool = Fal
     contents of ``metrics.json``, or, when ``stop_after`` ends the run early,
     ``{"stopped_after": epoch, "log": [...]}``.
     """
+    config, spec, checkpoint, parent = _prepare_run(config, resume)
+    if data is None:
+        data = load_train_data(config, spec)
+    batch_size = spec.batch_size  # the run's own, filled in by _prepare_run
+    steps_per_epoch = count_steps(len(data.fit_labels), batch_size, config.max_steps_per_epoch)
+    if steps_per_epoch < 1:
+        raise ValueError(f"need at least one batch of {batch_size} images, got {len(data.fit_labels)}")
+
+    network = build_network(spec, seed=config.seed)
+    if spec.channels_last:
+        network = network.to(memory_format=torch.channels_last)
+    if parent is not None and parent["model"] is not None:
+        network.load_state_dict(parent["model"])
+    frozen: tuple[torch.nn.Module, ...] = ()
+    if config.heads_only:  # frozen backbone: no gradients, and its BatchNorm statistics kept too
+        frozen = (network.blocks, network.activations)
+        for module in frozen:
+            module.requires_grad_(False)
+    settings = LoopSettings(
+        epochs=spec.epochs, batch_size=batch_size, steps_per_epoch=steps_per_epoch, lr=config.lr,
+        mixup_alpha=config.mixup_alpha, seed=config.seed, progress=config.progress, bf16=config.bf16,
+        eval_batch_size=config.eval_batch_size, distill=config.distill,
+        distill_temperature=config.distill_temperature, train_final=not config.heads_only,
+    )
+    loop = EpochLoop(network, [p for p in network.parameters() if p.requires_grad], data, settings,
+                     frozen=frozen)
+    if checkpoint is not None:
+        loop.restore(checkpoint)
     out = Path(config.out_dir)
-    ckpt_path = out / CHECKPOINT_NAME
+    out.mkdir(parents=True, exist_ok=True)
+    extra = {"config": asdict(config), "spec": spec.to_dict(),
+             "parent": None if parent is None else parent["record"]}
+    stopped = loop.run(out / CHECKPOINT_NAME, extra, lambda log: _write_log(out / LOG_NAME, log),
+                       config.stop_after)
+    if stopped is not None:
+        return {"stopped_after": stopped, "log": loop.log}
+    return _finish(network, config, spec, data, loop.log, parent)
+
+
+def _prepare_run(config: TrainConfig, resume: bool) -> tuple[TrainConfig, BackboneSpec,
+                                                              dict[str, Any] | None,
+                                                              dict[str, Any] | None]:
+    """The run's final configuration and spec, its checkpoint (when resumed) and its parent.
+
+    Reads ``checkpoint.pt`` when ``resume`` finds one (its configuration wins
+    but for the fields :func:`train` lists), loads the parent run of a warm
+    restart, checks the options that go together and fills in the backbone's
+    default epochs and batch size.
+    """
+    ckpt_path = Path(config.out_dir) / CHECKPOINT_NAME
     checkpoint: dict[str, Any] | None = None
     if resume and ckpt_path.exists():
         checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=False)
@@ -331,129 +259,27 @@ def train(config: TrainConfig, data: TrainData | None = None, resume: bool = Fal
     batch_size = config.batch_size if config.batch_size is not None else spec.batch_size
     config = TrainConfig(**{**asdict(config), "epochs": epochs, "batch_size": batch_size})
     spec = replace(spec, epochs=epochs, batch_size=batch_size)  # the description records this run
-    if data is None:
-        data = load_train_data(config, spec)
-    n_fit = len(data.fit_labels)
-    steps_per_epoch = n_fit // batch_size
-    if config.max_steps_per_epoch is not None:
-        steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
-    if steps_per_epoch < 1:
-        raise ValueError(f"need at least one batch of {batch_size} images, got {n_fit}")
+    return config, spec, checkpoint, parent
 
-    network = build_network(spec, seed=config.seed)
-    if spec.channels_last:
-        network = network.to(memory_format=torch.channels_last)
-    if parent is not None and parent["model"] is not None:
-        network.load_state_dict(parent["model"])
-    if config.heads_only:
-        for module in (network.blocks, network.activations):
-            module.requires_grad_(False)
-    optimizer = torch.optim.Adam([p for p in network.parameters() if p.requires_grad], lr=config.lr)
-    total_steps = epochs * steps_per_epoch
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _cosine(total_steps))
-    rng = np.random.default_rng(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
-    log: list[dict[str, Any]] = []
-    start_epoch = 0
-    if checkpoint is not None:
-        network.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        scheduler.load_state_dict(checkpoint["scheduler"])
-        _set_rng_state(checkpoint["rng"], rng, generator)
-        start_epoch = int(checkpoint["epoch"])
-        log = [row for row in checkpoint["log"] if row["epoch"] <= start_epoch]
-    out.mkdir(parents=True, exist_ok=True)
 
-    mean_t = torch.tensor(data.mean).view(1, -1, 1, 1)
-    std_t = torch.tensor(data.std).view(1, -1, 1, 1)
-    fit_images = torch.from_numpy(np.ascontiguousarray(data.fit_images))
-    fit_labels = torch.from_numpy(np.ascontiguousarray(data.fit_labels))
-    weights = spec.loss_weights
-    show = config.progress
-    if show:
-        from tqdm import tqdm
-
-    for epoch in range(start_epoch, epochs):
-        network.train()
-        if config.heads_only:  # frozen backbone: keep its BatchNorm statistics too
-            network.blocks.eval()
-            network.activations.eval()
-        t0 = time.perf_counter()
-        order = torch.randperm(n_fit, generator=generator)
-        loss_sum = 0.0
-        batches = range(steps_per_epoch)
-        if show:
-            batches = tqdm(batches, desc=f"{spec.name} epoch {epoch + 1}/{epochs}", leave=False,
-                           mininterval=1.0 if sys.stderr.isatty() else 60.0)
-        for step in batches:
-            idx = order[step * batch_size:(step + 1) * batch_size]
-            images = augment_batch(fit_images[idx], spec.augment_pad, spec.augment_flip, generator)
-            x = _normalize(images, mean_t, std_t, spec.channels_last)
-            y = fit_labels[idx]
-            x, perm, lam = mixup_batch(x, config.mixup_alpha, rng, generator)
-            if spec.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
-                outputs = network(x)
-            loss = _loss(outputs, y, y[perm], lam, weights, config)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            loss_sum += loss.item()
-            if show and step % 20 == 0:
-                batches.set_postfix(loss=f"{loss_sum / (step + 1):.3f}")
-        train_seconds = time.perf_counter() - t0
-        row: dict[str, Any] = {
-            "epoch": epoch + 1,
-            "train_loss": loss_sum / steps_per_epoch,
-            "lr_end": optimizer.param_groups[0]["lr"],
-            "train_seconds": round(train_seconds, 2),
-            "train_images_per_second": round(steps_per_epoch * batch_size / train_seconds, 1),
-            "clips": [round(float(a.clip.detach()), 4) for a in network.activations],
-        }
-        t1 = time.perf_counter()
-        for name, (images, labels) in data.eval_sets.items():
-            accs = evaluate(network, images, labels, data.mean, data.std, config.eval_batch_size,
-                            spec.channels_last)
-            row[f"{name}_accuracy"] = dict(zip(spec.exit_names,
-                                               [round(float(a), 3) for a in accs], strict=True))
-        row["eval_seconds"] = round(time.perf_counter() - t1, 2)
-        log.append(row)
-        state = {
-            "model": network.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "config": asdict(config),
-            "spec": spec.to_dict(),
-            "epoch": epoch + 1,
-            "rng": _rng_state(rng, generator),
-            "log": log,
-            "parent": None if parent is None else parent["record"],
-        }
-        with atomic_path(ckpt_path) as tmp:
-            torch.save(state, tmp)
-        _write_log(out / LOG_NAME, log)
-        summary = " ".join(f"{k}={v}" for k, v in row.items() if k.endswith("accuracy"))
-        print(f"[{spec.name}] epoch {epoch + 1}/{epochs} loss={row['train_loss']:.4f} "
-              f"{row['train_images_per_second']} img/s {summary}", flush=True)
-        if config.stop_after is not None and epoch + 1 >= config.stop_after and epoch + 1 < epochs:
-            return {"stopped_after": epoch + 1, "log": log}
-
+def _finish(network: ExitNetwork, config: TrainConfig, spec: BackboneSpec, data: TrainData,
+            log: list[dict[str, Any]], parent: dict[str, Any] | None) -> dict[str, Any]:
+    """Write ``model.pt`` and ``metrics.json`` of a finished run; return the metrics."""
+    out = Path(config.out_dir)
     with atomic_path(out / MODEL_NAME) as tmp:
         torch.save({"model": network.state_dict(), "spec": spec.to_dict(),
                     "config": asdict(config)}, tmp)
     last = log[-1] if log else {}
     metrics = {
         "backbone": spec.name,
-        "epochs": epochs,
+        "epochs": config.epochs,
         "exit_names": list(spec.exit_names),
         "final": {k: v for k, v in last.items() if k.endswith("accuracy")},
         "total_train_seconds": round(sum(r["train_seconds"] + r["eval_seconds"] for r in log), 1),
         "config": asdict(config),
         "spec": spec.to_dict(),
         "data": data.provenance,
-        "loss_weights": list(weights),
+        "loss_weights": list(spec.loss_weights),
     }
     if parent is not None:
         metrics["parent"] = parent["record"]

@@ -13,27 +13,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
+
+from sparq_gym.cli.arguments import config_from_args
 
 __all__ = ["register"]
 
 
 def _stats(args: argparse.Namespace) -> int:
     from sparq_gym.backbones.spec import get_spec, network_stats
+    from sparq_gym.reports.backbone_stats import format_network_stats
 
     stats = network_stats(get_spec(args.name))
     if args.json:
         print(json.dumps(stats, indent=2))
         return 0
-    print(f"{stats['backbone']} ({stats['dataset']}): {stats['macs']:,} MACs, "
-          f"{stats['neurons']:,} neurons, LIF ops {stats['lif_ops_t4']:,} (T=4) / "
-          f"{stats['lif_ops_t32']:,} (T=32)")
-    for row in stats["layers"]:
-        print(f"  {row['name']:<8} {row['input']!s:<16} -> {row['output']!s:<16} "
-              f"{row['macs']:>13,} MACs {row['neurons']:>8,} neurons")
-    for ex in stats["exits"]:
-        print(f"  exit {ex['name']:<6} after {ex['after']:<6} cumulative {ex['macs']:>13,} MACs "
-              f"(head {ex['head_macs']:,})")
+    sys.stdout.write(format_network_stats(stats))
     return 0
 
 
@@ -44,25 +40,9 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    config = TrainConfig(
-        backbone=args.name,
-        out_dir=args.out,
-        data_root=args.data_root,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        bf16=args.bf16,
-        eval_holdout=not args.no_holdout,
-        max_steps_per_epoch=args.max_steps,
-        progress=not args.no_progress,
-        stop_after=args.stop_after,
-        dataset=args.dataset,
-        lr=args.lr,
-        init_from=args.init_from,
-        heads_only=args.heads_only,
-        distill=args.distill,
-        distill_temperature=args.distill_temperature,
-    )
+    config = config_from_args(TrainConfig, args, backbone=args.name, out_dir=args.out,
+                              eval_holdout=not args.no_holdout, max_steps_per_epoch=args.max_steps,
+                              progress=not args.no_progress)
     metrics: dict[str, Any] = train(config, resume=args.resume)
     if "stopped_after" in metrics:
         print(f"stopped after epoch {metrics['stopped_after']}; continue with --resume")

@@ -22,6 +22,8 @@ import shlex
 import sys
 from typing import Any
 
+from sparq_gym.cli.arguments import config_from_args
+
 __all__ = ["add_commands"]
 
 _STAGES = {
@@ -48,27 +50,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     networks = tuple(args.networks.split(",")) if args.networks else NETWORKS
-    config = PipelineConfig(
-        backbone=args.name,
-        work_dir=args.work,
-        out_root=args.out,
-        ann=args.ann,
-        data_root=args.data_root,
-        train_epochs=args.train_epochs,
-        qat_epochs=args.qat_epochs,
-        qat_lr=args.qat_lr,
-        qat_max_steps=args.qat_max_steps,
-        calibration_images=args.calibration_images,
-        qsnn_timesteps=args.qsnn_timesteps,
-        snn_timesteps=args.snn_timesteps,
-        batch_size=args.batch_size,
-        limit=args.limit,
-        snn_limit=args.snn_limit,
-        networks=networks,
-        force=args.force,
-        progress=not args.no_progress,
-        command=_command_line(args),
-    )
+    config = config_from_args(PipelineConfig, args, backbone=args.name, work_dir=args.work,
+                              out_root=args.out, networks=networks, progress=not args.no_progress,
+                              command=_command_line(args))
     result = run_pipeline(config, _STAGES[args.backbone_action])
     if "table1" in result:
         print(json.dumps({"backbone": result["backbone"], "summary": result["summary"],

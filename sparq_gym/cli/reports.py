@@ -13,25 +13,19 @@ import json
 import sys
 from pathlib import Path
 
+from sparq_gym.cli.arguments import config_from_args
+from sparq_gym.reports.timing import TIMING_MODES
+
 __all__ = ["register"]
 
 _DEFAULT_OUT = Path(__file__).resolve().parents[2] / "docs"
 
 
 def _report_handler(args: argparse.Namespace) -> int:
-    from sparq_gym.reports.paper import ReportConfig, build_report, format_report, write_report
+    from sparq_gym.reports.markdown import format_report
+    from sparq_gym.reports.paper import ReportConfig, build_report, write_report
 
-    config = ReportConfig(
-        backbone=args.name,
-        root=args.root,
-        split=args.split,
-        timing=args.timing,
-        timing_images=args.timing_images,
-        timing_repeats=args.timing_repeats,
-        threads=args.threads,
-        data_root=args.data_root,
-    )
-    report = build_report(config)
+    report = build_report(config_from_args(ReportConfig, args, backbone=args.name))
     out = Path(args.out) if args.out is not None else _DEFAULT_OUT
     paths = write_report(report, out)
     if args.json:
@@ -63,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="pretrained root holding NAME/ (default: $SPARQ_PRETRAINED or "
                         "pretrained/)")
     parser.add_argument("--split", default="test", help="trace split (default test)")
-    parser.add_argument("--timing", choices=("auto", "measure", "recorded", "none"),
+    parser.add_argument("--timing", choices=TIMING_MODES,
                         default="auto",
                         help="Table 2 time: measure the shipped networks on test images, read "
                         "the pipeline's recorded extraction time, or leave it out (default auto: "

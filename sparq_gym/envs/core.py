@@ -10,15 +10,15 @@ transition code by construction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from sparq_gym.envs.costs import resolve_cost
+from sparq_gym.envs.settings import OBS_TYPES, ObsType
 from sparq_gym.traces import TraceSet
 
 __all__ = [
@@ -27,16 +27,13 @@ __all__ = [
     "Action",
     "ExitTables",
     "ObsType",
-    "TransitionTables",
+    "StepTables",
     "build_exit_tables",
     "confidence_bins",
     "draw_sample_block",
     "exit_step",
-    "transition_tables",
+    "step_tables",
 ]
-
-ObsType = Literal["multidiscrete", "discrete", "box"]
-OBS_TYPES: tuple[str, ...] = ("multidiscrete", "discrete", "box")
 
 SAMPLE_BLOCK = 1024
 """Sample indices are drawn from the environment's generator this many at a time."""
@@ -190,76 +187,72 @@ def build_exit_tables(
         raise ValueError(f"obs_type must be one of {list(OBS_TYPES)}, got {obs_type!r}")
 
     return ExitTables(
-        reward=reward,
-        decided_exit=decided_exit,
-        next_exit=next_exit,
-        observation=observation,
-        labels=labels,
-        predictions=predictions,
-        correct=correct,
-        confidence=confidence,
-        bins=bins,
-        cost=exit_cost,
-        full_cost=full_cost,
-        savings=savings,
-        counts=traces.exit_counts,
-        counter_names=traces.counter_names,
-        n_bins=int(n_bins),
+        reward=reward, decided_exit=decided_exit, next_exit=next_exit, observation=observation,
+        labels=labels, predictions=predictions, correct=correct, confidence=confidence, bins=bins,
+        cost=exit_cost, full_cost=full_cost, savings=savings, counts=traces.exit_counts,
+        counter_names=traces.counter_names, n_bins=int(n_bins),
     )
 
 
-@dataclass(frozen=True)
-class TransitionTables:
-    """The flat tables :func:`exit_step` reads.
+@dataclass(frozen=True, slots=True)
+class StepTables:
+    """Everything a step reads, flattened per transition so that a step is three look-ups.
 
-    Numpy arrays for the vector environment (fancy indexing over thousands of
-    episodes) or Python lists for the single environment (indexing a list with
-    an int is several times cheaper than indexing an array). Positions are
-    row-major: transition ``t = 2 k + a`` for early exit k and action a, and
-    reward position ``sample * reward_row + t``.
+    An episode's state is one integer, its *position* ``p = sample * (E-1) + k`` (sample
+    and early exit k), and a transition is ``t = 2 p + a`` for action a. Everything the
+    configuration (alpha, cost, bins) fixes is computed here once, per transition: the
+    reward, the position after it, and the (sample, exit) *cell* ``sample * E + e`` whose
+    prediction ended the episode, or :attr:`no_end` when it goes on. Numpy arrays for the
+    vector environment, Python lists for the single one (indexing a list with an int is
+    several times cheaper than indexing an array).
 
-    :param decided: exit whose prediction ends the episode, or -1, per transition.
-    :param next_exit: early exit after the transition.
-    :param reward: reward per (sample, transition).
-    :param reward_row: ``2 (E-1)``, the length of one sample's reward row.
+    :param reward: reward per transition, ``N (E-1) 2`` entries.
+    :param next_position: position after the transition (unchanged when it ends the episode).
+    :param end_cell: cell of the exit that answered, or ``no_end``.
+    :param no_end: ``N E``, one past the last cell: "the episode goes on".
+    :param n_early_exits: E-1, positions per sample.
     """
 
-    decided: Sequence[int] | NDArray[np.int64]
-    next_exit: Sequence[int] | NDArray[np.int64]
-    reward: Sequence[float] | NDArray[np.float64]
-    reward_row: int
+    reward: Any
+    next_position: Any
+    end_cell: Any
+    no_end: int
+    n_early_exits: int
 
 
-def transition_tables(tables: ExitTables, *, as_lists: bool = False) -> TransitionTables:
-    """Flatten the transition part of ``tables`` for :func:`exit_step`."""
-    decided, next_exit, reward = (
-        tables.decided_exit.reshape(-1),
-        tables.next_exit.reshape(-1),
-        tables.reward.reshape(-1),
-    )
+def step_tables(tables: ExitTables, *, as_lists: bool = False) -> StepTables:
+    """Flatten ``tables`` into the per-transition :class:`StepTables` that :func:`exit_step` reads."""
+    n, n_early = tables.n_samples, tables.n_early_exits
+    n_exits = n_early + 1
+    position = np.arange(n * n_early, dtype=np.int64)
+    sample = position // n_early
+    # Per (position, action), row-major: the transition index is 2 * position + action.
+    decided = np.broadcast_to(tables.decided_exit[None], (n, n_early, 2)).reshape(-1)
+    moved = np.broadcast_to((tables.next_exit - np.arange(n_early)[:, None])[None], (n, n_early, 2))
+    next_position = position.repeat(2) + moved.reshape(-1)
+    no_end = n * n_exits
+    end_cell = np.where(decided >= 0, sample.repeat(2) * n_exits + decided, no_end).astype(np.int64)
+    reward = tables.reward.reshape(-1)
     if as_lists:
-        return TransitionTables(
-            decided.tolist(), next_exit.tolist(), reward.tolist(), reward_row=2 * tables.n_early_exits
-        )
-    return TransitionTables(decided, next_exit, reward, reward_row=2 * tables.n_early_exits)
+        return StepTables(reward.tolist(), next_position.tolist(), end_cell.tolist(), no_end, n_early)
+    return StepTables(reward, next_position, end_cell, no_end, n_early)
 
 
-def exit_step(flat: TransitionTables, sample: Any, exit_index: Any, action: Any) -> tuple[Any, Any, Any]:
+def exit_step(tables: StepTables, position: Any, action: Any) -> tuple[Any, Any, Any]:
     """One transition for one episode (ints) or many (equal-shaped integer arrays).
 
-    :param flat: the environment's flattened tables (:func:`transition_tables`).
-    :param sample: sample index of each episode.
-    :param exit_index: early exit each episode is at.
+    The environments' only dynamics: the single environment calls it with ints, the vector
+    environment with arrays of thousands of episodes.
+
+    :param tables: the environment's :class:`StepTables`.
+    :param position: ``sample * (E-1) + k`` of each episode.
     :param action: :class:`Action` of each episode (already validated).
-    :return: ``(next_exit, reward, decided_exit)``; the episode terminates where
-        ``decided_exit >= 0`` and then ``decided_exit`` is the exit whose
-        prediction was used (E-1 = final head).
+    :return: ``(next_position, reward, end_cell)``; the episode ends where
+        ``end_cell != tables.no_end``, and then ``end_cell = sample * E + e`` names the
+        exit e whose prediction was used (E-1 = final head).
     """
-    transition = exit_index * 2 + action
-    decided = flat.decided[transition]
-    reward = flat.reward[sample * flat.reward_row + transition]
-    next_exit = flat.next_exit[transition]
-    return next_exit, reward, decided
+    transition = position * 2 + action
+    return tables.next_position[transition], tables.reward[transition], tables.end_cell[transition]
 
 
 def draw_sample_block(rng: np.random.Generator, n_samples: int) -> NDArray[np.int64]:

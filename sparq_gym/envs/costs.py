@@ -8,7 +8,8 @@ and one per sample for the plain network; savings are ``1 - C_exit / C_full``.
 =================== ===========================================================
 ``"total_ops"``     spec §5's total ops, ``synaptic_ops + lif_ops`` (default;
                     the paper's Table 3 "total ops"). For traces of an ANN,
-                    which has neither, it is ``macs``.
+                    which has neither, it is ``macs``
+                    (:func:`sparq_gym.traces.costs.total_ops`).
 a counter name      one raw counter, e.g. ``"synaptic_ops"``, ``"macs"``,
                     ``"mem_bytes"``
 ``"energy:NAME"``   joules under an energy model of :mod:`sparq_gym.energy`,
@@ -23,14 +24,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sparq_gym.traces import COUNTER_NAMES, TraceSet
+from sparq_gym.traces.costs import (
+    ANN_OPS_COUNTER as ANN_OPS_COUNTER,
+)
+from sparq_gym.traces.costs import (
+    TOTAL_OPS_COUNTERS as TOTAL_OPS_COUNTERS,
+)
+from sparq_gym.traces.costs import is_ann_counts, total_ops
 
 __all__ = ["ANN_OPS_COUNTER", "TOTAL_OPS_COUNTERS", "cost_names", "resolve_cost"]
-
-TOTAL_OPS_COUNTERS: tuple[str, ...] = ("synaptic_ops", "lif_ops")
-"""Counters summed by the default cost ``"total_ops"`` (spec §5)."""
-
-ANN_OPS_COUNTER = "macs"
-"""What ``"total_ops"`` counts for traces of an ANN (no spikes, no LIF neurons)."""
 
 
 def cost_names() -> list[str]:
@@ -48,23 +50,17 @@ def resolve_cost(traces: TraceSet, cost: str) -> tuple[NDArray[np.float64], NDAr
     if not isinstance(cost, str):
         raise ValueError(f"cost must be a string such as 'total_ops', got {cost!r}")
     names = traces.counter_names
-    if cost == "total_ops":
-        missing = [c for c in TOTAL_OPS_COUNTERS if c not in names]
-        if missing:
-            raise ValueError(f"cost 'total_ops' needs counters {missing}, the traces have {list(names)}")
-        idx = [names.index(c) for c in TOTAL_OPS_COUNTERS]
-        exit_cost = traces.exit_counts[:, :, idx].sum(axis=2)
-        full_cost = traces.full_counts[:, idx].sum(axis=1)
-        if not full_cost.any() and ANN_OPS_COUNTER in names:
-            exit_cost, full_cost = traces.counter(ANN_OPS_COUNTER)  # an ANN: count its MACs
-    elif cost in names:
-        exit_cost, full_cost = traces.counter(cost)
-    elif cost.startswith("energy:"):
+    if cost == "total_ops":  # one decision for the whole trace set, taken on the full network
+        ann = is_ann_counts(traces.full_counts, names)
+        return total_ops(traces.exit_counts, names, ann=ann), total_ops(traces.full_counts, names, ann=ann)
+    if cost in names:
+        exit_counts, full_counts = traces.counter(cost)
+        return np.asarray(exit_counts, dtype=np.float64), np.asarray(full_counts, dtype=np.float64)
+    if cost.startswith("energy:"):
         from sparq_gym.energy import get_energy_model
 
         model = get_energy_model(cost.removeprefix("energy:"))
         exit_cost = model.energy_joules(traces.exit_counts, names, traces.meta)
         full_cost = model.energy_joules(traces.full_counts, names, traces.meta)
-    else:
-        raise ValueError(f"unknown cost {cost!r}; expected one of {cost_names()}")
-    return np.asarray(exit_cost, dtype=np.float64), np.asarray(full_cost, dtype=np.float64)
+        return np.asarray(exit_cost, dtype=np.float64), np.asarray(full_cost, dtype=np.float64)
+    raise ValueError(f"unknown cost {cost!r}; expected one of {cost_names()}")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any, SupportsFloat, cast
+from collections.abc import Iterator
+from typing import Any, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
@@ -11,17 +12,15 @@ from gymnasium import spaces
 from gymnasium.error import InvalidAction, ResetNeeded
 
 from sparq_gym.envs.core import (
-    OBS_TYPES,
     Action,
     ExitTables,
-    ObsType,
     build_exit_tables,
     draw_sample_block,
     exit_step,
-    transition_tables,
+    step_tables,
 )
-from sparq_gym.envs.costs import cost_names
 from sparq_gym.envs.registration import ENV_TABLE
+from sparq_gym.envs.settings import OBS_TYPES, ExitSettings, ObsType
 from sparq_gym.paths import NETWORKS, trace_dir
 from sparq_gym.traces import SPLITS, TraceSet
 
@@ -91,32 +90,23 @@ def load_env_traces(
 
 def prepare_exit_tables(
     backbone: str | None,
+    settings: ExitSettings,
     *,
-    network: str,
     split: str | None,
-    alpha: float,
-    n_bins: int,
-    cost: str,
-    obs_type: str,
     trace_dir: str | os.PathLike[str] | None,
     traces: TraceSet | None,
 ) -> tuple[TraceSet, ExitTables]:
-    """Check the environment arguments, load the traces and precompute the tables.
+    """Load the traces the settings ask for and precompute the tables.
 
     Shared by the single and the vector environment, so both accept and reject
-    exactly the same arguments with the same messages.
+    exactly the same arguments with the same messages (the settings were
+    checked when ``settings`` was built).
     """
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not np.isfinite(alpha):
-        raise ValueError(f"alpha must be a finite number, got {alpha!r}")
-    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
-        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
-    if obs_type not in OBS_TYPES:
-        raise ValueError(f"obs_type must be one of {list(OBS_TYPES)}, got {obs_type!r}")
-    if not isinstance(cost, str) or (cost not in cost_names() and not cost.startswith("energy:")):
-        raise ValueError(f"unknown cost {cost!r}; expected one of {cost_names()}")
-    loaded = load_env_traces(backbone, traces=traces, trace_dir_path=trace_dir, network=network, split=split)
+    loaded = load_env_traces(
+        backbone, traces=traces, trace_dir_path=trace_dir, network=settings.network, split=split
+    )
     tables = build_exit_tables(
-        loaded, alpha=float(alpha), n_bins=int(n_bins), cost=cost, obs_type=cast(ObsType, obs_type)
+        loaded, alpha=settings.alpha, n_bins=settings.n_bins, cost=settings.cost, obs_type=settings.obs_type
     )
     return loaded, tables
 
@@ -232,12 +222,12 @@ class SPARQExitEnv(gym.Env[Any, Any]):
         self,
         backbone: str | None = None,
         *,
-        network: str = "qdsnn",
+        network: str = ExitSettings.network,
         split: str | None = None,
-        alpha: float = 0.3,
-        n_bins: int = 10,
-        cost: str = "total_ops",
-        obs_type: ObsType = "multidiscrete",
+        alpha: float = ExitSettings.alpha,
+        n_bins: int = ExitSettings.n_bins,
+        cost: str = ExitSettings.cost,
+        obs_type: ObsType = ExitSettings.obs_type,
         trace_dir: str | os.PathLike[str] | None = None,
         traces: TraceSet | None = None,
         render_mode: str | None = None,
@@ -247,22 +237,17 @@ class SPARQExitEnv(gym.Env[Any, Any]):
             raise ValueError(
                 f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}"
             )
+        self.settings = ExitSettings(
+            alpha=alpha, n_bins=n_bins, cost=cost, obs_type=obs_type, network=network
+        )
         self.traces, self.tables = prepare_exit_tables(
-            backbone,
-            network=network,
-            split=split,
-            alpha=alpha,
-            n_bins=n_bins,
-            cost=cost,
-            obs_type=obs_type,
-            trace_dir=trace_dir,
-            traces=traces,
+            backbone, self.settings, split=split, trace_dir=trace_dir, traces=traces
         )
         self.backbone = self.traces.meta.get("backbone", backbone)
         self.network = self.traces.meta.get("network", network)
         self.split = self.traces.split
-        self.alpha = float(alpha)
-        self.n_bins = int(n_bins)
+        self.alpha = self.settings.alpha
+        self.n_bins = self.settings.n_bins
         self.cost = cost
         self.obs_type: ObsType = obs_type
         self.render_mode = render_mode
@@ -271,21 +256,16 @@ class SPARQExitEnv(gym.Env[Any, Any]):
         self.observation_space = make_observation_space(obs_type, self.n_exits - 1, self.n_bins)
 
         t = self.tables
-        self._flat = transition_tables(t, as_lists=True)
-        # Final-info values packed per (sample, exit) cell: one contiguous
-        # integer row and one float row, so an episode's end touches two rows.
-        n_cells = t.n_samples * self.n_exits
+        self._steps = step_tables(t, as_lists=True)
+        self._no_end = self._steps.no_end
+        self._n_early = t.n_early_exits
+        # Final-info values packed per (sample, exit) cell: one integer row and one float row.
         self._int_cells = np.concatenate(
             [
                 np.stack(
-                    [
-                        t.labels.repeat(self.n_exits),
-                        t.predictions.reshape(-1),
-                        t.correct.reshape(-1),
-                    ],
-                    axis=1,
+                    [t.labels.repeat(self.n_exits), t.predictions.reshape(-1), t.correct.reshape(-1)], 1
                 ),
-                t.counts.reshape(n_cells, -1),
+                t.counts.reshape(self._no_end, -1),
             ],
             axis=1,
         ).astype(np.int64)
@@ -293,19 +273,14 @@ class SPARQExitEnv(gym.Env[Any, Any]):
             [t.confidence.reshape(-1), t.cost.reshape(-1), t.savings.reshape(-1)], axis=1
         )
         self._counter_names = t.counter_names
-        self._info_cache: dict[int, dict[str, Any]] = {}
-        # One small array (or an int) per (sample, early exit); arrays are
-        # copied on return, as users keep what they receive (Gymnasium's checker
-        # asserts fresh observation data on every call).
-        self._obs_list: list[list[Any]] = (
-            t.observation.tolist() if obs_type == "discrete" else [list(rows) for rows in t.observation]
-        )
+        self._info_cache: dict[int, tuple[dict[str, Any], dict[str, int]]] = {}
+        # One small array (or an int) per position; arrays are copied on return, as users
+        # keep what they receive (Gymnasium's checker asserts fresh observation data).
+        flat_obs = t.observation.reshape(t.n_samples * self._n_early, *t.observation.shape[2:])
+        self._obs_list: list[Any] = flat_obs.tolist() if obs_type == "discrete" else list(flat_obs)
         self._copy_obs = obs_type != "discrete"
-        self._sample = -1
-        self._exit = 0
-        self._needs_reset = True
-        self._draws: list[int] = []
-        self._draw_pos = 0
+        self._position = -1  # sample * (E-1) + early exit; -1 when no episode runs
+        self._draws: Iterator[int] = iter(())
         self._last_info: dict[str, Any] = {}
 
     # ------------------------------------------------------------------
@@ -317,8 +292,7 @@ class SPARQExitEnv(gym.Env[Any, Any]):
     @np_random.setter
     def np_random(self, value: np.random.Generator) -> None:
         gym.Env.np_random.fset(self, value)  # type: ignore[attr-defined]
-        self._draws = []  # drawn from the old generator: draw anew from this one
-        self._draw_pos = 0
+        self._draws = iter(())  # drawn from the old generator: draw anew from this one
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -326,8 +300,7 @@ class SPARQExitEnv(gym.Env[Any, Any]):
         """Start an episode on a random image of the split, or on ``options["sample_index"]``."""
         super().reset(seed=seed)
         if seed is not None:
-            self._draws = []
-            self._draw_pos = 0
+            self._draws = iter(())
         if options and "sample_index" in options:
             sample = options["sample_index"]
             if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)):
@@ -338,15 +311,12 @@ class SPARQExitEnv(gym.Env[Any, Any]):
                 )
             sample = int(sample)
         else:
-            if self._draw_pos >= len(self._draws):
-                self._draws = draw_sample_block(self.np_random, self.tables.n_samples).tolist()
-                self._draw_pos = 0
-            sample = self._draws[self._draw_pos]
-            self._draw_pos += 1
-        self._sample = sample
-        self._exit = 0
-        self._needs_reset = False
-        obs = self._obs_list[sample][0]
+            sample = next(self._draws, -1)
+            if sample < 0:
+                self._draws = iter(draw_sample_block(self.np_random, self.tables.n_samples).tolist())
+                sample = next(self._draws)
+        position = self._position = sample * self._n_early
+        obs = self._obs_list[position]
         return (obs.copy() if self._copy_obs else obs), {"sample_index": sample}
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
@@ -354,44 +324,42 @@ class SPARQExitEnv(gym.Env[Any, Any]):
         act = _ACTION_OF.get(action, -1) if type(action) in _PLAIN_ACTION_TYPES else -1
         if act < 0:
             act = self._coerce_action(action)
-        if self._needs_reset:
+        if self._position < 0:
             raise ResetNeeded("call reset() before step(): the episode has ended or never started")
-        sample = self._sample
-        next_exit, reward, decided = exit_step(self._flat, sample, self._exit, act)
-        if decided < 0:
-            self._exit = next_exit
-            obs = self._obs_list[sample][next_exit]
+        position, reward, cell = exit_step(self._steps, self._position, act)
+        obs = self._obs_list[position]
+        if cell == self._no_end:
+            self._position = position
             return (obs.copy() if self._copy_obs else obs), 0.0, False, False, {}
-        self._needs_reset = True
-        info = self._final_info(sample, decided)
-        obs = self._obs_list[sample][self._exit]
-        return (obs.copy() if self._copy_obs else obs), reward, True, False, info
+        self._position = -1
+        return (obs.copy() if self._copy_obs else obs), reward, True, False, self._final_info(cell)
 
-    def _final_info(self, sample: int, exit_index: int) -> dict[str, Any]:
-        """Info of an episode on ``sample`` that ended at ``exit_index`` (fresh dicts).
+    def _final_info(self, cell: int) -> dict[str, Any]:
+        """Info of an episode that ended in ``cell = sample * E + exit`` (fresh dicts).
 
-        Built once per (sample, exit) pair and copied on every return, so a
-        caller may modify what it receives; the cache holds at most N x E
-        entries (about 1 kB each).
+        Built once per cell and copied on every return, so a caller may modify what it
+        receives; the cache holds at most N x E entries (about 1 kB each).
         """
-        cell = sample * self.n_exits + exit_index
         cached = self._info_cache.get(cell)
         if cached is None:
             label, prediction, correct, *counts = self._int_cells[cell].tolist()
             confidence, cost, savings = self._float_cells[cell].tolist()
-            cached = self._info_cache[cell] = {
-                "sample_index": sample,
-                "label": label,
-                "exit": exit_index,
-                "prediction": prediction,
-                "correct": correct == 1,
-                "confidence": confidence,
-                "cost": cost,
-                "savings": savings,
-                "counters": dict(zip(self._counter_names, counts)),
-            }
-        info = cached.copy()
-        info["counters"] = cached["counters"].copy()
+            sample, exit_index = divmod(cell, self.n_exits)
+            cached = self._info_cache[cell] = (
+                {
+                    "sample_index": sample,
+                    "label": label,
+                    "exit": exit_index,
+                    "prediction": prediction,
+                    "correct": correct == 1,
+                    "confidence": confidence,
+                    "cost": cost,
+                    "savings": savings,
+                },
+                dict(zip(self._counter_names, counts)),
+            )
+        info = cached[0].copy()
+        info["counters"] = cached[1].copy()
         self._last_info = info
         return info
 
@@ -407,20 +375,20 @@ class SPARQExitEnv(gym.Env[Any, Any]):
         """``"ansi"``: a one-line description of where the episode stands."""
         if self.render_mode != "ansi":
             return None
-        if self._sample < 0:
+        if self._position < 0 and not self._last_info:
             return "no episode yet: call reset()"
         t = self.tables
-        if self._needs_reset and self._last_info:
+        if self._position < 0:
             i = self._last_info
             verdict = "right" if i["correct"] else "wrong"
             return (
                 f"sample {i['sample_index']}: ended at exit {i['exit']} predicting {i['prediction']} "
                 f"(label {i['label']}, {verdict}), savings {i['savings']:.3f}"
             )
-        k = self._exit
+        sample, k = divmod(self._position, self._n_early)
         return (
-            f"sample {self._sample}: at exit {k}, confidence {t.confidence[self._sample, k]:.3f} "
-            f"(bin {t.bins[self._sample, k]} of {self.n_bins})"
+            f"sample {sample}: at exit {k}, confidence {t.confidence[sample, k]:.3f} "
+            f"(bin {t.bins[sample, k]} of {self.n_bins})"
         )
 
     @property

@@ -43,6 +43,7 @@ from numpy.typing import NDArray
 from torch import nn
 
 from sparq_gym.backbones.spec import BackboneSpec
+from sparq_gym.data import normalize_pixels
 from sparq_gym.io import read_json
 from sparq_gym.traces import COUNTER_NAMES, SCHEMA_VERSION, TraceSet
 from sparq_gym.traces.counters import MemoryModel, OpCounter
@@ -164,8 +165,6 @@ def extract_arrays(
     """
     network.eval()
     n = images.shape[0]
-    mean_t = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
-    std_t = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
     probs: list[np.ndarray] = []
     exits: list[np.ndarray] = []
     fulls: list[np.ndarray] = []
@@ -178,7 +177,7 @@ def extract_arrays(
     with OpCounter(network, spiking=spiking, memory=memory) as counter:
         for start in starts:
             batch = torch.from_numpy(np.ascontiguousarray(images[start:start + batch_size]))
-            x = (batch.float() / 255.0 - mean_t) / std_t
+            x = normalize_pixels(batch, mean, std)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             counter.reset()

@@ -64,7 +64,7 @@ def test_tables_equal_stepping_the_environment(lenet_config, obs_type):
 
 def test_threshold_policy_walk_equals_vectorised_choice(lenet_config):
     tables = lenet_config.tables("test")
-    policy = threshold_policy((0.7, 0.5), lenet_config.n_bins)
+    policy = threshold_policy((0.7, 0.5), lenet_config.settings.n_bins)
     batched = decide_exits(policy, tables)
     walked = decide_exits(CallablePolicy(policy.act), tables)
     assert batched.tolist() == walked.tolist()

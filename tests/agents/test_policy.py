@@ -9,14 +9,8 @@ import pytest
 
 from agents.baselines import HindsightOracle
 from agents.evaluation import evaluate_policy
-from agents.policy import (
-    TablePolicy,
-    as_policy,
-    decide_exits,
-    format_thresholds,
-    implied_thresholds,
-    load_policy,
-)
+from agents.loading import load_policy
+from agents.policy import TablePolicy, as_policy, decide_exits, format_thresholds, implied_thresholds
 
 USER_FILE = '''
 import numpy as np

@@ -9,8 +9,10 @@ import pytest
 
 from agents import q_learning
 from agents.baselines import mean_return
+from agents.bench_q_learning import reference_episodes
 from agents.common import subset_tables, train_validation_split
-from agents.policy import TablePolicy, load_policy
+from agents.loading import load_policy
+from agents.policy import TablePolicy
 from sparq_gym.envs.core import Action, build_exit_tables
 
 
@@ -54,21 +56,7 @@ def test_fast_loop_equals_stepping_the_environment(synthetic_traces):
     # Reference: the real environment and Eq. 2 written out with numpy.
     env = gym.make("SPARQExit-LeNet-v0", traces=synthetic_traces, alpha=0.3)
     q = np.zeros((2, 10, 2))
-    returns = []
-    for e in range(n_episodes):
-        obs, _ = env.reset(options={"sample_index": draws.samples[e]})
-        while True:
-            k, b = obs
-            if draws.explore[e][k] < epsilons[e]:
-                a = draws.random_action[e][k]
-            else:
-                a = int(q[k, b, 1] > q[k, b, 0])
-            obs, reward, terminated, _, _ = env.step(a)
-            target = reward if terminated else reward + 0.9 * q[obs[0], obs[1]].max()
-            q[k, b, a] += 0.1 * (target - q[k, b, a])
-            if terminated:
-                returns.append(reward)
-                break
+    returns = reference_episodes(env, draws, epsilons, n_episodes, q, learning_rate=0.1, gamma=0.9)
     assert np.allclose(np.array(fast), q, atol=1e-12)
     assert np.allclose(fast_returns, returns)
 

@@ -7,7 +7,7 @@ import pytest
 
 from agents import sb3
 from agents.evaluation import evaluate_policy
-from agents.policy import load_policy
+from agents.loading import load_policy
 from sparq_gym.envs.registration import sparq_env_ids
 
 

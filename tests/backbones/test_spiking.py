@@ -214,7 +214,8 @@ def test_bias_calibration_is_a_no_op_when_conversion_is_exact() -> None:
 
 def test_bias_calibration_moves_layer_means_to_the_ann() -> None:
     from sparq_gym.backbones.layers import ClipFloorShift
-    from sparq_gym.backbones.spiking import _channel_means, calibrate_biases
+    from sparq_gym.backbones.spiking import calibrate_biases
+    from sparq_gym.backbones.spiking.calibration import _channel_means
 
     spec = _exit_spec()
     ann = build_network(spec)

@@ -228,8 +228,10 @@ def test_step_before_reset_and_after_end(tiny_traces):
     ("kwargs", "message"),
     [
         ({"obs_type": "image"}, "obs_type must be one of"),
-        ({"cost": "watts"}, "unknown cost 'watts'"),
-        ({"n_bins": 0}, "n_bins must be a positive integer"),
+        ({"cost": "watts"}, "cost must be one of .* got 'watts'"),
+        ({"n_bins": 0}, r"n_bins must be an integer in \[1, 1000\], got 0"),
+        ({"n_bins": 2**63}, r"n_bins must be an integer in \[1, 1000\]"),
+        ({"alpha": -0.1}, "alpha must be a finite number >= 0, got -0.1"),
         ({"alpha": float("nan")}, "alpha must be a finite number"),
         ({"render_mode": "human"}, "render_mode must be None or one of"),
     ],

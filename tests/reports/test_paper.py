@@ -252,7 +252,7 @@ def _pretrained(backbone: str) -> Path:
 
 @pytest.mark.parametrize("backbone", ["mlp", "lenet", "alexnet"])
 def test_shipped_table1_matches_pipeline(backbone: str) -> None:
-    """The report's Table 1 (agents' binned Cfg policy) equals the pipeline's (raw thresholds)."""
+    """The report's Table 1 equals the one the pipeline shipped in the manifest (one row function)."""
     root = _pretrained(backbone)
     report = build_report(ReportConfig(backbone, root=str(root), timing="none"))
     shipped = {r["variant"]: r for r in read_json(root / backbone / "manifest.json")["table1"]["rows"]}
