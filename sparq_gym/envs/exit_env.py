@@ -298,8 +298,8 @@ class SPARQExitEnv(gym.Env[Any, Any]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
         """Start an episode on a random image of the split, or on ``options["sample_index"]``."""
-        super().reset(seed=seed)
-        if seed is not None:
+        if seed is not None:  # Gymnasium's reset does nothing but seed np_random: skip the call otherwise
+            super().reset(seed=seed)
             self._draws = iter(())
         if options and "sample_index" in options:
             sample = options["sample_index"]
@@ -324,9 +324,10 @@ class SPARQExitEnv(gym.Env[Any, Any]):
         act = _ACTION_OF.get(action, -1) if type(action) in _PLAIN_ACTION_TYPES else -1
         if act < 0:
             act = self._coerce_action(action)
-        if self._position < 0:
+        position = self._position
+        if position < 0:
             raise ResetNeeded("call reset() before step(): the episode has ended or never started")
-        position, reward, cell = exit_step(self._steps, self._position, act)
+        position, reward, cell = exit_step(self._steps, position, act)
         obs = self._obs_list[position]
         if cell == self._no_end:
             self._position = position

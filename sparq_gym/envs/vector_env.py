@@ -43,7 +43,15 @@ class SPARQExitVectorEnv(VectorEnv[Any, Any, Any]):
     object array, and the final info in ``info["final_info"]``).
 
     Info: arrays of length ``num_envs`` with a boolean mask ``_key`` per key,
-    as ``SyncVectorEnv`` merges the single environments' infos.
+    as ``SyncVectorEnv`` merges the single environments' infos. A step whose
+    info has entries returns a :class:`~sparq_gym.envs.info.LazyInfo`: a
+    ``dict`` built the first time it is read, so a loop that never reads the
+    info does not pay for it.
+
+    Speed: a step is :func:`~sparq_gym.envs.core.exit_step` on arrays (three
+    gathers from per-transition tables), one observation gather, and per-slot
+    sample draws in blocks; ``sparq bench-env`` measures it against
+    Gymnasium's CartPole vector env.
     """
 
     metadata: dict[str, Any] = {

@@ -28,6 +28,10 @@ from sparq_gym.traces import TraceSet, make_synthetic_traces
 
 __all__ = ["BenchConfig", "benchmark_envs", "format_table"]
 
+MIN_VECTOR_STEPS = 100
+"""Vector steps per repeat at least: at 4,096 envs a step takes tens of microseconds, so
+fewer steps would time a few milliseconds and measure the scheduler more than the env."""
+
 
 @dataclass
 class BenchConfig:
@@ -85,7 +89,8 @@ def benchmark_envs(
     Returns a JSON-able dict with ``entries``, ``ratio_make_vs_cartpole``
     (slowest SPARQ id over CartPole, both via ``gym.make``) and
     ``ratio_vector4096_vs_cartpole`` (SPARQ vector env at the largest size over
-    the CartPole single environment).
+    the CartPole single environment) and ``ratio_vector4096_vs_cartpole_vector4096``
+    (both vector envs at the largest size).
     """
     cfg = config or BenchConfig()
     rng = np.random.default_rng(cfg.seed)
@@ -112,13 +117,13 @@ def benchmark_envs(
     )
     for size in cfg.vector_sizes:
         vec = SPARQExitVectorEnv(size, reference.backbone, **kwargs)
-        acts = rng.integers(2, size=(max(cfg.vector_steps // max(size // 64, 1), 20), size))
+        acts = rng.integers(2, size=(max(cfg.vector_steps // max(size // 64, 1), MIN_VECTOR_STEPS), size))
         makers[f"{reference.env_id} vector x{size}"] = ("vector", partial(_vector_rate, vec, acts, cfg.seed))
     cartpole = gym.make("CartPole-v1")
     makers["CartPole-v1 (gym.make)"] = ("single", partial(_single_rate, cartpole, single_actions, cfg.seed))
     big = max(cfg.vector_sizes)
     cart_vec = gym.make_vec("CartPole-v1", num_envs=big, vectorization_mode="vector_entry_point")
-    cart_acts = rng.integers(2, size=(max(cfg.vector_steps // max(big // 64, 1), 20), big))
+    cart_acts = rng.integers(2, size=(max(cfg.vector_steps // max(big // 64, 1), MIN_VECTOR_STEPS), big))
     makers[f"CartPole-v1 vector x{big}"] = ("vector", partial(_vector_rate, cart_vec, cart_acts, cfg.seed))
 
     # One untimed pass of every entry first: each environment's per-(sample, exit)
@@ -144,6 +149,9 @@ def benchmark_envs(
         "entries": entries,
         "ratio_make_vs_cartpole": slowest / cart,
         "ratio_vector4096_vs_cartpole": by_name[f"{reference.env_id} vector x{big}"] / cart,
+        "ratio_vector4096_vs_cartpole_vector4096": (
+            by_name[f"{reference.env_id} vector x{big}"] / by_name[f"CartPole-v1 vector x{big}"]
+        ),
         "trace_sources": sources,
         "config": {k: v for k, v in vars(cfg).items() if k != "extra"},
         "machine": {
@@ -166,4 +174,9 @@ def format_table(result: dict[str, Any]) -> str:
     lines.append("")
     lines.append(f"ratio_make_vs_cartpole = {result['ratio_make_vs_cartpole']:.2f}")
     lines.append(f"ratio_vector4096_vs_cartpole = {result['ratio_vector4096_vs_cartpole']:.1f}")
+    if "ratio_vector4096_vs_cartpole_vector4096" in result:
+        lines.append(
+            "ratio_vector4096_vs_cartpole_vector4096 = "
+            f"{result['ratio_vector4096_vs_cartpole_vector4096']:.2f}"
+        )
     return "\n".join(lines)

@@ -55,6 +55,7 @@ def test_pipeline_command_builds_its_config(monkeypatch: pytest.MonkeyPatch) -> 
     import sparq_gym.pipeline as pipeline
 
     seen = _capture(monkeypatch, pipeline, "run_pipeline")
+    monkeypatch.setattr("sys.argv", ["/venv/bin/sparq", "backbone", "extract", "mlp"])
     with pytest.raises(_Stop):
         main(["backbone", "extract", "mlp", "--work", "w", "--out", "o", "--limit", "8", "--qat-lr", "0.5",
               "--networks", "qdsnn,snn", "--no-progress", "--force", "--calibration-images", "0"])
@@ -63,7 +64,7 @@ def test_pipeline_command_builds_its_config(monkeypatch: pytest.MonkeyPatch) -> 
                                        networks=("qdsnn", "snn"), force=True, progress=False,
                                        calibration_images=0, command=config.command)
     assert config == expected
-    assert config.command.startswith("sparq ")  # the command line as typed (sys.argv under the CLI)
+    assert config.command == "sparq backbone extract mlp"  # the command line as typed (sys.argv)
 
 
 def test_train_command_builds_its_config(monkeypatch: pytest.MonkeyPatch) -> None:
