@@ -16,7 +16,9 @@ an id, a trace source and its :class:`~sparq_gym.envs.settings.ExitSettings`),
 :mod:`agents.loading` (how a policy is named on the command line and loaded),
 :mod:`agents.evaluation` (one deterministic pass over the ``test`` split),
 :mod:`agents.benchmark` (every policy x every environment x seeds ->
-leaderboard and plots) and :mod:`agents.commands` (``sparq train``,
+leaderboard and plots; :mod:`agents.statistics` and :mod:`agents.leaderboard` for
+rliable's statistics and the tables), :mod:`agents.zoo` (SB3 / RL Zoo model zips as
+policies), :mod:`agents.tensorboard` (training logs) and :mod:`agents.commands` (``sparq train``,
 ``sparq evaluate``, ``sparq benchmark``, ``sparq bench-q-learning``).
 """
 

@@ -13,19 +13,24 @@ and writes to ``out``:
                            all static threshold pairs (on ``test``: a picture, not a tuned policy)
 ``exit_distribution.png``  fraction of each class leaving at each exit (cf. the paper's Fig. 2)
 ``learning_curves.png``    validation return during training (Q-learning per episode, SB3 per step)
+``performance_profile.png`` rliable performance profiles of the normalized score (runs x environments)
+
+Over seeds every policy gets mean ± std and ``rliable``'s statistics (:mod:`agents.statistics`):
+IQM with a 95 % stratified-bootstrap CI and the probability of improvement over the paper's
+Q-learner, per environment and across them.
 
 Agents: ``q-learning`` (the paper's, gamma = 0.9), ``q-learning-gamma1``
 (the same with gamma = 1), ``dqn`` and ``ppo`` (SB3). ``quick`` trains DQN and
-PPO for :data:`QUICK_SB3_TIMESTEPS` steps (everything else is the same: three
-seeds, three environments; about a minute on two cores); the full run uses the
-budgets of ``agents/hyperparams.yaml``. SB3 runs use one torch thread
+PPO for :data:`QUICK_SB3_TIMESTEPS` steps on :data:`QUICK_SEEDS` with
+:data:`QUICK_BOOTSTRAP_REPS` bootstrap replications (about a minute on two cores); the full
+run uses :data:`FULL_SEEDS` (five), :data:`BOOTSTRAP_REPS` replications and the
+budgets of ``agents/hyperparams/<algo>.yml``. SB3 runs use one torch thread
 (``--threads``), several times faster than the default on a small CPU.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import functools
 import platform
 import sys
 import time
@@ -37,29 +42,30 @@ from typing import Any
 import numpy as np
 
 from agents.baselines import BASELINE_NAMES, make_baseline, threshold_policy
-from agents.common import TRACE_SOURCES, EnvConfig
+from agents.common import TRACE_SOURCES, EnvConfig, check_out
 from agents.evaluation import evaluate_exits, evaluate_policy, reference_returns, total_ops_table
+from agents.leaderboard import aggregate_runs, leaderboard_markdown, write_csv
 from agents.loading import load_policy
 from agents.policy import Policy, decide_exits, format_thresholds
+from agents.statistics import draw_performance_profile, rliable_statistics
+from agents.zoo import recorded_env_id
+from sparq_gym.checks import check_choice, check_integer
 from sparq_gym.envs.registration import sparq_env_ids
-from sparq_gym.io import atomic_path, atomic_write_json, atomic_write_text
+from sparq_gym.errors import ConfigError
+from sparq_gym.io import atomic_directory, atomic_path, atomic_write_json, atomic_write_text, check_output_dir
 
-__all__ = ["AGENTS", "QUICK_SB3_TIMESTEPS", "BenchmarkConfig", "run_benchmark", "threshold_front"]
+__all__ = ["AGENTS", "BOOTSTRAP_REPS", "FULL_SEEDS", "QUICK_BOOTSTRAP_REPS", "QUICK_SB3_TIMESTEPS",
+           "QUICK_SEEDS", "BenchmarkConfig", "run_benchmark", "threshold_front"]
 
 AGENTS: tuple[str, ...] = ("q-learning", "q-learning-gamma1", "dqn", "ppo")
 QUICK_SB3_TIMESTEPS = 5_000
 """Training steps of DQN and PPO in ``--quick`` runs (the YAML budgets otherwise)."""
-_METRICS: tuple[str, ...] = (
-    "normalized_score",
-    "mean_return",
-    "accuracy",
-    "mean_savings",
-    "mean_synaptic_ops",
-    "mean_total_ops",
-    "mean_energy_j",
-)
-
-
+FULL_SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
+"""Seeds of the full benchmark (rliable's statistics want at least five runs)."""
+QUICK_SEEDS: tuple[int, ...] = (0, 1, 2)
+"""Seeds of ``--quick`` runs."""
+BOOTSTRAP_REPS, QUICK_BOOTSTRAP_REPS = 2000, 200
+"""Stratified-bootstrap replications of the full and the ``--quick`` run."""
 @dataclass
 class BenchmarkConfig:
     """What :func:`run_benchmark` runs.
@@ -75,11 +81,13 @@ class BenchmarkConfig:
     :param sb3_timesteps: override of the YAML training budget of DQN and PPO.
     :param plots: write the PNG plots.
     :param progress: show a tqdm progress bar on stderr.
+    :param bootstrap_reps: bootstrap replications (``None``: by ``quick``).
+    :param ray: run every run as a Ray task: ``"local"`` or a cluster address (``None``: serial).
     """
 
     out: str
     envs: tuple[str, ...] = field(default_factory=lambda: tuple(sparq_env_ids()))
-    seeds: tuple[int, ...] = (0, 1, 2)
+    seeds: tuple[int, ...] = FULL_SEEDS
     agents: tuple[str, ...] | None = None
     baselines: tuple[str, ...] = BASELINE_NAMES
     extra_policies: tuple[str, ...] = ()
@@ -88,13 +96,38 @@ class BenchmarkConfig:
     sb3_timesteps: int | None = None
     plots: bool = True
     progress: bool = True
+    bootstrap_reps: int | None = None
+    ray: str | None = None
+
+    def __post_init__(self) -> None:
+        """Check every field before any work (a :class:`~sparq_gym.errors.ConfigError` names it)."""
+        check_out(self.out)
+        known = sparq_env_ids()
+        if not self.envs:
+            raise ConfigError("envs (--envs) must name at least one environment id")
+        for env_id in self.envs:
+            check_choice("envs (--envs)", env_id, known)
+        if not self.seeds:
+            raise ConfigError("seeds (--seeds) must hold at least one seed")
+        for seed in self.seeds:
+            check_integer("seeds (--seeds)", seed, 0)
+        check_choice("traces (--traces)", self.traces, TRACE_SOURCES)
+        if self.sb3_timesteps is not None:
+            check_integer("sb3_timesteps (--sb3-timesteps)", self.sb3_timesteps, 1)
+        self.agent_list()
+
+    def reps(self) -> int:
+        """Bootstrap replications of this run."""
+        if self.bootstrap_reps is not None:
+            return self.bootstrap_reps
+        return QUICK_BOOTSTRAP_REPS if self.quick else BOOTSTRAP_REPS
 
     def agent_list(self) -> tuple[str, ...]:
         """The learning agents this run trains."""
         if self.agents is not None:
             unknown = sorted(set(self.agents) - set(AGENTS))
             if unknown:
-                raise ValueError(f"unknown agents {unknown}; expected some of {list(AGENTS)}")
+                raise ConfigError(f"agents (--agents) must be some of {list(AGENTS)}, got unknown {unknown}")
             return tuple(self.agents)
         return AGENTS
 
@@ -162,83 +195,6 @@ def threshold_front(config: EnvConfig, split: str = "test") -> dict[str, Any]:
             front.append(point)
             best_accuracy = point["accuracy"]
     return {"points": points, "front": front}
-
-
-def _aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for row in rows:
-        groups.setdefault((row["env_id"], row["policy"]), []).append(row)
-    table = []
-    for (env_id, policy), members in groups.items():
-        record: dict[str, Any] = {"env_id": env_id, "policy": policy, "n_seeds": len(members)}
-        for key in _METRICS:
-            values = np.array([m[key] for m in members], dtype=float)
-            record[key] = float(np.mean(values))
-            record[f"{key}_std"] = float(np.std(values))
-        record["exit_distribution"] = np.mean([m["exit_distribution"] for m in members], axis=0).tolist()
-        steps = [float(m["train_steps"]) for m in members if m.get("train_steps") is not None]
-        walls = [float(m["wall_time_s"]) for m in members if m.get("wall_time_s") is not None]
-        record["train_steps"] = float(np.mean(steps)) if steps else None
-        record["wall_time_s"] = float(np.mean(walls)) if walls else None
-        record["thresholds_text"] = members[0].get("thresholds_text")
-        record["traces"] = members[0]["traces"]
-        table.append(record)
-    env_order = {env_id: i for i, env_id in enumerate(dict.fromkeys(r["env_id"] for r in rows))}
-    table.sort(key=lambda r: (env_order[r["env_id"]], -np.nan_to_num(r["normalized_score"], nan=-1e9)))
-    return table
-
-
-def _leaderboard(aggregate: list[dict[str, Any]], meta: dict[str, Any]) -> str:
-    lines = [
-        "# sparq_gym leaderboard",
-        "",
-        f"Command: `{meta['command']}`. Evaluation: every `test` sample once. Normalized score = "
-        "(R - R_always-final) / (R_exact-optimum - R_always-final); exact optimum tuned on `train`. "
-        f"Learning agents: mean ± std over seeds {list(meta['seeds'])}.",
-        "",
-    ]
-    for env_id in dict.fromkeys(r["env_id"] for r in aggregate):
-        rows = [r for r in aggregate if r["env_id"] == env_id]
-        lines += [
-            f"## {env_id} (traces: {rows[0]['traces']})",
-            "",
-            "| # | policy | norm. score | return | accuracy | savings | total ops | energy (µJ) "
-            "| exits (%) | thresholds | train steps | train wall (s) |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
-        ]
-        for rank, r in enumerate(rows, 1):
-            std = f" ± {r['normalized_score_std']:.3f}" if r["n_seeds"] > 1 else ""
-            exits = "/".join(f"{100 * f:.0f}" for f in r["exit_distribution"])
-            train = "" if r["train_steps"] is None else f"{r['train_steps']:.0f}"
-            wall = "" if r["wall_time_s"] is None else f"{r['wall_time_s']:.2f}"
-            lines.append(
-                f"| {rank} | {r['policy']} | {r['normalized_score']:.3f}{std} | {r['mean_return']:.4f} "
-                f"| {100 * r['accuracy']:.2f}% | {r['mean_savings']:.3f} | {r['mean_total_ops']:.4g} "
-                f"| {1e6 * r['mean_energy_j']:.4g} | {exits} | {r['thresholds_text'] or ''} "
-                f"| {train} | {wall} |"
-            )
-        lines.append("")
-    return "\n".join(lines)
-
-
-def _write_csv(path: Path, aggregate: list[dict[str, Any]]) -> None:
-    columns = [
-        "env_id",
-        "policy",
-        "n_seeds",
-        *[k for m in _METRICS for k in (m, f"{m}_std")],
-        "exit_distribution",
-        "thresholds_text",
-        "train_steps",
-        "wall_time_s",
-        "traces",
-    ]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    for row in aggregate:
-        writer.writerow({**row, "exit_distribution": " ".join(f"{f:.4f}" for f in row["exit_distribution"])})
-    atomic_write_text(path, buffer.getvalue())
 
 
 def _save_figure(figure: Any, path: Path) -> None:
@@ -384,7 +340,9 @@ def _tasks(cfg: BenchmarkConfig, agents: Sequence[str]) -> list[tuple[str, str, 
         if "random" in cfg.baselines:
             tasks += [(env_id, "baseline", "random", seed) for seed in cfg.seeds]
         tasks += [(env_id, "agent", agent, seed) for agent in agents for seed in cfg.seeds]
-        tasks += [(env_id, "user", spec, 0) for spec in cfg.extra_policies]
+        # a model zip that records its environment runs on that environment only
+        tasks += [(env_id, "user", spec, 0) for spec in cfg.extra_policies
+                  if recorded_env_id(spec) in (None, env_id)]
     return tasks
 
 
@@ -399,38 +357,77 @@ def _policy(
     return load_policy(name, config, seed=seed), {}
 
 
-def run_benchmark(cfg: BenchmarkConfig, command: str = "sparq benchmark") -> dict[str, Any]:
-    """Run the benchmark described by ``cfg``; write every output; return the JSON record."""
+def _run_one(
+    task: tuple[str, str, str, int], shared: tuple[EnvConfig, dict[str, Any]], cfg: BenchmarkConfig
+) -> dict[str, Any]:
+    """One run: its policy trained, built or loaded, then evaluated on ``test``; returns its row.
+
+    ``shared`` is the environment's config (traces loaded) and reference returns. An agent's
+    row carries its learning curve under ``curve``. The same on a Ray worker as here.
+    """
+    _, kind, name, seed = task
+    config, reference = shared
+    policy, extra = _policy(kind, name, seed, config, cfg)
+    result = evaluate_policy(policy, config, "test", name=name, reference=reference)
+    result.pop("reference", None)
+    result.pop("thresholds", None)
+    result.update({"seed": seed, "kind": kind, **extra})
+    result["exit_names"] = list(config.load_traces("test").exit_names)
+    return result
+
+
+def _run_all(
+    tasks: list[tuple[str, str, str, int]], shared: dict[str, Any], cfg: BenchmarkConfig
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every run, one after the other or as Ray tasks (``cfg.ray``): (rows, failed runs)."""
     from tqdm import tqdm
 
-    out = Path(cfg.out)
+    def describe(task: tuple[str, str, str, int]) -> str:
+        return f"{task[0].removeprefix('SPARQExit-')} {task[2]} s{task[3]}"
+
+    if cfg.ray is not None:
+        from agents.ray_runner import run_benchmark_tasks
+
+        run = functools.partial(_run_one, cfg=cfg)
+        return run_benchmark_tasks(run, tasks, shared, cfg.ray, describe=describe, progress=cfg.progress)
+    rows = []
+    bar = tqdm(tasks, desc="benchmark", unit="run", disable=not cfg.progress, file=sys.stderr)
+    for task in bar:
+        bar.set_postfix_str(describe(task))
+        rows.append(_run_one(task, shared[task[0]], cfg))
+    return rows, []
+
+
+def run_benchmark(cfg: BenchmarkConfig, command: str = "sparq benchmark") -> dict[str, Any]:
+    """Run the benchmark described by ``cfg``; write every output; return the JSON record.
+
+    A run that failed on Ray (after its retries) is left out of the results and listed under
+    ``failed_runs`` in ``results.json``; the others are written, then the call raises
+    :class:`agents.ray_runner.FailedRunsError` naming the failed ones.
+    """
+    out = check_output_dir(cfg.out)  # before the work: a bad --out fails at once
     agents = cfg.agent_list()
     tasks = _tasks(cfg, agents)
-    rows: list[dict[str, Any]] = []
     curves: dict[tuple[str, str, int], Any] = {}
     fronts: dict[str, Any] = {}
     # One config per environment, held for the whole run: its traces and tables load once.
     configs: dict[str, EnvConfig] = {}
+    for env_id in cfg.envs:  # every environment's traces load before the work: a missing one fails now
+        configs[env_id] = EnvConfig(env_id=env_id, traces=cfg.traces)
+        for split in ("train", "test"):
+            configs[env_id].load_traces(split)
     references: dict[str, dict[str, Any]] = {}
     start = time.perf_counter()
-    bar = tqdm(tasks, desc="benchmark", unit="run", disable=not cfg.progress, file=sys.stderr)
-    for env_id, kind, name, seed in bar:
-        bar.set_postfix_str(f"{env_id.removeprefix('SPARQExit-')} {name} s{seed}")
-        if env_id not in configs:
-            configs[env_id] = EnvConfig(env_id=env_id, traces=cfg.traces)
-            fronts[env_id] = threshold_front(configs[env_id])
-            references[env_id] = reference_returns(configs[env_id], "test")
-        config = configs[env_id]
-        policy, extra = _policy(kind, name, seed, config, cfg)
-        if kind == "agent":
-            curves[(env_id, name, seed)] = extra.pop("curve")
-        result = evaluate_policy(policy, config, "test", name=name, reference=references[env_id])
-        result.pop("reference", None)
-        result.pop("thresholds", None)
-        result.update({"seed": seed, "kind": kind, **extra})
-        result["exit_names"] = list(config.load_traces("test").exit_names)
-        rows.append(result)
-    aggregate = _aggregate(rows)
+    for env_id in cfg.envs:
+        fronts[env_id] = threshold_front(configs[env_id])
+        references[env_id] = reference_returns(configs[env_id], "test")
+    shared = {env_id: (configs[env_id], references[env_id]) for env_id in cfg.envs}
+    rows, failed = _run_all(tasks, shared, cfg)
+    for row in rows:
+        if row["kind"] == "agent":
+            curves[(row["env_id"], row["policy"], row["seed"])] = row.pop("curve")
+    statistics = rliable_statistics(rows, cfg.envs, reps=cfg.reps())
+    aggregate = aggregate_runs(rows, statistics["per_env"])
     meta = {
         "command": command,
         "config": asdict(cfg),
@@ -441,19 +438,30 @@ def run_benchmark(cfg: BenchmarkConfig, command: str = "sparq benchmark") -> dic
         "platform": platform.platform(),
         "numpy": np.__version__,
     }
-    out.mkdir(parents=True, exist_ok=True)
     record: dict[str, Any] = {
         "meta": meta,
         "aggregate": aggregate,
         "runs": rows,
+        "rliable": statistics,
+        **({"failed_runs": failed} if failed else {}),
         "threshold_fronts": {k: v["front"] for k, v in fronts.items()},
         "learning_curves": [
             {"env_id": e, "agent": a, "seed": s, "curve": c} for (e, a, s), c in curves.items()
         ],
     }
-    if cfg.plots:
-        record["meta"]["plots"] = _plots(out, rows, aggregate, fronts, curves, cfg.envs)
-    atomic_write_json(out / "results.json", record)
-    _write_csv(out / "results.csv", aggregate)
-    atomic_write_text(out / "leaderboard.md", _leaderboard(aggregate, meta))
+    with atomic_directory(out) as staging:  # every output file lands together
+        if cfg.plots:
+            record["meta"]["plots"] = _plots(staging, rows, aggregate, fronts, curves, cfg.envs)
+            record["meta"]["plots"].append(
+                _figure(staging, "performance_profile.png", ["all", "zoom"], 4.4,
+                        lambda ax, panel: draw_performance_profile(ax, rows, cfg.envs, reps=cfg.reps(),
+                                                                   zoom=panel == "zoom"), None)
+            )
+        atomic_write_json(staging / "results.json", record)
+        write_csv(staging / "results.csv", aggregate)
+        atomic_write_text(staging / "leaderboard.md", leaderboard_markdown(aggregate, meta, statistics))
+    if failed:
+        from agents.ray_runner import FailedRunsError
+
+        raise FailedRunsError(failed, str(out))
     return record

@@ -8,7 +8,9 @@
     sparq benchmark --quick --out runs/benchmark
 
 ``--traces synthetic`` runs everything on synthetic traces shaped like the
-backbone (the default ``auto`` uses the shipped traces when they exist).
+backbone, and only then: the default ``auto`` uses the shipped traces, and a
+missing or broken shipped folder is an error that names it. Every expected
+error is one line on stderr (:func:`sparq_gym.cli.main.main`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ from typing import Any
 
 from agents.bench_q_learning import add_arguments as add_bench_q_learning_arguments
 from agents.common import TRACE_SOURCES, add_env_arguments, env_config_from_arguments
+from agents.ray_runner import add_ray_argument
+from sparq_gym.checks import check_integer
+from sparq_gym.errors import ConfigError
+from sparq_gym.io import check_output_dir, check_output_file
 
 __all__ = ["register"]
 
@@ -47,6 +53,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="DQN/PPO observation (YAML default)",
     )
     train.add_argument("--threads", type=int, default=1, help="torch threads for DQN/PPO")
+    train.add_argument(
+        "--tensorboard", default=None, metavar="DIR", help="write TensorBoard logs to DIR/<agent>_<n>"
+    )
     train.add_argument("--json", action="store_true", help="print a JSON summary")
     train.set_defaults(handler=_run_train)
 
@@ -56,7 +65,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--policy",
         action="append",
         required=True,
-        help="saved policy dir, baseline name, module:Name or file.py[:Name] (repeatable)",
+        help="saved policy dir, SB3 / RL Zoo model .zip, baseline name, module:Name or file.py[:Name] "
+        "(repeatable)",
     )
     evaluate.add_argument("--split", default="test", choices=("train", "test"))
     evaluate.add_argument("--seed", type=int, default=0, help="seed of stochastic policies")
@@ -66,11 +76,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     bench = subparsers.add_parser("benchmark", help="every policy x environment x seed -> leaderboard")
     bench.add_argument(
-        "--quick", action="store_true", help="DQN/PPO trained for 5,000 steps only (about a minute)"
+        "--quick",
+        action="store_true",
+        help="DQN/PPO trained for 5,000 steps, 3 seeds, 200 bootstrap reps (about a minute)",
     )
     bench.add_argument("--out", required=True, help="output directory")
     bench.add_argument("--envs", nargs="+", default=None, help="environment ids (default: all three)")
-    bench.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    bench.add_argument(
+        "--seeds", nargs="+", type=int, default=None, help="seeds (default: 0-4; with --quick 0-2)"
+    )
+    bench.add_argument(
+        "--bootstrap-reps", type=int, default=None, help="rliable bootstrap replications (2000; --quick 200)"
+    )
     bench.add_argument(
         "--agents",
         nargs="+",
@@ -83,6 +100,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     bench.add_argument("--threads", type=int, default=1, help="torch threads for DQN/PPO")
     bench.add_argument("--no-plots", action="store_true")
     bench.add_argument("--no-progress", action="store_true")
+    add_ray_argument(bench)
     bench.set_defaults(handler=_run_benchmark)
 
     bench_q = subparsers.add_parser(
@@ -92,13 +110,34 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     bench_q.set_defaults(handler=_run_bench_q_learning)
 
 
+_AGENT_ONLY_FLAGS: dict[str, tuple[str, ...]] = {
+    "q-learning": ("gamma", "episodes", "early_stopping_on"),
+    "sb3": ("timesteps", "obs_type"),
+}
+"""Flags of ``sparq train`` that only one kind of agent reads (given to another, an error)."""
+
+
 def _set_threads(threads: int) -> None:
     import torch
 
-    torch.set_num_threads(max(int(threads), 1))
+    torch.set_num_threads(check_integer("--threads", threads, 1, 1024))
+
+
+def _check_agent_flags(args: argparse.Namespace) -> None:
+    """Refuse a flag the chosen agent would ignore (``--gamma`` for PPO, ``--timesteps`` for Q-learning)."""
+    kind = "q-learning" if args.agent == "q-learning" else "sb3"
+    for other, names in _AGENT_ONLY_FLAGS.items():
+        for name in names:
+            if other != kind and getattr(args, name) is not None:
+                flag = "--" + name.replace("_", "-")
+                owner = "dqn and ppo" if other == "sb3" else other
+                value = getattr(args, name)
+                raise ConfigError(f"{flag} {value!r}: applies to {owner} only, not to {args.agent}")
 
 
 def _run_train(args: argparse.Namespace) -> int:
+    _check_agent_flags(args)
+    check_output_dir(args.out)  # before the work starts
     config = env_config_from_arguments(args)
     if args.agent == "q-learning":
         from agents import q_learning
@@ -111,13 +150,17 @@ def _run_train(args: argparse.Namespace) -> int:
             q_args = q_args.with_budget(args.episodes)
         result = q_learning.train(q_args, config)
         record, text = q_learning.summary_record(result), q_learning.summary(result)
+        if args.tensorboard:
+            from agents.tensorboard import write_curve
+
+            write_curve(args.tensorboard, "q-learning", result.curve)
     else:
         from agents import sb3
 
         _set_threads(args.threads)
         sb3_args = sb3.Args.for_env(
             config, algo=args.agent, seed=args.seed, out=args.out, n_timesteps=args.timesteps,
-            obs_type=args.obs_type,
+            obs_type=args.obs_type, tensorboard=args.tensorboard,
         )
         result_sb3 = sb3.train(sb3_args, config)
         record, text = sb3.summary_record(result_sb3), sb3.summary(result_sb3)
@@ -133,6 +176,8 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from agents.loading import saved_env_record
     from sparq_gym.io import atomic_write_json, json_safe
 
+    if args.out:
+        check_output_file(args.out)  # before the work starts
     # The first saved policy's environment fills every flag left out (--env included).
     config = env_config_from_arguments(args, saved_env_record(args.policy))
     results = evaluate_specs(args.policy, config, args.split, seed=args.seed)
@@ -153,14 +198,14 @@ def _run_bench_q_learning(args: argparse.Namespace) -> int:
 
 
 def _run_benchmark(args: argparse.Namespace) -> int:
-    from agents.benchmark import BenchmarkConfig, run_benchmark
+    from agents.benchmark import FULL_SEEDS, QUICK_SEEDS, BenchmarkConfig, run_benchmark
     from sparq_gym.envs.registration import sparq_env_ids
 
-    _set_threads(args.threads)
     cfg = BenchmarkConfig(
         out=args.out,
         envs=tuple(args.envs or sparq_env_ids()),
-        seeds=tuple(args.seeds),
+        seeds=tuple(args.seeds) if args.seeds else (QUICK_SEEDS if args.quick else FULL_SEEDS),
+        bootstrap_reps=args.bootstrap_reps,
         agents=tuple(args.agents) if args.agents else None,
         extra_policies=tuple(args.policy),
         traces=args.traces,
@@ -168,7 +213,9 @@ def _run_benchmark(args: argparse.Namespace) -> int:
         sb3_timesteps=args.sb3_timesteps,
         plots=not args.no_plots,
         progress=not args.no_progress,
+        ray=args.ray,
     )
+    _set_threads(args.threads)
     command = "sparq " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["benchmark"] else "sparq benchmark"
     record = run_benchmark(cfg, command=command)
     print(

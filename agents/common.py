@@ -5,12 +5,12 @@ an environment id, the settings that change the MDP
 (:class:`sparq_gym.envs.settings.ExitSettings`: ``alpha``, ``n_bins``, ``cost``,
 ``network``, written there once with their defaults) and where the traces
 come from. With
-``traces="auto"`` (the default) the shipped traces under
-``pretrained/<backbone>/<network>/`` are used when they exist (with both splits) and synthetic
-traces shaped like the backbone (:data:`SYNTHETIC_PROFILES`) otherwise, so every
-command runs before the pretrained traces land and switches to them
-automatically afterwards. ``traces="synthetic"`` forces the synthetic ones
-(tests, development), ``traces="pretrained"`` fails when they are missing.
+``traces="auto"`` (the default) or ``"pretrained"`` the shipped traces under
+``pretrained/<backbone>/<network>/`` are used, and a missing or broken directory is an
+error that names it (:class:`~sparq_gym.errors.TraceError`): nothing is ever replaced
+without asking. Synthetic traces shaped like the backbone (:data:`SYNTHETIC_PROFILES`)
+are used only when asked for, with ``traces="synthetic"`` (tests, development, a
+backbone whose traces are not built yet).
 
 The ``train`` split is where policies learn and thresholds are tuned; the
 ``test`` split is only evaluated. :func:`train_validation_split` carves the
@@ -30,7 +30,8 @@ from numpy.typing import NDArray
 from sparq_gym.envs.core import ExitTables, build_exit_tables
 from sparq_gym.envs.registration import ENV_TABLE, GENERIC_ENV_ID
 from sparq_gym.envs.settings import ExitSettings, ObsType, add_setting_arguments, settings_from_arguments
-from sparq_gym.io import read_json
+from sparq_gym.errors import ConfigError, TraceError
+from sparq_gym.io import check_output_dir
 from sparq_gym.paths import trace_dir
 from sparq_gym.traces import TraceSet, make_synthetic_traces
 
@@ -47,6 +48,7 @@ __all__ = [
     "SyntheticProfile",
     "add_env_arguments",
     "backbone_of",
+    "check_out",
     "env_config_from_arguments",
     "recorded_settings",
     "settings_record",
@@ -102,7 +104,7 @@ def backbone_of(env_id: str) -> str | None:
     if env_id == GENERIC_ENV_ID:
         return None
     known = [entry.env_id for entry in ENV_TABLE] + [GENERIC_ENV_ID]
-    raise ValueError(f"unknown environment id {env_id!r}; expected one of {known}")
+    raise ConfigError(f"env_id (--env) must be one of {known}, got {env_id!r}")
 
 
 def settings_record(settings: ExitSettings) -> dict[str, Any]:
@@ -124,8 +126,8 @@ class EnvConfig:
     environment to reuse them (two equal configs load separately).
 
     :param env_id: a registered id, e.g. ``"SPARQExit-LeNet-v0"``.
-    :param traces: ``"auto"`` (shipped traces if present, else synthetic), ``"pretrained"``
-        or ``"synthetic"``.
+    :param traces: ``"auto"`` or ``"pretrained"`` (the shipped traces; an error when they
+        are missing or broken) or ``"synthetic"`` (only when asked for).
     :param trace_dir: a user trace directory (overrides ``traces``; needed for ``SPARQExit-v0``).
     :param settings: the reward and observation settings (alpha, n_bins, cost, network; the
         observation type is the default of :meth:`tables` and :meth:`make_env`).
@@ -138,11 +140,7 @@ class EnvConfig:
     _loaded: dict[tuple[str, ...], Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.traces not in TRACE_SOURCES:
-            raise ValueError(f"traces must be one of {list(TRACE_SOURCES)}, got {self.traces!r}")
-        backbone = backbone_of(self.env_id)
-        if backbone is None and self.trace_dir is None:
-            raise ValueError(f"{self.env_id} needs trace_dir=PATH (your own traces)")
+        _check_env_fields(self.env_id, self.traces, self.trace_dir, self.settings)
 
     @property
     def backbone(self) -> str | None:
@@ -153,9 +151,7 @@ class EnvConfig:
         """Where the traces come from: ``"trace_dir"``, ``"pretrained"`` or ``"synthetic"``."""
         if self.trace_dir is not None:
             return "trace_dir"
-        if self.traces != "auto":
-            return self.traces
-        return "pretrained" if _shipped_complete(str(self.backbone), self.settings.network) else "synthetic"
+        return "pretrained" if self.traces == "auto" else self.traces
 
     def _once(self, key: tuple[str, ...], build: Callable[[], Any]) -> Any:
         """``build()`` on the first call with ``key``, the kept value afterwards."""
@@ -247,11 +243,16 @@ class EnvArgs:
     env_id: str = DEFAULT_ENV_ID
     """environment id (``SPARQExit-MLP-v0``, ``SPARQExit-LeNet-v0``, ``SPARQExit-AlexNet-v0``)"""
     traces: str = TRACE_SOURCES[0]
-    """trace source: ``auto`` (shipped if present, else synthetic), ``pretrained`` or ``synthetic``"""
+    """trace source: ``auto`` = ``pretrained`` (the shipped traces; missing ones are an error) or
+    ``synthetic`` (only when asked for)"""
     trace_dir: str | None = None
     """your own trace directory (for ``SPARQExit-v0``)"""
     settings: ExitSettings = field(default_factory=ExitSettings)
     """the environment's settings: reward weight alpha (paper: 0.3), bins B, cost, network"""
+
+    def __post_init__(self) -> None:
+        """Check the environment fields (:class:`~sparq_gym.errors.ConfigError` names the wrong one)."""
+        _check_env_fields(self.env_id, self.traces, self.trace_dir, self.settings)
 
     @classmethod
     def for_env(cls: type[_Args], config: EnvConfig, **values: Any) -> _Args:
@@ -294,7 +295,8 @@ def add_env_arguments(parser: argparse.ArgumentParser, *, env_required: bool = T
         "--traces",
         default=None,
         choices=TRACE_SOURCES,
-        help="trace source (default auto: shipped traces if present, else synthetic)",
+        help="trace source (default auto = pretrained: the shipped traces, an error when they are "
+        "missing; synthetic only when asked for)",
     )
     parser.add_argument("--trace-dir", default=None, help="your own trace directory (SPARQExit-v0)")
     add_setting_arguments(parser, RECORDED_SETTINGS)
@@ -309,7 +311,7 @@ def env_config_from_arguments(args: argparse.Namespace, saved: Mapping[str, Any]
     saved = saved or {}
     env_id = args.env or saved.get("env_id")
     if env_id is None:
-        raise ValueError("pass --env ID (no saved policy among --policy records an environment)")
+        raise ConfigError("pass --env ID (no saved policy among --policy records an environment)")
     return EnvConfig(
         env_id=env_id,
         traces=args.traces if args.traces is not None else saved.get("traces", TRACE_SOURCES[0]),
@@ -318,16 +320,28 @@ def env_config_from_arguments(args: argparse.Namespace, saved: Mapping[str, Any]
     )
 
 
-def _shipped_complete(backbone: str, network: str) -> bool:
-    """Whether the shipped traces of ``backbone`` exist with both the train and test splits."""
-    path = trace_dir(backbone, network) / "manifest.json"
-    if not path.exists():
-        return False
-    try:
-        splits = read_json(path).get("splits", {})
-    except (ValueError, OSError):
-        return False
-    return all(split in splits for split in SYNTHETIC_SIZES)
+def _check_env_fields(env_id: Any, traces: Any, directory: Any, settings: Any) -> None:
+    """The checks of :class:`EnvConfig` and :class:`EnvArgs`: id, trace source, trace folder, settings."""
+    if not isinstance(env_id, str):
+        raise ConfigError(f"env_id (--env) must be an environment id string, got {env_id!r}")
+    if not isinstance(traces, str) or traces not in TRACE_SOURCES:
+        raise ConfigError(f"traces (--traces) must be one of {list(TRACE_SOURCES)}, got {traces!r}")
+    if directory is not None and not isinstance(directory, str):
+        raise ConfigError(f"trace_dir (--trace-dir) must be a folder path string, got {directory!r}")
+    if not isinstance(settings, ExitSettings):
+        raise ConfigError(f"settings must be an ExitSettings, got {settings!r}")
+    if backbone_of(env_id) is None and directory is None:
+        raise ConfigError(f"{env_id} needs trace_dir=PATH (--trace-dir: your own traces)")
+
+
+def check_out(out: Any) -> None:
+    """Check an ``out`` field before a run: ``None`` or a folder that can be written (see
+    :func:`sparq_gym.io.check_output_dir`)."""
+    if out is None:
+        return
+    if not isinstance(out, str) or not out:
+        raise ConfigError(f"out (--out) must be None or a folder path string, got {out!r}")
+    check_output_dir(out)
 
 
 def _read_traces(env_id: str, source: str, directory: str | None, network: str, split: str) -> TraceSet:
@@ -337,15 +351,19 @@ def _read_traces(env_id: str, source: str, directory: str | None, network: str, 
     backbone = backbone_of(env_id)
     if source == "pretrained":
         path = trace_dir(str(backbone), network)
-        if not (path / "manifest.json").exists():
-            raise FileNotFoundError(
-                f"{path / 'manifest.json'}: pretrained traces of {env_id} are missing; build them "
-                f"with `sparq backbone pipeline {backbone}` or use traces='synthetic'"
+        if not (path / "manifest.json").is_file():
+            raise TraceError(
+                f"{path}: the shipped traces of {env_id} ({backbone}, {network}) are missing "
+                f"(no manifest.json; is SPARQ_PRETRAINED right?); build them with "
+                f"`sparq backbone pipeline {backbone}`, or ask for synthetic ones with --traces synthetic"
             )
-        return TraceSet.load(path, split=split)
+        try:
+            return TraceSet.load(path, split=split)
+        except (TraceError, OSError) as err:
+            raise TraceError(f"the shipped traces of {env_id} in {path} are broken: {err}") from err
     profile = SYNTHETIC_PROFILES[str(backbone)]
     if split not in SYNTHETIC_SIZES:
-        raise ValueError(f"split must be one of {list(SYNTHETIC_SIZES)}, got {split!r}")
+        raise ConfigError(f"split must be one of {list(SYNTHETIC_SIZES)}, got {split!r}")
     traces = make_synthetic_traces(
         SYNTHETIC_SIZES[split],
         n_exits=len(profile.exit_accuracy),

@@ -1,10 +1,12 @@
 """How policies are named and loaded: saved directories, baselines, modules and files.
 
 On the command line a policy is named by a *spec* (:func:`load_policy`):
-a saved policy directory (``policy.json`` inside), a baseline name
+a saved policy directory (``policy.json`` inside), an SB3 / RL Zoo model
+zip (:mod:`agents.zoo`), a baseline name
 (:data:`agents.baselines.BASELINE_NAMES`, e.g. ``always-final``,
 ``cfg-0.6-0.7``, ``exact-optimum``), ``package.module:Name`` or
-``path/to/file.py[:Name]``. ``Name`` may be a policy object, a class
+``path/to/file.py[:Name]``, or ``rllib:PATH`` (an RLlib checkpoint folder,
+:mod:`agents.rllib`). ``Name`` may be a policy object, a class
 (instantiated without arguments) or a plain function.
 
 ``module:Name`` is imported through the normal import system (the module must
@@ -26,12 +28,19 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import numpy as np
-
 from agents.baselines import BASELINE_NAMES, make_baseline
 from agents.common import EnvConfig
-from agents.policy import POLICY_FILE, Policy, TablePolicy, as_policy, verified_file
-from sparq_gym.io import read_json
+from agents.policy import (
+    POLICY_FILE,
+    Policy,
+    TablePolicy,
+    as_policy,
+    read_policy_record,
+    read_table_archive,
+    verified_file,
+)
+from agents.rllib import RLLIB_PREFIX, load_rllib_policy
+from agents.zoo import is_model_zip, load_zip_policy, zip_env_record
 
 __all__ = ["load_policy", "load_saved_policy", "saved_env_record"]
 
@@ -45,29 +54,27 @@ def load_saved_policy(directory: str | Path) -> Policy:
     that ``policy.json`` records.
     """
     directory = Path(directory)
-    record = read_json(directory / POLICY_FILE)
-    fmt = record.get("format")
-    if fmt == "table":
-        archive = verified_file(directory, "policy.npz", record, "the table")
-        with np.load(archive, allow_pickle=False) as data:
-            q_values = data["q_values"] if "q_values" in data.files else None
-            return TablePolicy(data["actions"], name=record.get("name", directory.name), q_values=q_values)
-    if fmt == "sb3":
-        from agents.sb3 import load_sb3_policy
+    record = read_policy_record(directory)
+    if record["format"] == "table":
+        actions, q_values = read_table_archive(verified_file(directory, "policy.npz", record, "the table"))
+        return TablePolicy(actions, name=record.get("name", directory.name), q_values=q_values)
+    from agents.sb3 import load_sb3_policy
 
-        return load_sb3_policy(directory, record)
-    raise ValueError(f"{directory / POLICY_FILE}: unknown policy format {fmt!r}; expected table or sb3")
+    return load_sb3_policy(directory, record)
 
 
 def saved_env_record(specs: Sequence[str]) -> dict[str, Any] | None:
     """The environment record (``env`` of ``policy.json``) of the first saved policy among ``specs``.
 
-    ``None`` when no spec is a saved policy directory. ``sparq evaluate`` fills
+    ``None`` when no spec is a saved policy directory or a model zip that records its
+    environment (:func:`agents.zoo.zip_env_record`). ``sparq evaluate`` fills
     every environment flag left out from it.
     """
     for spec in specs:
+        if is_model_zip(spec) and (record := zip_env_record(spec)) is not None:
+            return record
         if (Path(spec) / POLICY_FILE).exists():
-            return dict(read_json(Path(spec) / POLICY_FILE).get("env", {}))
+            return dict(read_policy_record(spec).get("env", {}))
     return None
 
 
@@ -135,11 +142,15 @@ def load_policy(spec: str, config: EnvConfig, *, seed: int = 0) -> Policy:
         ``exact-optimum``, are tuned on its ``train`` split).
     :param seed: seed of stochastic baselines (``random``).
     """
+    if spec.startswith(RLLIB_PREFIX):  # an RLlib checkpoint folder (agents.rllib)
+        return load_rllib_policy(spec.removeprefix(RLLIB_PREFIX))
     path = Path(spec)
     if path.is_dir():
         if not (path / POLICY_FILE).exists():
             raise FileNotFoundError(f"{path}: not a saved policy directory (no {POLICY_FILE})")
         return load_saved_policy(path)
+    if is_model_zip(spec):  # any SB3 / RL Zoo model zip
+        return load_zip_policy(path, config.tables("test").n_early_exits, config.settings.n_bins)
     if spec in BASELINE_NAMES or spec.startswith(("cfg-", "always-exit-")):
         return make_baseline(spec, config, seed=seed)
     file_part, _, name = spec.partition(":") if not spec.endswith(".py") else (spec, "", "")
@@ -155,6 +166,6 @@ def load_policy(spec: str, config: EnvConfig, *, seed: int = 0) -> Policy:
             ) from err
         return _attribute(module, name, file_part)
     raise ValueError(
-        f"unknown policy {spec!r}: expected a saved policy directory, a baseline name "
-        f"({', '.join(BASELINE_NAMES)}, cfg-T1-T2, always-exit-K), module:Name or file.py[:Name]"
+        f"unknown policy {spec!r}: expected a saved policy directory, a model .zip, a baseline name "
+        f"({', '.join(BASELINE_NAMES)}, cfg-T1-T2, always-exit-K), module:Name, file.py[:Name] or rllib:PATH"
     )

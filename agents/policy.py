@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import inspect
 import os
+import zipfile
+import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeAlias, cast, runtime_checkable
@@ -38,22 +40,28 @@ from numpy.typing import ArrayLike, NDArray
 
 from sparq_gym.envs.core import Action, ExitTables
 from sparq_gym.envs.settings import OBS_TYPES, ObsType
-from sparq_gym.io import atomic_save_npz, atomic_write_json, sha256_file
+from sparq_gym.errors import PolicyError
+from sparq_gym.io import atomic_save_npz, atomic_write_json, read_json, sha256_file
 
 __all__ = [
     "POLICY_FILE",
+    "POLICY_FORMATS",
     "BatchedExitPolicy",
     "CallablePolicy",
     "ExitChooser",
     "ExitPolicy",
     "Policy",
     "TablePolicy",
+    "action_value",
     "as_policy",
+    "checked_actions",
     "decide_exits",
     "end_rewards",
     "format_thresholds",
     "implied_thresholds",
     "policy_obs_type",
+    "read_policy_record",
+    "read_table_archive",
     "save_table_policy",
     "verified_file",
 ]
@@ -108,8 +116,8 @@ class CallablePolicy:
         self.name = getattr(function, "__name__", "callable")
 
     def act(self, observation: Any) -> int:
-        """Call the wrapped function."""
-        return int(self.function(observation))
+        """Call the wrapped function; its answer must be one action, 0 or 1."""
+        return action_value(self.function(observation), self.name)
 
 
 class TablePolicy:
@@ -128,12 +136,21 @@ class TablePolicy:
     def __init__(
         self, actions: NDArray[np.integer[Any]], name: str = "table", q_values: ArrayLike | None = None
     ) -> None:
-        table = np.asarray(actions, dtype=np.int64)
-        if table.ndim != 2 or not np.isin(table, (0, 1)).all():
-            raise ValueError(f"actions must be an (E-1, B) array of 0/1, got shape {table.shape}")
-        self.actions = table
+        raw = np.asarray(actions)
+        if raw.ndim != 2 or raw.dtype.kind not in "biu" or not np.isin(raw, (0, 1)).all():
+            raise PolicyError(
+                f"actions must be an (E-1, B) integer array of 0/1, got a {raw.dtype} array "
+                f"of shape {raw.shape}"
+            )
+        self.actions = raw.astype(np.int64)
         self.name = name
-        self.q_values = None if q_values is None else np.asarray(q_values, dtype=np.float64)
+        q_table = None if q_values is None else np.asarray(q_values)
+        if q_table is not None and (q_table.shape != (*raw.shape, 2) or q_table.dtype.kind not in "biuf"):
+            raise PolicyError(
+                f"q_values must be a numeric array of shape {(*raw.shape, 2)}, got a {q_table.dtype} "
+                f"array of shape {q_table.shape}"
+            )
+        self.q_values = None if q_table is None else q_table.astype(np.float64)
 
     @property
     def n_bins(self) -> int:
@@ -217,8 +234,10 @@ def decide_exits(policy: Policy, tables: ExitTables) -> ActionArray:
     at the final head E-1. Equal to stepping the environment with
     ``reset(options={"sample_index": i})`` for every i (tested).
     """
+    name = getattr(policy, "name", type(policy).__name__)
     if isinstance(policy, ExitChooser):
-        return np.asarray(policy.choose_exits(tables), dtype=np.int64)
+        chosen = _call(policy.choose_exits, tables, name, "choose_exits")
+        return checked_actions(chosen, tables.n_samples, name, "choose_exits", tables.n_early_exits + 1)
     n_early = tables.n_early_exits
     exits = np.full(tables.n_samples, n_early, dtype=np.int64)
     running = np.arange(tables.n_samples)
@@ -228,18 +247,52 @@ def decide_exits(policy: Policy, tables: ExitTables) -> ActionArray:
             break
         observations = tables.observation[running, k]
         if act_batch is not None:
-            actions = np.asarray(act_batch(observations)).reshape(-1)
+            actions = checked_actions(_call(act_batch, observations, name, "act_batch"), running.size, name)
         else:
-            actions = np.array([policy.act(obs) for obs in observations])
-        if actions.shape != running.shape or not np.isin(actions, (0, 1)).all():
-            raise ValueError(
-                f"policy returned {actions.shape} actions with values {np.unique(actions)[:5]} for "
-                f"{running.size} observations; expected one 0 (CONTINUE) or 1 (EXIT) each"
-            )
+            act = policy.act
+            actions = np.array([action_value(_call(act, obs, name, "act"), name) for obs in observations])
         stop = actions.astype(bool)
         exits[running[stop]] = k
         running = running[~stop]
     return exits
+
+
+def _call(method: Callable[[Any], Any], argument: Any, name: str, what: str) -> Any:
+    """``method(argument)``, with an exception of the policy's own code reported as a :class:`PolicyError`."""
+    try:
+        return method(argument)
+    except PolicyError:
+        raise
+    except Exception as err:
+        raise PolicyError(f"policy {name!r}: {what} raised {type(err).__name__}: {err}") from err
+
+
+def action_value(raw: Any, name: str) -> int:
+    """One action from a policy's ``act``: 0 (CONTINUE) or 1 (EXIT), as an int, or :class:`PolicyError`."""
+    value = raw.reshape(-1)[0] if isinstance(raw, np.ndarray) and raw.size == 1 else raw
+    if isinstance(value, (bool, np.bool_, int, np.integer)) and int(value) in (0, 1):
+        return int(value)
+    raise PolicyError(
+        f"policy {name!r}: act returned {raw!r}; expected one action, 0 (CONTINUE) or 1 (EXIT)"
+    )
+
+
+def checked_actions(raw: Any, n: int, name: str, what: str = "act_batch", n_exits: int = 2) -> ActionArray:
+    """``raw`` as ``n`` integers in ``[0, n_exits)`` (actions 0/1, or exits for ``choose_exits``).
+
+    Raises :class:`~sparq_gym.errors.PolicyError` naming the policy, what it returned and what
+    is expected, so a policy answering ``None`` or the wrong shape fails clearly.
+    """
+    expected = f"{n} integers in [0, {n_exits})" + (" (0 = CONTINUE, 1 = EXIT)" if n_exits == 2 else "")
+    try:
+        array = np.asarray(raw)
+    except Exception as err:  # ragged or odd sequences
+        raise PolicyError(f"policy {name!r}: {what} returned {raw!r:.80}; expected {expected}") from err
+    integral = array.dtype.kind in "biu"
+    if array.shape != (n,) or not integral or (n and (array.min() < 0 or array.max() >= n_exits)):
+        shown = f"{array.dtype} array of shape {array.shape}" if array.ndim else repr(raw)
+        raise PolicyError(f"policy {name!r}: {what} returned {shown}; expected {expected}")
+    return array.astype(np.int64)
 
 
 def implied_thresholds(actions: NDArray[np.integer[Any]]) -> list[dict[str, Any]]:
@@ -308,6 +361,56 @@ def save_table_policy(
     return directory
 
 
+POLICY_FORMATS: tuple[str, ...] = ("table", "sb3")
+"""The ``format`` values of ``policy.json``: a table (``policy.npz``) or an SB3 run (``model.zip``)."""
+
+
+def read_policy_record(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and check ``directory/policy.json``; raise :class:`PolicyError` naming the bad field.
+
+    The record must be a JSON object with ``format`` in :data:`POLICY_FORMATS`; ``files``
+    (file name -> sha256), ``env`` (the environment record), ``name`` and ``obs_type``
+    must have their types when present.
+    """
+    path = Path(directory) / POLICY_FILE
+    if not path.is_file():
+        what = "is a folder" if path.is_dir() else "is missing"
+        raise PolicyError(f"{path}: {what}; expected the saved policy's record (a JSON file)")
+    try:
+        record = read_json(path)
+    except ValueError as err:
+        raise PolicyError(str(err)) from err
+    if not isinstance(record, dict):
+        raise PolicyError(f"{path}: expected a JSON object, got {type(record).__name__} {record!r:.60}")
+    if record.get("format") not in POLICY_FORMATS:
+        fmt = record.get("format")
+        raise PolicyError(f"{path}: 'format' must be one of {list(POLICY_FORMATS)}, got {fmt!r}")
+    files = record.get("files", {})
+    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+        raise PolicyError(f"{path}: 'files' must map file names to sha256 strings, got {files!r:.80}")
+    for key, kind, expected in (("env", dict, "an object"), ("name", str, "a string")):
+        if key in record and not isinstance(record[key], kind):
+            raise PolicyError(f"{path}: {key!r} must be {expected}, got {record[key]!r:.80}")
+    if "obs_type" in record and record["obs_type"] not in OBS_TYPES:
+        raise PolicyError(f"{path}: 'obs_type' must be one of {list(OBS_TYPES)}, got {record['obs_type']!r}")
+    return record
+
+
+def read_table_archive(archive: Path) -> tuple[NDArray[Any], NDArray[Any] | None]:
+    """``actions`` and ``q_values`` (or ``None``) of a saved table policy's ``policy.npz``."""
+    if not zipfile.is_zipfile(archive):
+        raise PolicyError(f"{archive}: not a readable .npz archive")
+    try:
+        with np.load(archive, allow_pickle=False) as data:
+            if "actions" not in data.files:
+                raise PolicyError(f"{archive}: lacks the array 'actions'; it holds {sorted(data.files)}")
+            return data["actions"], data["q_values"] if "q_values" in data.files else None
+    except (OSError, ValueError, zipfile.BadZipFile, zlib.error) as err:
+        if isinstance(err, PolicyError):
+            raise
+        raise PolicyError(f"{archive}: not a readable .npz archive ({err})") from err
+
+
 def verified_file(directory: Path, name: str, record: Mapping[str, Any], what: str) -> Path:
     """The file ``name`` of a saved policy directory, checked against the sha256 its record holds.
 
@@ -321,5 +424,5 @@ def verified_file(directory: Path, name: str, record: Mapping[str, Any], what: s
         raise FileNotFoundError(f"{path}: {what} of the saved policy is missing")
     expected = record.get("files", {}).get(name)
     if expected and sha256_file(path) != expected:
-        raise ValueError(f"{path}: sha256 does not match {directory / POLICY_FILE}")
+        raise PolicyError(f"{path}: sha256 does not match {directory / POLICY_FILE}")
     return path

@@ -62,10 +62,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from agents.common import EnvArgs, EnvConfig, subset_tables, train_validation_split
+from agents.common import EnvArgs, EnvConfig, check_out, subset_tables, train_validation_split
 from agents.policy import TablePolicy, decide_exits, end_rewards, format_thresholds, save_table_policy
+from sparq_gym.checks import check_choice, check_integer, check_number
 from sparq_gym.envs.core import ExitTables
-from sparq_gym.io import atomic_write_json
+from sparq_gym.io import atomic_directory, atomic_write_json
 
 __all__ = [
     "Args",
@@ -81,6 +82,10 @@ __all__ = [
     "train",
     "train_on_tables",
 ]
+
+
+MAX_EPISODES = 10_000_000
+"""Largest episode budget accepted (1,000 times the paper's; a run of it takes minutes)."""
 
 
 @dataclass
@@ -114,6 +119,23 @@ class Args(EnvArgs):
     """with ``early_stopping_on="holdout"``: fraction of the ``train`` split held out (not learned from)"""
     out: str | None = None
     """directory to save the policy to (``policy.npz`` + ``policy.json``); ``None`` saves nothing"""
+
+    def __post_init__(self) -> None:
+        """Check every field (a :class:`~sparq_gym.errors.ConfigError` names the one that is wrong)."""
+        super().__post_init__()
+        check_integer("seed", self.seed, 0)
+        check_number("learning_rate", self.learning_rate, 0, 1, low_open=True)
+        check_number("gamma", self.gamma, 0, 1)
+        check_integer("total_episodes (--episodes)", self.total_episodes, 1, MAX_EPISODES)
+        check_integer("min_episodes", self.min_episodes, 0, self.total_episodes)
+        check_number("epsilon_start", self.epsilon_start, 0, 1)
+        check_number("epsilon_end", self.epsilon_end, 0, 1)
+        check_number("epsilon_decay_fraction", self.epsilon_decay_fraction, 0, 1)
+        check_integer("eval_every", self.eval_every, 1)
+        check_integer("patience", self.patience, 1)
+        check_choice("early_stopping_on", self.early_stopping_on, ("train", "holdout"))
+        check_number("validation_fraction", self.validation_fraction, 0, 1, low_open=True, high_open=True)
+        check_out(self.out)
 
     def with_budget(self, episodes: int) -> Args:
         """A copy that runs at most ``episodes`` episodes (``min_episodes`` lowered to fit)."""
@@ -346,23 +368,29 @@ def train(args: Args, config: EnvConfig | None = None) -> QLearningResult:
     learn_idx, val_idx = early_stopping_samples(tables.n_samples, args, split_seed)
     result = train_on_tables(subset_tables(tables, learn_idx), subset_tables(tables, val_idx), args, rng)
     if args.out is not None:
-        save_table_policy(
-            args.out,
-            result.policy,
-            kind="q-learning",
-            metadata={
-                "args": args.record(),
-                "env": config.to_dict(),
-                "episodes": result.episodes,
-                "best_episode": result.best_episode,
-                "best_validation_return": result.best_validation_return,
-                "stopped_early": result.stopped_early,
-                "wall_time_s": result.wall_time_s,
-                "train_steps": result.steps,
-            },
-        )
-        atomic_write_json(Path(args.out) / "learning_curve.json", result.curve)
+        with atomic_directory(args.out) as staging:  # policy, record and curve land together
+            _save(staging, result, args, config)
     return result
+
+
+def _save(directory: Path, result: QLearningResult, args: Args, config: EnvConfig) -> None:
+    """Write ``policy.npz``, ``policy.json`` and ``learning_curve.json`` of a run into ``directory``."""
+    save_table_policy(
+        directory,
+        result.policy,
+        kind="q-learning",
+        metadata={
+            "args": args.record(),
+            "env": config.to_dict(),
+            "episodes": result.episodes,
+            "best_episode": result.best_episode,
+            "best_validation_return": result.best_validation_return,
+            "stopped_early": result.stopped_early,
+            "wall_time_s": result.wall_time_s,
+            "train_steps": result.steps,
+        },
+    )
+    atomic_write_json(directory / "learning_curve.json", result.curve)
 
 
 def summary_record(result: QLearningResult) -> dict[str, Any]:

@@ -2,8 +2,10 @@
 
 Both go through SB3's public API only: the algorithm class, ``learn`` with an
 ``EvalCallback``, ``predict`` and ``save``/``load``. Hyperparameters come from
-``agents/hyperparams.yaml`` (keyed by environment id, then algorithm, as in
-RL Zoo); ``Args`` fields override them. The agent trains on the ``train``
+``agents/hyperparams/<algo>.yml``, RL Zoo's own format (one file per algorithm
+keyed by environment id; ``n_timesteps``, ``policy``, ``n_envs``, the constructor
+arguments and ``env_kwargs``), so ``python -m rl_zoo3.train -conf`` reads the same
+file; ``Args`` fields override them. The agent trains on the ``train``
 split minus a held-out validation part; the ``EvalCallback`` measures the
 deterministic policy on that validation part, every sample once in order (the
 evaluation environment's resets walk through ``sample_index``, so two
@@ -35,16 +37,23 @@ from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from agents.common import EnvArgs, EnvConfig, train_validation_split
+from agents.common import EnvArgs, EnvConfig, check_out, train_validation_split
 from agents.policy import POLICY_FILE, verified_file
-from sparq_gym.io import atomic_write_bytes, atomic_write_json, sha256_file
+from sparq_gym.checks import check_choice, check_integer, check_number
+from sparq_gym.io import atomic_directory, atomic_write_bytes, atomic_write_json, sha256_file
 
 __all__ = ["ALGORITHMS", "Args", "InOrder", "KeepBest", "RecordCurve", "SB3Policy", "SB3Result",
-           "load_hyperparams", "load_sb3_policy", "summary", "summary_record", "train"]
+           "hyperparams_file", "load_hyperparams", "load_sb3_policy", "summary", "summary_record", "train"]
 
 ALGORITHMS: tuple[str, ...] = ("dqn", "ppo")
-HYPERPARAMS_FILE = Path(__file__).with_name("hyperparams.yaml")
-_NOT_SB3_KEYS = ("n_timesteps", "n_envs", "obs_type", "eval_freq", "n_eval_episodes", "policy")
+
+MAX_TIMESTEPS = 100_000_000
+"""Largest training budget accepted (hours of training on a CPU; a larger one is a typo)."""
+HYPERPARAMS_DIR = Path(__file__).with_name("hyperparams")
+"""``<algo>.yml`` per algorithm, in RL Zoo's format."""
+EVAL_FREQ = 2500
+"""Training steps between two validation evaluations of ``sparq train`` (RL Zoo: ``--eval-freq``)."""
+_NOT_SB3_KEYS = ("n_timesteps", "n_envs", "policy", "env_kwargs")
 
 
 @dataclass
@@ -66,11 +75,26 @@ class Args(EnvArgs):
     validation_fraction: float = 0.2
     """fraction of the train split held out for the evaluation callback"""
     hyperparams_file: str | None = None
-    """YAML file to read instead of ``agents/hyperparams.yaml``"""
+    """RL Zoo YAML file to read instead of ``agents/hyperparams/<algo>.yml``"""
+    tensorboard: str | None = None
+    """directory for SB3's TensorBoard logs (``None``: none)"""
     out: str | None = None
     """directory to save ``model.zip`` + ``policy.json``; ``None`` saves nothing"""
     verbose: int = 0
     """SB3 verbosity"""
+
+    def __post_init__(self) -> None:
+        """Check every field (a :class:`~sparq_gym.errors.ConfigError` names the one that is wrong)."""
+        super().__post_init__()
+        check_choice("algo", self.algo, ALGORITHMS)
+        check_integer("seed", self.seed, 0)
+        if self.n_timesteps is not None:
+            check_integer("n_timesteps (--timesteps)", self.n_timesteps, 1, MAX_TIMESTEPS)
+        if self.obs_type is not None:
+            check_choice("obs_type (--obs-type)", self.obs_type, ("multidiscrete", "box"))
+        check_number("validation_fraction", self.validation_fraction, 0, 1, low_open=True, high_open=True)
+        check_integer("verbose", self.verbose, 0, 2)
+        check_out(self.out)
 
 
 @dataclass
@@ -115,17 +139,26 @@ class SB3Policy:
         return np.asarray(actions, dtype=np.int64).reshape(-1)
 
 
-def load_hyperparams(env_id: str, algo: str, path: str | Path | None = None) -> dict[str, Any]:
-    """Hyperparameters of ``algo`` for ``env_id`` from the YAML file (``default`` as fallback)."""
+def hyperparams_file(algo: str) -> Path:
+    """The RL Zoo hyperparameter file of ``algo``: ``agents/hyperparams/<algo>.yml``."""
     if algo not in ALGORITHMS:
         raise ValueError(f"algo must be one of {list(ALGORITHMS)}, got {algo!r}")
-    source = Path(path) if path is not None else HYPERPARAMS_FILE
+    return HYPERPARAMS_DIR / f"{algo}.yml"
+
+
+def load_hyperparams(env_id: str, algo: str, path: str | Path | None = None) -> dict[str, Any]:
+    """Hyperparameters of ``algo`` for ``env_id`` from its RL Zoo file (``default`` as fallback).
+
+    The entry as RL Zoo reads it: ``n_timesteps``, ``policy``, ``n_envs``,
+    ``env_kwargs`` and the algorithm's constructor arguments.
+    """
+    source = Path(path) if path is not None else hyperparams_file(algo)
     with open(source) as handle:
         table = yaml.safe_load(handle)
     entry = table.get(env_id, table.get("default"))
-    if entry is None or algo not in entry:
+    if entry is None:
         raise KeyError(f"{source}: no {algo!r} hyperparameters for {env_id!r} and no default")
-    return copy.deepcopy(dict(entry[algo]))
+    return copy.deepcopy(dict(entry))
 
 
 def _algorithm_class(algo: str) -> Any:
@@ -192,9 +225,9 @@ def train(args: Args, config: EnvConfig | None = None) -> SB3Result:
 
     hyper = load_hyperparams(args.env_id, args.algo, args.hyperparams_file)
     n_timesteps = int(args.n_timesteps if args.n_timesteps is not None else hyper["n_timesteps"])
-    obs_type = args.obs_type or hyper.get("obs_type", "multidiscrete")
+    obs_type = args.obs_type or dict(hyper.get("env_kwargs") or {}).get("obs_type", "multidiscrete")
     n_envs = int(hyper.get("n_envs", 1))
-    eval_freq = int(hyper.get("eval_freq", 5000))
+    eval_freq = EVAL_FREQ
     kwargs = {k: v for k, v in hyper.items() if k not in _NOT_SB3_KEYS}
 
     # ---- seeding: SB3 (torch, numpy inside the algorithm), env resets, validation split ----
@@ -212,11 +245,12 @@ def train(args: Args, config: EnvConfig | None = None) -> SB3Result:
     vec_env = DummyVecEnv([make_learn_env for _ in range(n_envs)])
     vec_env.seed(seed)
     eval_env = Monitor(InOrder(gym.make(args.env_id, traces=val_traces, **env_kwargs)))
-    n_eval_episodes = int(hyper.get("n_eval_episodes") or val_traces.n_samples)
+    n_eval_episodes = int(val_traces.n_samples)
 
     algorithm = _algorithm_class(args.algo)
     model = algorithm(
-        hyper.get("policy", "MlpPolicy"), vec_env, seed=seed, verbose=args.verbose, device="cpu", **kwargs
+        hyper.get("policy", "MlpPolicy"), vec_env, seed=seed, verbose=args.verbose, device="cpu",
+        tensorboard_log=args.tensorboard, **kwargs,
     )
     keep_best, record_curve = KeepBest(), RecordCurve()
     callback = EvalCallback(
@@ -230,7 +264,7 @@ def train(args: Args, config: EnvConfig | None = None) -> SB3Result:
         warn=False,
     )
     start = time.perf_counter()
-    model.learn(total_timesteps=n_timesteps, callback=callback, progress_bar=False)
+    model.learn(total_timesteps=n_timesteps, callback=callback, progress_bar=False, tb_log_name=args.algo)
     wall = time.perf_counter() - start
     if keep_best.params is not None:
         model.set_parameters(keep_best.params)
@@ -239,7 +273,8 @@ def train(args: Args, config: EnvConfig | None = None) -> SB3Result:
     used = {**hyper, "n_timesteps": n_timesteps, "n_eval_episodes": n_eval_episodes}
     result = SB3Result(policy, int(model.num_timesteps), wall, record_curve.curve, used)
     if args.out is not None:
-        save_sb3(args.out, result, args, config)
+        with atomic_directory(args.out) as staging:  # model and record land together
+            save_sb3(staging, result, args, config)
     vec_env.close()
     eval_env.close()
     return result

@@ -6,11 +6,16 @@ import importlib.util
 import os
 from pathlib import Path
 
-__all__ = ["NETWORKS", "pretrained_root", "trace_dir"]
+__all__ = ["NETWORKS", "TIME_NETWORKS", "pretrained_root", "trace_dir"]
 
 NETWORKS: tuple[str, ...] = ("qdsnn", "dynamic_ann", "snn")
 """Network variants with exits whose traces the pipeline ships: the quantized
 dynamic SNN (T=4, INT8; the default), the dynamic ANN and the FP32 dynamic SNN (T=32)."""
+
+TIME_NETWORKS: tuple[str, ...] = ("qdsnn_time",)
+"""Depth x time trace sets the pipeline ships (spec §9; ``pretrained/<backbone>/qdsnn_time/``):
+every head of the INT8 T=4 network after every timestep. Not in :data:`NETWORKS`: the v0
+environments cannot replay them."""
 
 _CHECKOUT_ROOT = Path(__file__).resolve().parents[1] / "pretrained"
 

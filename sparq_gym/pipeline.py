@@ -20,6 +20,9 @@ interrupted run resumes at the first unfinished stage):
    never seen in training) and ``test`` -> ``<out_root>/<backbone>/<network>/``.
    Its inputs include a hash of the extraction code
    (:func:`sparq_gym.traces.extract.code_sha256`): changed counters re-extract.
+   ``extract:qdsnn_time:<split>``: the depth x time traces (spec §9) of the
+   INT8 network, every head after every timestep
+   (:mod:`sparq_gym.pipeline_time`) -> ``<out_root>/<backbone>/qdsnn_time/``.
 5. ``ship``: copy the INT8 weights to ``<out_root>/<backbone>/weights/`` and
    write ``<out_root>/<backbone>/manifest.json`` with the paper-style Table 1
    computed from the ``test`` traces, the stage records (commands, wall
@@ -34,7 +37,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +50,18 @@ from sparq_gym.backbones.spiking import SpikingNetwork, calibrate_biases, conver
 from sparq_gym.backbones.train import TrainConfig, load_train_data, load_trained, train
 from sparq_gym.data import DATASETS, load_split, normalize_pixels, split_record
 from sparq_gym.io import atomic_write_bytes, atomic_write_json, read_json, sha256_file
-from sparq_gym.paths import NETWORKS, pretrained_root
+from sparq_gym.paths import NETWORKS, TIME_NETWORKS, pretrained_root
+from sparq_gym.pipeline_records import (
+    INT8_STEM,
+    LIMIT_SELECTION,
+    STATE_NAME,
+    TRACE_SPLITS,
+    StageRecords,
+    limited_selection,
+    log,
+    stage_seconds,
+)
+from sparq_gym.pipeline_time import extract_time_split, int8_source, ship_time_traces
 from sparq_gym.reports.table1 import (
     policy_row,
     same_images,
@@ -68,11 +81,7 @@ __all__ = [  # policy_row, same_images, table1*, threshold_exits: from sparq_gym
 PIPELINE_STAGES: tuple[str, ...] = ("train", "convert", "qat", "extract", "ship")
 """Stage names in order (``extract`` has one sub-stage per network and split)."""
 
-STATE_NAME = "pipeline_state.json"
 FP32_STEM = "snn_fp32"
-INT8_STEM = "qsnn_int8"
-TRACE_SPLITS: dict[str, str] = {"train": "holdout", "test": "test"}
-"""Trace split -> dataset split it is extracted from."""
 
 
 @dataclass
@@ -101,10 +110,12 @@ class PipelineConfig:
         :func:`limited_selection`.
     :param snn_limit: the same for the FP32 SNN only (T=32 costs 8x the T=4
         network; used for AlexNet on a 2-core CPU); None: as ``limit``.
-    :param networks: variants to extract (default all of :data:`sparq_gym.paths.NETWORKS`).
+    :param networks: trace sets to extract: variants of :data:`sparq_gym.paths.NETWORKS` and
+        depth x time sets of :data:`sparq_gym.paths.TIME_NETWORKS` (default: all).
     :param force: re-run every stage even when its records are up to date.
     :param progress: show progress bars.
     :param command: the command line that started the run (recorded).
+    :param verify: check the dataset files' md5 (``--no-verify``: skip; trusted copies only).
     """
 
     backbone: str
@@ -122,10 +133,11 @@ class PipelineConfig:
     batch_size: int = 256
     limit: int | None = None
     snn_limit: int | None = None
-    networks: tuple[str, ...] = NETWORKS
+    networks: tuple[str, ...] = NETWORKS + TIME_NETWORKS
     force: bool = False
     progress: bool = True
     command: str = ""
+    verify: bool = True
 
     def work_path(self) -> Path:
         """The work directory as a path."""
@@ -134,71 +146,6 @@ class PipelineConfig:
     def out_path(self) -> Path:
         """``<out_root>/<backbone>``."""
         return (Path(self.out_root) if self.out_root else pretrained_root()) / self.backbone
-
-
-LIMIT_SELECTION = "seeded permutation (seed 0), first `limit`, ascending"
-"""How a limited extraction picks its images (recorded in the stage inputs and trace manifests)."""
-
-
-def limited_selection(n_total: int, limit: int | None, seed: int = 0) -> NDArray[np.int64]:
-    """Positions of the images an extraction takes from a split of ``n_total``.
-
-    All of them without ``limit``; else ``limit`` positions drawn by a seeded
-    permutation, in ascending order. Not the first ``limit``: a split may be
-    sorted by label (the offline CIFAR-10 copy's test batch is), and its first
-    images would then be one or two classes.
-    """
-    if limit is None or limit >= n_total:
-        return np.arange(n_total, dtype=np.int64)
-    if limit < 1:
-        raise ValueError(f"limit must be a positive number of images, got {limit}")
-    return np.sort(np.random.default_rng(seed).permutation(n_total)[:limit]).astype(np.int64)
-
-
-class _State:
-    """The stage records in ``<work_dir>/pipeline_state.json``, each with the run's ``command``."""
-
-    def __init__(self, path: Path, command: str) -> None:
-        self.path = path
-        self.command = command
-        self.data: dict[str, Any] = read_json(path) if path.exists() else {"stages": {}}
-
-    def up_to_date(self, stage: str, inputs: dict[str, Any]) -> bool:
-        record = self.data["stages"].get(stage)
-        if record is None or record.get("inputs") != inputs:
-            return False
-        for name, digest in record.get("outputs", {}).items():
-            path = Path(name)
-            if not path.exists() or sha256_file(path) != digest:
-                return False
-        return True
-
-    def record(self, stage: str, inputs: dict[str, Any], outputs: Sequence[Path], started: float,
-               details: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Record ``stage`` as finished now, begun at ``started`` (``time.perf_counter``)."""
-        seconds = time.perf_counter() - started
-        entry = {
-            "inputs": inputs,
-            "outputs": {str(p): sha256_file(p) for p in outputs},
-            "seconds": round(seconds, 2),
-            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "command": self.command,
-            "details": details or {},
-        }
-        self.data["stages"][stage] = entry
-        atomic_write_json(self.path, self.data)
-        return entry
-
-
-def _stage_seconds(record: dict[str, Any]) -> float:
-    """Wall seconds of a stage; for a given ANN, its recorded training time (with warm restarts)."""
-    metrics = (record.get("details") or {}).get("metrics") or {}
-    return float(metrics.get("total_train_seconds_with_parents")
-                 or metrics.get("total_train_seconds") or record["seconds"])
-
-
-def _log(message: str) -> None:
-    print(f"[pipeline] {message}", flush=True)
 
 
 class _Run:
@@ -210,7 +157,7 @@ class _Run:
         self.work = config.work_path().resolve()
         self.work.mkdir(parents=True, exist_ok=True)
         self.out = config.out_path().resolve()
-        self.state = _State(self.work / STATE_NAME, config.command)
+        self.state = StageRecords(self.work / STATE_NAME, config.command)
         self._splits: dict[str, Any] = {}
         self._ann_state: dict[str, Any] | None = None
         self.ann_path: Path | None = None
@@ -218,9 +165,9 @@ class _Run:
     def skip(self, stage: str, inputs: dict[str, Any]) -> bool:
         """Whether ``stage`` is up to date for ``inputs`` (and not forced); logs the decision."""
         if not self.config.force and self.state.up_to_date(stage, inputs):
-            _log(f"{stage}: up to date, skipped")
+            log(f"{stage}: up to date, skipped")
             return True
-        _log(f"{stage}: running")
+        log(f"{stage}: running")
         return False
 
     def ann_state(self) -> dict[str, Any]:
@@ -239,8 +186,8 @@ class _Run:
 
     def split(self, dataset_split: str) -> Any:
         if dataset_split not in self._splits:
-            self._splits[dataset_split] = load_split(self.spec.dataset, dataset_split,
-                                                     self.config.data_root, **self.holdout_args())
+            self._splits[dataset_split] = load_split(self.spec.dataset, dataset_split, self.config.data_root,
+                                                     verify=self.config.verify, **self.holdout_args())
         return self._splits[dataset_split]
 
     def normalization(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -269,9 +216,9 @@ def _locate_ann(run: _Run) -> tuple[Path, str]:
     path = run.work / "ann" / "model.pt"
     if path.exists():
         return path, "found"
-    _log(f"train: no trained ANN at {path}; training one")
+    log(f"train: no trained ANN at {path}; training one")
     train(TrainConfig(backbone=run.spec.name, out_dir=str(path.parent), data_root=cfg.data_root,
-                      epochs=cfg.train_epochs, progress=cfg.progress), resume=True)
+                      epochs=cfg.train_epochs, progress=cfg.progress, verify=cfg.verify), resume=True)
     return path, "trained"
 
 
@@ -324,7 +271,7 @@ def _calibrate(run: _Run, weights: Any, qat: Any,
     mean, std = run.normalization()
     x = normalize_pixels(torch.from_numpy(fit_images[:cfg.calibration_images]), mean, std)
     weights, corrections = calibrate_biases(weights, qat, x, cfg.qsnn_timesteps)
-    _log(f"qat: bias calibration on {x.shape[0]} fit images, mean |correction| per layer "
+    log(f"qat: bias calibration on {x.shape[0]} fit images, mean |correction| per layer "
          f"{ {k: round(v, 4) for k, v in corrections.items()} }")
     return weights, corrections
 
@@ -341,7 +288,8 @@ def _stage_qat(run: _Run) -> None:
     t0 = time.perf_counter()
     network = load_trained(run.ann_path)  # type: ignore[arg-type]
     train_config = TrainConfig(backbone=run.spec.name, out_dir=str(run.work / "qat"),
-                               data_root=cfg.data_root, eval_holdout=True, **run.holdout_args())
+                               data_root=cfg.data_root, eval_holdout=True, verify=cfg.verify,
+                               **run.holdout_args())
     data = load_train_data(train_config, run.spec)
     # monitor on the hold-out only: the test split is for evaluation, never for decisions
     data.eval_sets = {"holdout": data.eval_sets["holdout"]}
@@ -412,7 +360,7 @@ def _stage_extract(run: _Run, variant: str, trace_split: str) -> None:
         "selection": None if limit is None else LIMIT_SELECTION,
         "seconds": round(time.perf_counter() - t0, 2), "command": cfg.command})
     accuracy = traces.accuracy_per_exit()
-    _log(f"{stage}: {n} samples, accuracy per exit {[round(100 * a, 2) for a in accuracy]}, "
+    log(f"{stage}: {n} samples, accuracy per exit {[round(100 * a, 2) for a in accuracy]}, "
          f"{time.perf_counter() - t0:.1f} s")
     run.state.record(stage, inputs, [archive], t0, {"n_samples": n, "accuracy_per_exit": accuracy})
 
@@ -435,7 +383,7 @@ def _stage_ship(run: _Run) -> dict[str, Any]:
     t0 = time.perf_counter()
     shipped = _ship_weights(run)
     test_traces = {variant: TraceSet.load(run.out / variant, "test") for variant in cfg.networks
-                   if (run.out / variant / "manifest.json").exists()}
+                   if variant in NETWORKS and (run.out / variant / "manifest.json").exists()}
     rows = table1(test_traces, cfg.qsnn_timesteps, cfg.snn_timesteps)
     shipped += [run.out / variant / name for variant in test_traces
                 for name in ("manifest.json", "train.npz", "test.npz")
@@ -453,7 +401,7 @@ def _stage_ship(run: _Run) -> dict[str, Any]:
         "files": files,
         "stages": {name: {k: v for k, v in rec.items() if k != "outputs"}
                    for name, rec in stages.items()},
-        "wall_seconds": {name: _stage_seconds(rec) for name, rec in stages.items()},
+        "wall_seconds": {name: stage_seconds(rec) for name, rec in stages.items()},
         "pipeline_config": asdict(cfg),
         "commands": sorted({rec["command"] for rec in stages.values() if rec.get("command")}),
         "backbone_config": run.spec.to_dict(),
@@ -461,7 +409,7 @@ def _stage_ship(run: _Run) -> dict[str, Any]:
     }
     manifest["wall_seconds"]["ship"] = round(time.perf_counter() - t0, 2)
     atomic_write_json(run.out / "manifest.json", manifest)
-    _log("ship: wrote " + str(run.out / "manifest.json"))
+    log("ship: wrote " + str(run.out / "manifest.json"))
     print(table1_markdown(rows), flush=True)
     return manifest
 
@@ -469,29 +417,38 @@ def _stage_ship(run: _Run) -> dict[str, Any]:
 def run_pipeline(config: PipelineConfig, stages: Sequence[str] = PIPELINE_STAGES) -> dict[str, Any]:
     """Run the named stages of the pipeline for one backbone (see the module docstring).
 
-    ``train`` always runs first (it only locates or trains the ANN). Returns
-    the shipped manifest when ``ship`` ran, else the stage records.
+    ``train`` runs first (it only locates or trains the ANN), except when only
+    depth x time traces (:data:`~sparq_gym.paths.TIME_NETWORKS`) are asked for
+    and INT8 weights exist (:func:`sparq_gym.pipeline_time.int8_source`): then
+    no ANN is needed and train, convert and qat are skipped. Returns the
+    shipped manifest when ``ship`` ran, else the stage records.
     """
     unknown = [s for s in stages if s not in PIPELINE_STAGES]
     if unknown:
         raise ValueError(f"unknown stages {unknown}; expected some of {list(PIPELINE_STAGES)}")
-    bad = [n for n in config.networks if n not in NETWORKS]
+    bad = [n for n in config.networks if n not in NETWORKS + TIME_NETWORKS]
     if bad:
-        raise ValueError(f"unknown networks {bad}; expected some of {list(NETWORKS)}")
+        raise ValueError(f"unknown networks {bad}; expected some of {list(NETWORKS + TIME_NETWORKS)}")
+    v0 = tuple(n for n in config.networks if n in NETWORKS)
+    timed = tuple(n for n in config.networks if n in TIME_NETWORKS)
     run = _Run(config)
-    _stage_train(run)
-    needs_fp32 = "snn" in config.networks
-    needs_int8 = "qdsnn" in config.networks
-    if "convert" in stages or ("extract" in stages and needs_fp32
-                               and not (run.work / f"{FP32_STEM}.npz").exists()):
-        _stage_convert(run)
-    if "qat" in stages or ("extract" in stages and needs_int8
-                           and not (run.work / f"{INT8_STEM}.npz").exists()):
-        _stage_qat(run)
-    if "extract" in stages:
-        for variant in config.networks:
-            for trace_split in TRACE_SPLITS:
-                _stage_extract(run, variant, trace_split)
+    if not v0 and int8_source(run.work, run.out) is not None:
+        log("train, convert, qat: not needed (depth x time traces only, from existing INT8 weights)")
+    else:
+        _stage_train(run)
+        if "convert" in stages or ("extract" in stages and "snn" in v0
+                                   and not (run.work / f"{FP32_STEM}.npz").exists()):
+            _stage_convert(run)
+        if "qat" in stages or ("extract" in stages and ("qdsnn" in v0 or timed)
+                               and not (run.work / f"{INT8_STEM}.npz").exists()):
+            _stage_qat(run)
+    for variant in v0 if "extract" in stages else ():
+        for trace_split in TRACE_SPLITS:
+            _stage_extract(run, variant, trace_split)
+    for name in timed if "extract" in stages else ():
+        for trace_split in TRACE_SPLITS:
+            extract_time_split(config, run.state, run.work, run.out, name, trace_split)
     if "ship" in stages:
-        return _stage_ship(run)
+        manifest = _stage_ship(run) if v0 else {}
+        return ship_time_traces(run.state, run.out, timed, run.spec.name) if timed else manifest
     return run.state.data

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from sparq_gym.traces import COUNTER_NAMES, SCHEMA_VERSION, TraceSet, make_synthetic_traces
+
+# Fuzz profiles (tests/test_fuzz.py): a few examples per property in the default run, many
+# under the slow marker. No deadline: a first call may load traces or import torch.
+# No example database: nothing is written into the working tree.
+settings.register_profile("fuzz", max_examples=12, deadline=None, derandomize=True, database=None)
+settings.register_profile("fuzz-slow", max_examples=400, deadline=None, database=None)
 
 
 def hand_traces() -> TraceSet:

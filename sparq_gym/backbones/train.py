@@ -110,6 +110,7 @@ class TrainConfig:
         final head's (detached) output being the teacher (Phuong & Lampert 2019,
         distillation for multi-exit networks). 0 disables it.
     :param distill_temperature: ``tau`` of the distillation term.
+    :param verify: check the dataset files' md5 (``--no-verify``: skip; trusted copies only).
     """
 
     backbone: str
@@ -133,13 +134,15 @@ class TrainConfig:
     heads_only: bool = False
     distill: float = 0.0
     distill_temperature: float = 1.0
+    verify: bool = True
 
 
 def load_train_data(config: TrainConfig, spec: BackboneSpec) -> TrainData:
     """Load the ``fit`` split and the evaluation splits of ``spec.dataset`` via :mod:`sparq_gym.data`."""
     from sparq_gym.data import load_split, split_record
 
-    kwargs = {"holdout_size": config.holdout_size, "holdout_seed": config.holdout_seed}
+    kwargs = {"holdout_size": config.holdout_size, "holdout_seed": config.holdout_seed,
+              "verify": config.verify}
     fit = load_split(spec.dataset, "fit", config.data_root, **kwargs)
     names = ["test", "holdout"] if config.eval_holdout else ["test"]
     evals = {name: load_split(spec.dataset, name, config.data_root, **kwargs) for name in names}
@@ -232,7 +235,7 @@ def _prepare_run(config: TrainConfig, resume: bool) -> tuple[TrainConfig, Backbo
         epochs = config.epochs if config.epochs is not None else saved.epochs
         config = TrainConfig(**{**asdict(saved), "out_dir": config.out_dir,
                                 "data_root": config.data_root, "progress": config.progress,
-                                "stop_after": config.stop_after, "epochs": epochs})
+                                "stop_after": config.stop_after, "epochs": epochs, "verify": config.verify})
         spec = BackboneSpec.from_dict(checkpoint["spec"])
     else:
         spec = get_spec(config.backbone)

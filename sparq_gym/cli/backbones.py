@@ -65,6 +65,8 @@ def register(subparsers: Any) -> None:
     tr = sub.add_parser("train", help="train the conversion-ready dynamic ANN")
     tr.add_argument("name", help="backbone: mlp, lenet or alexnet")
     tr.add_argument("--data-root", default=None, help="dataset root (default: SPARQ_DATA, ...)")
+    tr.add_argument("--no-verify", dest="verify", action="store_false",
+                    help="skip the datasets' md5 checks (only for a copy you trust)")
     tr.add_argument("--epochs", type=int, default=None, help="epochs (default: the backbone's)")
     tr.add_argument("--batch-size", type=int, default=None, help="batch size (default: the backbone's)")
     tr.add_argument("--seed", type=int, default=0, help="seed of init, shuffling, augmentation")

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from importlib.metadata import entry_points
 from types import ModuleType
 
+from sparq_gym.errors import SparqError
+
 COMMAND_MODULES: tuple[str, ...] = (
     "sparq_gym.cli.envs",
     "sparq_gym.cli.backbones",
@@ -51,15 +53,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (SparqError, OSError, ValueError, KeyError)
+"""What a command may raise on bad input: one line on stderr and exit status 2, never a traceback.
+(:class:`~sparq_gym.errors.SparqError` is the project's own; ``OSError`` names its path.)"""
+
+INTERRUPTED = 130
+"""Exit status after Ctrl-C (SIGINT), as shells report it."""
+
+
+def one_line(err: BaseException) -> str:
+    """``err`` as one line: its message (newlines folded), with the path of an ``OSError``."""
+    if isinstance(err, OSError) and err.filename is not None and err.strerror:
+        text = f"{err.filename}: {err.strerror}"
+    elif isinstance(err, KeyError) and err.args:
+        text = str(err.args[0])
+    else:
+        text = str(err) or type(err).__name__
+    return " ".join(text.split())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``sparq`` console script; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Entry point of the ``sparq`` console script; returns the exit status.
+
+    Every expected error (:data:`EXPECTED_ERRORS`) becomes one line on stderr and
+    status 2; Ctrl-C ends with one line and status :data:`INTERRUPTED`.
+    """
     try:
-        result = args.handler(args)
-    except (FileNotFoundError, ValueError, KeyError) as err:
-        print(f"sparq {args.command}: error: {err}", file=sys.stderr)
-        return 2
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        try:
+            result = args.handler(args)
+        except EXPECTED_ERRORS as err:
+            print(f"sparq {args.command}: error: {one_line(err)}", file=sys.stderr)
+            return 2
+    except KeyboardInterrupt:
+        print("sparq: interrupted (the previous output, if any, is left as it was)", file=sys.stderr)
+        return INTERRUPTED
     return int(result or 0)
 
 

@@ -8,6 +8,8 @@ Examples::
     sparq backbone qat mlp --work runs/mlp --qat-epochs 2          # only QAT + INT8 export
     sparq backbone extract mlp --networks qdsnn                    # traces (+ Table 1 manifest)
     sparq backbone pipeline alexnet --limit 8 --out /tmp/smoke     # smoke run on 8 images per split
+    sparq backbone extract lenet --networks qdsnn_time             # depth x time traces from the shipped
+                                                                   # INT8 weights (no ANN, no training)
 
 Every stage is recorded in ``<work>/pipeline_state.json`` and skipped when its
 inputs and outputs are unchanged, so re-running a command resumes it
@@ -44,12 +46,12 @@ def _command_line(args: argparse.Namespace) -> str:
 def _run(args: argparse.Namespace) -> int:
     import torch
 
-    from sparq_gym.paths import NETWORKS
+    from sparq_gym.paths import NETWORKS, TIME_NETWORKS
     from sparq_gym.pipeline import PipelineConfig, run_pipeline
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    networks = tuple(args.networks.split(",")) if args.networks else NETWORKS
+    networks = tuple(args.networks.split(",")) if args.networks else NETWORKS + TIME_NETWORKS
     config = config_from_args(PipelineConfig, args, backbone=args.name, work_dir=args.work,
                               out_root=args.out, networks=networks, progress=not args.no_progress,
                               command=_command_line(args))
@@ -67,6 +69,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ann", default=None,
                         help="trained ANN model.pt (default: WORK/ann/model.pt, trained if missing)")
     parser.add_argument("--data-root", default=None, help="dataset root (default: SPARQ_DATA, ...)")
+    parser.add_argument("--no-verify", dest="verify", action="store_false",
+                        help="skip the datasets' md5 checks (only for a copy you trust)")
     parser.add_argument("--train-epochs", type=int, default=None,
                         help="epochs if the ANN must be trained (default: the backbone's)")
     parser.add_argument("--qat-epochs", type=int, default=2, help="QAT fine-tuning epochs (default 2)")
@@ -81,7 +85,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--snn-limit", type=int, default=None,
                         help="only the first N images per split for the T=32 FP32 SNN (default: --limit)")
     parser.add_argument("--networks", default=None,
-                        help="comma-separated variants to extract (default: qdsnn,dynamic_ann,snn)")
+                        help="comma-separated trace sets to extract (default: qdsnn,dynamic_ann,snn,"
+                             "qdsnn_time; qdsnn_time alone needs no ANN: it uses the INT8 weights in WORK "
+                             "or the shipped ones)")
     parser.add_argument("--force", action="store_true", help="re-run stages even when up to date")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")

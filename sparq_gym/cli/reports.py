@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from sparq_gym.cli.arguments import config_from_args
+from sparq_gym.io import check_output_dir
 from sparq_gym.reports.timing import TIMING_MODES
 
 __all__ = ["register"]
@@ -25,8 +26,8 @@ def _report_handler(args: argparse.Namespace) -> int:
     from sparq_gym.reports.markdown import format_report
     from sparq_gym.reports.paper import ReportConfig, build_report, write_report
 
+    out = check_output_dir(Path(args.out) if args.out is not None else _DEFAULT_OUT)  # before the work
     report = build_report(config_from_args(ReportConfig, args, backbone=args.name))
-    out = Path(args.out) if args.out is not None else _DEFAULT_OUT
     paths = write_report(report, out)
     if args.json:
         json.dump(report, sys.stdout, indent=2, sort_keys=True, default=float)

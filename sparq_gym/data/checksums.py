@@ -28,5 +28,6 @@ def _unknown_md5(path: Path, expected: Sequence[str], actual: str, extra: str = 
     return DatasetError(
         f"{path}: md5 {actual} is not a known checksum of this file "
         f"(expected one of: {', '.join(expected)}){extra}; the file may be corrupt or a "
-        f"different release: download it again, or pass verify=False to skip the check"
+        f"different release: download it again, or skip the check (only for a copy you trust) "
+        f"with --no-verify on the command line (verify=False in Python)"
     )

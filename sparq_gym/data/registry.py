@@ -15,11 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from sparq_gym.errors import DatasetError
+
 __all__ = ["DATASETS", "DataFile", "DatasetError", "DatasetInfo", "cache_dir", "data_root"]
-
-
-class DatasetError(ValueError):
-    """A dataset file is malformed, truncated, or has an unknown checksum."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from sparq_gym.energy.base import EnergyModel
 from sparq_gym.energy.dataflow import DataflowEnergyModel
 from sparq_gym.energy.dataflow_hardware import get_preset
 from sparq_gym.energy.sparq import SparqEnergyModel
+from sparq_gym.errors import ConfigError
 
 __all__ = ["ENERGY_MODEL_NAMES", "get_energy_model", "with_hardware"]
 
@@ -45,7 +46,7 @@ def get_energy_model(name: str) -> EnergyModel:
     """
     factory = _REGISTRY.get(name)
     if factory is None:
-        raise ValueError(
+        raise ConfigError(
             f"unknown energy model {name!r}; expected one of {list(ENERGY_MODEL_NAMES)}"
         )
     return factory()

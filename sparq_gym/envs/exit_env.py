@@ -20,7 +20,7 @@ from sparq_gym.envs.core import (
     step_tables,
 )
 from sparq_gym.envs.registration import ENV_TABLE
-from sparq_gym.envs.settings import OBS_TYPES, ExitSettings, ObsType
+from sparq_gym.envs.settings import OBS_TYPES, ExitSettings, ObsType, SettingsError, check_reset_arguments
 from sparq_gym.paths import NETWORKS, trace_dir
 from sparq_gym.traces import SPLITS, TraceSet
 
@@ -198,7 +198,9 @@ class SPARQExitEnv(gym.Env[Any, Any]):
     ``obs_type``     ``"multidiscrete"``  ``"multidiscrete"``, ``"discrete"`` or ``"box"``
     ``trace_dir``    ``None``             load traces from this directory (your own extraction)
     ``traces``       ``None``             use this in-memory :class:`~sparq_gym.traces.TraceSet`
-    ``render_mode``  ``None``             ``None`` or ``"ansi"`` (a one-line text description)
+    ``render_mode``  ``None``             ``None``, ``"ansi"`` (a text line per decision) or
+                                          ``"rgb_array"`` (confidence bars and cost; see
+                                          :mod:`sparq_gym.envs.render`)
     ================ ==================== ========================================================
 
     ## Example
@@ -216,7 +218,7 @@ class SPARQExitEnv(gym.Env[Any, Any]):
       ``+1 + alpha * savings`` / ``-1``, savings from per-sample counts.
     """
 
-    metadata: dict[str, Any] = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     def __init__(
         self,
@@ -259,6 +261,7 @@ class SPARQExitEnv(gym.Env[Any, Any]):
         self._steps = step_tables(t, as_lists=True)
         self._no_end = self._steps.no_end
         self._n_early = t.n_early_exits
+        self._stride = 2 * t.n_early_exits  # states per sample
         # Final-info values packed per (sample, exit) cell: one integer row and one float row.
         self._int_cells = np.concatenate(
             [
@@ -274,12 +277,14 @@ class SPARQExitEnv(gym.Env[Any, Any]):
         )
         self._counter_names = t.counter_names
         self._info_cache: dict[int, tuple[dict[str, Any], dict[str, int]]] = {}
-        # One small array (or an int) per position; arrays are copied on return, as users
-        # keep what they receive (Gymnasium's checker asserts fresh observation data).
+        # The observation of every state (each row twice: states s and s + 1 share it): a list
+        # of ints for "discrete", else one compact array whose row is copied on return (users
+        # keep what they receive; Gymnasium's checker asserts fresh observation data).
         flat_obs = t.observation.reshape(t.n_samples * self._n_early, *t.observation.shape[2:])
-        self._obs_list: list[Any] = flat_obs.tolist() if obs_type == "discrete" else list(flat_obs)
+        flat_obs = flat_obs.repeat(2, axis=0)
+        self._obs_list: Any = flat_obs.tolist() if obs_type == "discrete" else flat_obs
         self._copy_obs = obs_type != "discrete"
-        self._position = -1  # sample * (E-1) + early exit; -1 when no episode runs
+        self._state = -1  # 2 (sample * (E-1) + early exit); -1 when no episode runs
         self._draws: Iterator[int] = iter(())
         self._last_info: dict[str, Any] = {}
 
@@ -298,15 +303,16 @@ class SPARQExitEnv(gym.Env[Any, Any]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
         """Start an episode on a random image of the split, or on ``options["sample_index"]``."""
+        seed = check_reset_arguments(seed, options)
         if seed is not None:  # Gymnasium's reset does nothing but seed np_random: skip the call otherwise
             super().reset(seed=seed)
             self._draws = iter(())
         if options and "sample_index" in options:
             sample = options["sample_index"]
             if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)):
-                raise ValueError(f"options['sample_index'] must be an integer, got {sample!r}")
+                raise SettingsError(f"options['sample_index'] must be an integer, got {sample!r}")
             if not 0 <= sample < self.tables.n_samples:
-                raise ValueError(
+                raise SettingsError(
                     f"options['sample_index'] must lie in [0, {self.tables.n_samples}), got {sample}"
                 )
             sample = int(sample)
@@ -315,8 +321,8 @@ class SPARQExitEnv(gym.Env[Any, Any]):
             if sample < 0:
                 self._draws = iter(draw_sample_block(self.np_random, self.tables.n_samples).tolist())
                 sample = next(self._draws)
-        position = self._position = sample * self._n_early
-        obs = self._obs_list[position]
+        state = self._state = sample * self._stride
+        obs = self._obs_list[state]
         return (obs.copy() if self._copy_obs else obs), {"sample_index": sample}
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
@@ -324,15 +330,15 @@ class SPARQExitEnv(gym.Env[Any, Any]):
         act = _ACTION_OF.get(action, -1) if type(action) in _PLAIN_ACTION_TYPES else -1
         if act < 0:
             act = self._coerce_action(action)
-        position = self._position
-        if position < 0:
+        state = self._state
+        if state < 0:
             raise ResetNeeded("call reset() before step(): the episode has ended or never started")
-        position, reward, cell = exit_step(self._steps, position, act)
-        obs = self._obs_list[position]
+        state, reward, cell = exit_step(self._steps, state, act)
+        obs = self._obs_list[state]
         if cell == self._no_end:
-            self._position = position
+            self._state = state
             return (obs.copy() if self._copy_obs else obs), 0.0, False, False, {}
-        self._position = -1
+        self._state = -1
         return (obs.copy() if self._copy_obs else obs), reward, True, False, self._final_info(cell)
 
     def _final_info(self, cell: int) -> dict[str, Any]:
@@ -372,25 +378,20 @@ class SPARQExitEnv(gym.Env[Any, Any]):
                 return int(value)
         raise InvalidActionError(f"action must be 0 (CONTINUE) or 1 (EXIT) from Discrete(2), got {action!r}")
 
-    def render(self) -> str | None:
-        """``"ansi"``: a one-line description of where the episode stands."""
-        if self.render_mode != "ansi":
+    def render(self) -> str | np.ndarray[Any, np.dtype[np.uint8]] | None:
+        """``"ansi"``: one text line per decision; ``"rgb_array"``: a frame (:mod:`sparq_gym.envs.render`)."""
+        if self.render_mode is None:
             return None
-        if self._position < 0 and not self._last_info:
-            return "no episode yet: call reset()"
-        t = self.tables
-        if self._position < 0:
-            i = self._last_info
-            verdict = "right" if i["correct"] else "wrong"
-            return (
-                f"sample {i['sample_index']}: ended at exit {i['exit']} predicting {i['prediction']} "
-                f"(label {i['label']}, {verdict}), savings {i['savings']:.3f}"
-            )
-        sample, k = divmod(self._position, self._n_early)
-        return (
-            f"sample {sample}: at exit {k}, confidence {t.confidence[sample, k]:.3f} "
-            f"(bin {t.bins[sample, k]} of {self.n_bins})"
-        )
+        from sparq_gym.envs.render import RenderView, render_ansi, render_rgb
+
+        ended = self._state < 0
+        if ended:
+            sample = self._last_info["sample_index"] if self._last_info else None
+            k = None
+        else:
+            sample, k = divmod(self._state // 2, self._n_early)
+        view = RenderView(self.tables, self.n_bins, sample, k, self._last_info if ended else None)
+        return render_ansi(view) if self.render_mode == "ansi" else render_rgb(view)
 
     @property
     def action_names(self) -> list[str]:

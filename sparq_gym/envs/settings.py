@@ -11,13 +11,14 @@ between entry points.
 from __future__ import annotations
 
 import argparse
-import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal, cast
 
 import numpy as np
 
+from sparq_gym.checks import check_integer, check_number, is_integer
 from sparq_gym.envs.costs import cost_names
+from sparq_gym.errors import SettingsError
 from sparq_gym.paths import NETWORKS
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "ObsType",
     "SettingsError",
     "add_setting_arguments",
+    "check_reset_arguments",
     "settings_from_arguments",
 ]
 
@@ -38,17 +40,27 @@ MAX_BINS = 1000
 the float16 probabilities of the traces carry, and the tables grow with B."""
 
 
-class SettingsError(ValueError):
-    """An environment setting outside what the environment accepts."""
+def check_reset_arguments(seed: Any, options: Any, *, seed_list: bool = False) -> Any:
+    """Check ``reset``'s ``seed`` and ``options``; return the seed as Python int(s).
 
-
-def _is_number(value: Any) -> bool:
-    plain = isinstance(value, (int, float, np.integer, np.floating))
-    return plain and not isinstance(value, (bool, np.bool_))
-
-
-def _is_integer(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    ``seed`` is ``None`` or an integer >= 0, numpy integers included (with ``seed_list``,
+    the vector environment's, also a list of those, ``None`` allowed per slot); ``options``
+    is ``None`` or a dict (its ``sample_index`` is checked by the environment, which
+    knows N). Raises :class:`SettingsError` naming the bad one.
+    """
+    if options is not None and not isinstance(options, dict):
+        raise SettingsError(
+            f"options must be None or a dict such as {{'sample_index': 3}}, got {options!r}"
+        )
+    if seed_list and isinstance(seed, (list, tuple, np.ndarray)):
+        return [None if one is None else check_integer(f"seed[{i}]", one, 0, error=SettingsError)
+                for i, one in enumerate(seed)]
+    if seed is None:
+        return None
+    if not is_integer(seed) or seed < 0:
+        expected = "None, an integer >= 0 or a list of those" if seed_list else "None or an integer >= 0"
+        raise SettingsError(f"seed must be {expected}, got {seed!r}")
+    return int(seed)
 
 
 @dataclass(frozen=True)
@@ -76,22 +88,16 @@ class ExitSettings:
     def __post_init__(self) -> None:
         """Check every setting and store numpy scalars as plain Python numbers."""
         alpha, n_bins = self.alpha, self.n_bins
-        if not _is_number(alpha) or not math.isfinite(float(alpha)) or float(alpha) < 0:
-            raise SettingsError(f"alpha must be a finite number >= 0, got {alpha!r}")
-        if not _is_integer(n_bins) or not 1 <= int(n_bins) <= MAX_BINS:
-            raise SettingsError(f"n_bins must be an integer in [1, {MAX_BINS}], got {n_bins!r}")
-        if not isinstance(self.cost, str) or (
-            self.cost not in cost_names() and not self.cost.startswith("energy:")
-        ):
-            raise SettingsError(
-                f"cost must be one of {list(cost_names())} or 'energy:<model>', got {self.cost!r}"
-            )
+        alpha = check_number("alpha", alpha, 0, error=SettingsError)
+        n_bins = check_integer("n_bins", n_bins, 1, MAX_BINS, error=SettingsError)
+        if not isinstance(self.cost, str) or self.cost not in cost_names():
+            raise SettingsError(f"cost must be one of {list(cost_names())}, got {self.cost!r}")
         if self.obs_type not in OBS_TYPES:
             raise SettingsError(f"obs_type must be one of {list(OBS_TYPES)}, got {self.obs_type!r}")
         if self.network not in NETWORKS:
             raise SettingsError(f"network must be one of {list(NETWORKS)}, got {self.network!r}")
-        object.__setattr__(self, "alpha", float(alpha))
-        object.__setattr__(self, "n_bins", int(n_bins))
+        object.__setattr__(self, "alpha", alpha)
+        object.__setattr__(self, "n_bins", n_bins)
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as keyword arguments (what ``gym.make`` takes and saved policies record)."""

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from sparq_gym.envs.core import SAMPLE_BLOCK, draw_sample_block, exit_step, step_tables
 from sparq_gym.envs.exit_env import InvalidActionError, make_observation_space, prepare_exit_tables
 from sparq_gym.envs.info import FinalInfoTable, LazyInfo
-from sparq_gym.envs.settings import ExitSettings
+from sparq_gym.envs.settings import ExitSettings, SettingsError, check_reset_arguments
 from sparq_gym.traces import TraceSet
 
 __all__ = ["SPARQExitVectorEnv"]
@@ -91,7 +91,10 @@ class SPARQExitVectorEnv(VectorEnv[Any, Any, Any]):
         t = self.tables
         self._steps = step_tables(t)
         self._n_early = t.n_early_exits
-        self._observations = t.observation.reshape(t.n_samples * self._n_early, *t.observation.shape[2:])
+        self._stride = 2 * self._n_early  # states per sample
+        # One observation per state (each listed twice: states s and s + 1 share it).
+        per_position = t.observation.reshape(t.n_samples * self._n_early, *t.observation.shape[2:])
+        self._observations = per_position.repeat(2, axis=0)
         self._final_info = FinalInfoTable(t)
         self.num_envs = int(num_envs)
         self.n_bins = self.settings.n_bins
@@ -109,36 +112,31 @@ class SPARQExitVectorEnv(VectorEnv[Any, Any, Any]):
 
         n = self.num_envs
         self._rngs: list[np.random.Generator] = []
-        # Per slot: a block of draws and a spare -1 ("spent"); int32: half the memory traffic.
+        # Per slot: a block of drawn start states and a spare -1 ("spent"); a cursor per slot
+        # points at its next start. int32: half the memory traffic.
         self._draws = np.full(n * (SAMPLE_BLOCK + 1), -1, dtype=np.int32)
         self._cursor = np.arange(n, dtype=np.int64) * (SAMPLE_BLOCK + 1) + SAMPLE_BLOCK
-        self._position = np.zeros(n, dtype=np.int64)  # sample * (E-1) + early exit, per slot
+        self._state = np.zeros(n, dtype=np.int64)  # 2 (sample * (E-1) + early exit), per slot
         self._autoreset = np.zeros(n, dtype=np.bool_)
-        self._no_reset = np.zeros(0, dtype=np.int64)
         self._started = False
-        self._slots = np.arange(n)
 
     # ------------------------------------------------------------------
-    def _draw(self, slots: NDArray[np.int64]) -> NDArray[np.int32]:
-        """Next sample index of each slot in ``slots``, from that slot's generator.
+    def _next_starts(self) -> NDArray[np.int32]:
+        """The start state each slot's next episode would take (every slot; nothing consumed).
 
-        Slot i's draws fill row i of a table with one spare column of -1 after the
-        block; a cursor per slot walks its row, and a slot that reads the -1 draws its
-        next block (from its own generator, as a single environment would) and reads again.
+        Slot i's draws fill row i of a table with one spare -1 after the block. A slot whose
+        cursor reads the -1 draws its next block now, from its own generator, exactly as a
+        single environment would when it needs it (the order of the draws is the same).
         """
-        cursor = self._cursor[slots]
-        samples = self._draws.take(cursor)
-        if (samples < 0).any():
-            spent = np.flatnonzero(samples < 0)
-            for slot in slots[spent].tolist():
+        starts = self._draws.take(self._cursor)
+        if starts.min() < 0:
+            for slot in np.flatnonzero(starts < 0).tolist():
                 row = slot * (SAMPLE_BLOCK + 1)
-                block = draw_sample_block(self._rngs[slot], self.tables.n_samples)
+                block = draw_sample_block(self._rngs[slot], self.tables.n_samples) * self._stride
                 self._draws[row : row + SAMPLE_BLOCK] = block
                 self._cursor[slot] = row
-            cursor = self._cursor[slots]
-            samples = self._draws.take(cursor)
-        self._cursor[slots] = cursor + 1
-        return samples
+            starts = self._draws.take(self._cursor)
+        return starts
 
     def reset(
         self,
@@ -151,6 +149,7 @@ class SPARQExitVectorEnv(VectorEnv[Any, Any, Any]):
         ``options={"sample_index": i}`` starts every slot on sample i, and a
         list of ``num_envs`` indices starts slot j on sample ``i_j``.
         """
+        seed = check_reset_arguments(seed, options, seed_list=True)
         n = self.num_envs
         if seed is None:
             seeds: list[int | None] = [None] * n
@@ -159,42 +158,45 @@ class SPARQExitVectorEnv(VectorEnv[Any, Any, Any]):
         else:
             seeds = list(seed)
             if len(seeds) != n:
-                raise ValueError(f"seed list must have num_envs={n} entries, got {len(seeds)}")
+                raise SettingsError(f"seed list must have num_envs={n} entries, got {len(seeds)}")
         if not self._rngs:
             self._rngs = [seeding.np_random(s)[0] for s in seeds]
         else:
             for i, s in enumerate(seeds):
                 if s is not None:
                     self._rngs[i] = seeding.np_random(s)[0]
-                    self._cursor[i] = i * (SAMPLE_BLOCK + 1) + SAMPLE_BLOCK
+                    self._cursor[i] = i * (SAMPLE_BLOCK + 1) + SAMPLE_BLOCK  # draw anew
         if options and "sample_index" in options:
             samples = self._sample_option(options["sample_index"])
         else:
-            samples = self._draw(self._slots).astype(np.int64)
-        self._position = samples * self._n_early
+            samples = self._next_starts().astype(np.int64) // self._stride
+            self._cursor += 1
+        self._state = samples * self._stride
         self._autoreset[:] = False
         self._started = True
         info = {"sample_index": samples, "_sample_index": np.ones(n, dtype=np.bool_)}
-        return self._observation(self._position), info
+        return self._observations.take(self._state, axis=0), info
 
     def _sample_option(self, value: Any) -> NDArray[np.int64]:
         """``options["sample_index"]``: one integer, or one per slot, each in [0, N)."""
         n = self.num_envs
-        index = np.asarray(value)
+        try:
+            index = np.asarray(value)
+        except (ValueError, TypeError) as err:
+            raise SettingsError(f"options['sample_index'] must be integers, got {value!r}") from err
         if index.shape not in ((), (n,)):
-            raise ValueError(
+            raise SettingsError(
                 f"options['sample_index'] must be one integer or {n} integers (one per slot), "
                 f"got shape {index.shape}"
             )
         index = np.broadcast_to(index, (n,))
         if not np.issubdtype(index.dtype, np.integer):
-            raise ValueError(f"options['sample_index'] must be integers, got {value!r}")
+            raise SettingsError(f"options['sample_index'] must be integers, got {value!r}")
         if index.min() < 0 or index.max() >= self.tables.n_samples:
-            raise ValueError(f"options['sample_index'] must lie in [0, {self.tables.n_samples})")
+            raise SettingsError(
+                f"options['sample_index'] must lie in [0, {self.tables.n_samples}), got {value!r}"
+            )
         return index.astype(np.int64)
-
-    def _observation(self, position: NDArray[np.int64]) -> Any:
-        return self._observations.take(position, axis=0)
 
     def step(
         self, actions: Any
@@ -211,68 +213,68 @@ class SPARQExitVectorEnv(VectorEnv[Any, Any, Any]):
             if (act.astype(np.uint64) > 1).any():  # negatives wrap to huge values
                 raise InvalidActionError("actions must be 0 (CONTINUE) or 1 (EXIT)")
             act = act.astype(np.int64)
-        elif (act.view(np.uint64) > 1).any():
+        elif np.bitwise_or.reduce(act) >> 1:  # any bit above the lowest, or a sign bit
             raise InvalidActionError("actions must be 0 (CONTINUE) or 1 (EXIT)")
-        position, reward, cell = exit_step(self._steps, self._position, act)
+        rows = exit_step(self._steps, self._state, act)
+        state, reward, cell = rows["next_state"], rows["reward"], rows["end_cell"]
         if self.autoreset_mode is AutoresetMode.NEXT_STEP:
-            return self._step_next(position, reward, cell)
-        return self._step_same(position, reward, cell)
+            return self._step_next(state, reward, cell)
+        return self._step_same(state, reward, cell)
 
     def _step_next(
-        self, position: NDArray[np.int64], reward: NDArray[np.float64], cell: NDArray[np.int64]
+        self, state: NDArray[np.int64], reward: NDArray[np.float64], cell: NDArray[np.int64]
     ) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
         resetting = self._autoreset
-        reset_slots = np.flatnonzero(resetting) if resetting.any() else self._no_reset
-        if reset_slots.size:
+        starts = None
+        if resetting.any():
             # Slots whose episode ended last step start a new one: reward 0, not terminated.
-            reward[reset_slots] = 0.0
-            cell[reset_slots] = self._steps.no_end
-            position[reset_slots] = self._draw(reset_slots) * self._n_early
+            starts = self._next_starts()
+            self._cursor += resetting
+            state = np.where(resetting, starts, state)
+            reward = np.where(resetting, 0.0, reward)
+            cell = np.where(resetting, self._steps.no_end, cell)
         terminated = cell != self._steps.no_end
         info: dict[str, Any] = {}
-        if reset_slots.size:
+        if starts is not None:
             # The reset info of those slots, merged as SyncVectorEnv merges it.
-            info = LazyInfo(partial(self._reset_merged_info, cell, terminated.copy(), reset_slots,
-                                    position[reset_slots] // self._n_early, terminated | resetting))
+            info = LazyInfo(partial(self._reset_merged_info, cell, terminated.copy(), resetting, starts))
         elif terminated.any():
             info = LazyInfo(partial(self._final_info.info, cell, terminated.copy()))
-        self._position = position
-        self._autoreset = terminated
+        self._state = state
+        self._autoreset = terminated.copy()
         truncated = np.zeros(self.num_envs, dtype=np.bool_)
-        return self._observation(position), reward, terminated, truncated, info
+        return self._observations.take(state, axis=0), reward, terminated, truncated, info
 
     def _step_same(
-        self, position: NDArray[np.int64], reward: NDArray[np.float64], cell: NDArray[np.int64]
+        self, state: NDArray[np.int64], reward: NDArray[np.float64], cell: NDArray[np.int64]
     ) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
         terminated = cell != self._steps.no_end
         info: dict[str, Any] = {}
+        reward = np.ascontiguousarray(reward)
         if terminated.any():
-            final_obs = self._observation(position)
+            final_obs = self._observations.take(state, axis=0)
             final_info = LazyInfo(partial(self._final_info.info, cell, terminated.copy()))
-            slots = np.flatnonzero(terminated)
-            samples = self._draw(slots)
-            position[slots] = samples * self._n_early
-            sample_index = np.zeros(self.num_envs, dtype=np.int64)
-            sample_index[slots] = samples
+            starts = self._next_starts()
+            self._cursor += terminated
+            state = np.where(terminated, starts, state)
             info = {
                 "final_obs": final_obs,
                 "_final_obs": terminated.copy(),
                 "final_info": final_info,
                 "_final_info": terminated.copy(),
-                "sample_index": sample_index,
+                "sample_index": np.where(terminated, starts // self._stride, 0).astype(np.int64),
                 "_sample_index": terminated.copy(),
             }
-        self._position = position
+        self._state = np.ascontiguousarray(state)
         truncated = np.zeros(self.num_envs, dtype=np.bool_)
-        return self._observation(position), reward, terminated, truncated, info
+        return self._observations.take(state, axis=0), reward, terminated, truncated, info
 
     def _reset_merged_info(
         self,
         cell: NDArray[np.int64],
         ended: NDArray[np.bool_],
-        reset_slots: NDArray[np.int64],
-        reset_samples: NDArray[np.int64],
-        merged_mask: NDArray[np.bool_],
+        reset: NDArray[np.bool_],
+        starts: NDArray[np.int32],
     ) -> dict[str, Any]:
         """NEXT_STEP info: the final info of the slots that ended, plus the reset ``sample_index``
         of the slots that started a new episode, with one mask over both."""
@@ -280,9 +282,9 @@ class SPARQExitVectorEnv(VectorEnv[Any, Any, Any]):
         sample_index = info.get("sample_index")
         if sample_index is None:
             sample_index = np.zeros(self.num_envs, dtype=np.int64)
-        sample_index[reset_slots] = reset_samples
+        sample_index[reset] = starts[reset] // self._stride
         info["sample_index"] = sample_index
-        info["_sample_index"] = merged_mask
+        info["_sample_index"] = ended | reset
         return info
 
 

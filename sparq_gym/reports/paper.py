@@ -56,7 +56,7 @@ from numpy.typing import NDArray
 from sparq_gym.backbones.spec import get_spec, network_stats
 from sparq_gym.data import source_note
 from sparq_gym.energy import PICO, get_energy_model
-from sparq_gym.io import atomic_write_text, read_json
+from sparq_gym.io import atomic_files, atomic_write_text, read_json
 from sparq_gym.paths import pretrained_root
 from sparq_gym.reports.exit_analysis import exit_accuracy_cost, exit_class_distribution
 from sparq_gym.reports.figures import write_figure1, write_figure2
@@ -458,11 +458,12 @@ def write_report(report: dict[str, Any], out_dir: str | os.PathLike[str]) -> lis
     """
     out = Path(out_dir)
     stem = f"report_{report['backbone']}"
-    fig1 = write_figure1(report, out / f"{stem}_fig1_ops.png")
-    fig2 = write_figure2(report, out / f"{stem}_fig2_exits.png")
-    figures = [p for p in (fig1, fig2) if p is not None]
-    markdown = out / f"{stem}.md"
-    atomic_write_text(markdown, format_report(report, [p.name for p in figures]))
+    with atomic_files(out) as staging:  # the Markdown and its figures land together
+        fig1 = write_figure1(report, staging / f"{stem}_fig1_ops.png")
+        fig2 = write_figure2(report, staging / f"{stem}_fig2_exits.png")
+        figures = [out / p.name for p in (fig1, fig2) if p is not None]
+        markdown = out / f"{stem}.md"
+        atomic_write_text(staging / markdown.name, format_report(report, [p.name for p in figures]))
     paths = [markdown, *figures]
     report["files"] = [str(p) for p in paths]
     return paths

@@ -293,6 +293,25 @@ class OpCounter:
         total[:, e - 1] += heads[:, -1] if e > 1 else 0
         return total.numpy()
 
+    def block_counts(self) -> NDArray[np.int64]:
+        """Counts of the backbone up to each exit's tap point, ``(N, E, K)`` int64, no head.
+
+        Entry ``e`` is backbone segments ``0..e``: every backbone layer and neuron
+        up to the tap of exit ``e``; for the final exit the whole plain network.
+        """
+        return self._require()[:, : self.n_exits].cumsum(1).numpy()
+
+    def head_counts(self) -> NDArray[np.int64]:
+        """Counts of each exit head alone, ``(N, E, K)`` int64; 0 for the final exit.
+
+        The final exit's layers are the backbone's (in :meth:`block_counts`).
+        ``exit_counts()[:, e] == block_counts()[:, e] + head_counts()[:, :e + 1].sum(1)``.
+        """
+        parts = self._require()
+        heads = torch.zeros_like(parts[:, : self.n_exits])
+        heads[:, : self.n_exits - 1] = parts[:, self.n_exits:]
+        return heads.numpy()
+
     def full_counts(self) -> NDArray[np.int64]:
         """Counts of the plain network without heads, ``(N, K)`` int64."""
         return self._require()[:, : self.n_exits].sum(1).numpy()

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import platform
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 from numpy.typing import NDArray
-from torch import nn
+from torch import Tensor, nn
 
 from sparq_gym.backbones.spec import BackboneSpec
 from sparq_gym.data import normalize_pixels
@@ -55,9 +55,11 @@ __all__ = [
     "extract_arrays",
     "extract_traces",
     "extraction_sources",
+    "input_batches",
     "save_split",
     "software_versions",
     "summarize_counts",
+    "variant_meta",
 ]
 
 
@@ -138,6 +140,36 @@ def _git_commit() -> str | None:
     return f"{sha}-dirty" if dirty else sha
 
 
+def input_batches(
+    images: NDArray[np.uint8],
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    *,
+    batch_size: int = 256,
+    progress: bool = True,
+    desc: str = "extract",
+    channels_last: bool = False,
+) -> Iterator[Tensor]:
+    """The uint8 ``images`` ``(N, C, H, W)`` as normalized float batches, in order (tqdm bar optional).
+
+    Every extraction feeds its network through this one function: pixels scaled
+    to [0, 1] and normalized with ``mean``/``std``, ``channels_last`` memory
+    format on request.
+    """
+    starts: Any = range(0, images.shape[0], batch_size)
+    if progress:
+        from tqdm import tqdm
+
+        starts = tqdm(starts, desc=desc, unit="batch", leave=False,
+                      mininterval=1.0 if sys.stderr.isatty() else 30.0)
+    for start in starts:
+        batch = torch.from_numpy(np.ascontiguousarray(images[start:start + batch_size]))
+        x = normalize_pixels(batch, mean, std)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        yield x
+
+
 @torch.no_grad()
 def extract_arrays(
     network: nn.Module,
@@ -164,22 +196,12 @@ def extract_arrays(
     the INT8 network's integer results do not depend on it).
     """
     network.eval()
-    n = images.shape[0]
     probs: list[np.ndarray] = []
     exits: list[np.ndarray] = []
     fulls: list[np.ndarray] = []
-    starts: Any = range(0, n, batch_size)
-    if progress:
-        from tqdm import tqdm
-
-        starts = tqdm(starts, desc=desc, unit="batch", leave=False,
-                      mininterval=1.0 if sys.stderr.isatty() else 30.0)
     with OpCounter(network, spiking=spiking, memory=memory) as counter:
-        for start in starts:
-            batch = torch.from_numpy(np.ascontiguousarray(images[start:start + batch_size]))
-            x = normalize_pixels(batch, mean, std)
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
+        for x in input_batches(images, mean, std, batch_size=batch_size, progress=progress, desc=desc,
+                               channels_last=channels_last):
             counter.reset()
             outputs = network(x)
             stacked = torch.stack([o.float() for o in outputs], dim=1)  # (B, E, C)
@@ -196,6 +218,45 @@ def summarize_counts(exit_counts: NDArray[np.int64], full_counts: NDArray[np.int
                "full_mean": float(full_counts[:, k].mean())}
         for k, name in enumerate(COUNTER_NAMES)
     }
+
+
+def variant_meta(network: nn.Module, spec: BackboneSpec, variant: str) -> tuple[dict[str, Any], MemoryModel]:
+    """The manifest entries that describe ``variant`` run as ``network``, and its memory model.
+
+    ``variant`` is a key of :data:`VARIANTS`. Bit widths and the memory model
+    follow the weights the network really uses (its ``precision``), the
+    timesteps its ``timesteps``; the software versions are recorded too.
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {sorted(VARIANTS)}, got {variant!r}")
+    info = VARIANTS[variant]
+    precision = getattr(network, "precision", info["precision"])
+    bits = 8 if precision == "int8" else 32
+    if info["spiking"]:
+        memory = MemoryModel(weight_bytes=bits // 8, activation_bytes=bits // 8, membrane_bytes=4,
+                             spike_bytes=1)
+    else:
+        memory = MemoryModel(weight_bytes=4, activation_bytes=4)
+    timesteps = getattr(network, "timesteps", info["timesteps"])
+    meta: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "backbone": spec.name,
+        "network": variant,
+        "dataset": spec.dataset,
+        "counters": list(COUNTER_NAMES),
+        "exit_names": list(spec.exit_names),
+        "timesteps": int(timesteps),
+        "precision": precision,
+        "weight_bits": bits,
+        "activation_bits": bits,
+        "memory_model": asdict(memory),
+        "description": info["description"],
+        "backbone_config": spec.to_dict(),
+        "software": software_versions(),
+    }
+    if info["spiking"]:
+        meta["spike_bits"] = 1
+    return meta, memory
 
 
 def extract_traces(
@@ -220,40 +281,11 @@ def extract_traces(
     manifest entries (provenance). ``sample_ids`` are the images' indices in
     their source split.
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {sorted(VARIANTS)}, got {variant!r}")
-    info = VARIANTS[variant]
-    # bit widths and the memory model follow the weights the network really uses
-    precision = getattr(network, "precision", info["precision"])
-    bits = 8 if precision == "int8" else 32
-    if info["spiking"]:
-        memory = MemoryModel(weight_bytes=bits // 8, activation_bytes=bits // 8, membrane_bytes=4,
-                             spike_bytes=1)
-    else:
-        memory = MemoryModel(weight_bytes=4, activation_bytes=4)
+    full_meta, memory = variant_meta(network, spec, variant)
     probs, exit_counts, full_counts = extract_arrays(
-        network, images, mean, std, spiking=info["spiking"], memory=memory,
+        network, images, mean, std, spiking=VARIANTS[variant]["spiking"], memory=memory,
         batch_size=batch_size, progress=progress, desc=f"{spec.name} {variant} {split_name}",
         channels_last=spec.channels_last)
-    timesteps = getattr(network, "timesteps", info["timesteps"])
-    full_meta: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "backbone": spec.name,
-        "network": variant,
-        "dataset": spec.dataset,
-        "counters": list(COUNTER_NAMES),
-        "exit_names": list(spec.exit_names),
-        "timesteps": int(timesteps),
-        "precision": precision,
-        "weight_bits": bits,
-        "activation_bits": bits,
-        "memory_model": asdict(memory),
-        "description": info["description"],
-        "backbone_config": spec.to_dict(),
-        "software": software_versions(),
-    }
-    if info["spiking"]:
-        full_meta["spike_bits"] = 1
     full_meta.update(meta or {})
     n_classes = probs.shape[2]
     return TraceSet(

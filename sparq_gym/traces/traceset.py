@@ -37,7 +37,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from sparq_gym.errors import TraceError, TraceNotFoundError
 from sparq_gym.io import atomic_save_npz, atomic_write_json, read_json, sha256_file
+from sparq_gym.traces.validate import (
+    ARRAY_DTYPES,
+    COUNTER_NAMES,
+    check_manifest,
+    check_names,
+    split_file,
+    validate_arrays,
+)
 
 __all__ = [
     "COUNTER_NAMES",
@@ -52,30 +61,7 @@ __all__ = [
 SCHEMA_VERSION = 1
 """Version of the on-disk layout; bumped when the meaning of an array changes."""
 
-COUNTER_NAMES: tuple[str, ...] = ("macs", "synaptic_ops", "spikes", "lif_ops", "mem_bytes")
-"""Per-sample counters (spec §3), in the order of the last axis of the count arrays.
-
-``macs``: multiply-accumulates (ANN layers, and the first layer of a spiking
-network fed with analog pixels); ``synaptic_ops``: accumulates triggered by
-spikes (each spike costs its fan-out); ``spikes``: raw spike count (paper
-Eq. 8); ``lif_ops``: neurons evaluated x timesteps x 2 (paper Eq. 9);
-``mem_bytes``: bytes of weights, membrane potentials and spikes moved.
-"""
-
 SPLITS: tuple[str, ...] = ("train", "test")
-
-_ARRAY_DTYPES: dict[str, tuple[str, ...]] = {
-    "labels": ("uint8", "int16", "int32", "int64"),
-    "sample_ids": ("int32", "int64"),
-    "probs": ("float16", "float32"),
-    "exit_counts": ("int64",),
-    "full_counts": ("int64",),
-}
-
-
-class TraceError(ValueError):
-    """A trace file is missing, malformed, or does not match its manifest."""
-
 
 @dataclass(frozen=True)
 class TraceSet:
@@ -101,13 +87,10 @@ class TraceSet:
 
     def __post_init__(self) -> None:
         source = f"TraceSet({self.split!r})"
-        _validate_arrays(self.arrays(), source=source)
-        names = self.meta.get("counters", COUNTER_NAMES)
-        if len(names) != self.exit_counts.shape[2]:
-            raise TraceError(
-                f"{source}: meta lists {len(names)} counters ({list(names)}) for "
-                f"{self.exit_counts.shape[2]} columns of exit_counts"
-            )
+        if not isinstance(self.meta, Mapping):
+            raise TraceError(f"{source}: meta must be a mapping (the manifest's entries), got {self.meta!r}")
+        validate_arrays(self.arrays(), source=source)
+        check_names(self.meta, self.n_exits, self.n_classes, self.exit_counts.shape[2], source)
 
     # -- shape helpers -------------------------------------------------
     @property
@@ -252,24 +235,18 @@ class TraceSet:
         arrays agree with the manifest. Raises :class:`TraceError` (or
         ``FileNotFoundError``) naming the file and the problem.
         """
+        if not isinstance(directory, (str, os.PathLike)) or not isinstance(split, str):
+            raise TraceError(
+                f"trace_dir must be a folder path and split a name, got {directory!r} and {split!r}"
+            )
         directory = Path(directory)
         manifest = load_manifest(directory)
+        path = directory / "manifest.json"
         splits = manifest.get("splits", {})
-        if not isinstance(splits, dict):
-            raise TraceError(f"{directory / 'manifest.json'}: 'splits' must be an object, got {splits!r}")
         if split not in splits:
-            raise TraceError(
-                f"{directory / 'manifest.json'}: no split {split!r}; "
-                f"this trace directory has {sorted(splits)}"
-            )
+            raise TraceError(f"{path}: no split {split!r}; this trace directory has {sorted(splits)}")
         entry = splits[split]
-        required = ("file", "sha256", "n_samples")
-        missing = [key for key in required if not isinstance(entry, dict) or key not in entry]
-        if missing:
-            raise TraceError(f"{directory / 'manifest.json'}: split {split!r} lacks {missing}")
-        archive = directory / entry["file"]
-        if not archive.exists():
-            raise FileNotFoundError(f"{archive}: trace archive listed in the manifest is missing")
+        archive = split_file(directory, entry["file"], split)
         if verify:
             actual = sha256_file(archive)
             if actual != entry["sha256"]:
@@ -278,20 +255,15 @@ class TraceSet:
                     f"file has {actual[:16]}...); the file is corrupt or was edited"
                 )
         arrays = _read_archive(archive)
-        _validate_arrays(arrays, source=str(archive))
+        validate_arrays(arrays, source=str(archive))
         n = arrays["labels"].shape[0]
-        if n != entry.get("n_samples", n):
+        if n != entry["n_samples"]:
             raise TraceError(f"{archive}: {n} samples, manifest says {entry['n_samples']}")
         n_exits, n_classes = arrays["probs"].shape[1:]
         for key, actual_value in (("n_exits", n_exits), ("n_classes", n_classes)):
             if key in manifest and manifest[key] != actual_value:
                 raise TraceError(f"{archive}: {key}={actual_value}, manifest says {manifest[key]}")
-        counters = manifest.get("counters", list(COUNTER_NAMES))
-        if arrays["exit_counts"].shape[2] != len(counters):
-            raise TraceError(
-                f"{archive}: exit_counts has {arrays['exit_counts'].shape[2]} counters, "
-                f"manifest lists {len(counters)} ({counters})"
-            )
+        check_names(manifest, n_exits, n_classes, arrays["exit_counts"].shape[2], str(path))
         meta = {k: v for k, v in manifest.items() if k != "splits"}
         meta["trace_dir"] = str(directory)
         return cls(meta=meta, split=split, **arrays)
@@ -300,79 +272,68 @@ class TraceSet:
 def load_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and check ``directory/manifest.json`` (existence and schema version)."""
     path = Path(directory) / "manifest.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: trace manifest not found")
-    manifest = read_json(path)
+    if not path.is_file():
+        raise _no_manifest(Path(directory), path)
+    try:
+        manifest = read_json(path)
+    except ValueError as err:
+        raise TraceError(str(err)) from err
     if not isinstance(manifest, dict):
-        raise TraceError(f"{path}: expected a JSON object at top level")
+        raise TraceError(f"{path}: expected a JSON object at top level, got {type(manifest).__name__}")
     version = manifest.get("schema_version")
+    hint = _subfolder_hint(Path(directory))
+    if version != SCHEMA_VERSION and "splits" not in manifest and hint:
+        raise TraceError(f"{path} is not a trace manifest (no schema_version, no splits): {hint}")
     if version != SCHEMA_VERSION:
         raise TraceError(
             f"{path}: schema_version {version!r} is not supported (expected {SCHEMA_VERSION}); "
             "re-extract the traces with this version of sparq_gym"
         )
+    check_manifest(manifest, path)
     return manifest
 
 
+def _no_manifest(directory: Path, path: Path) -> TraceError:
+    """Why ``path`` cannot be read: missing, a folder, or ``directory`` is a level too high."""
+    if path.is_dir():
+        return TraceError(f"{path}: is a folder, expected the trace manifest file")
+    if directory.exists() and not directory.is_dir():
+        return TraceError(f"{directory}: is a file, expected a trace directory")
+    hint = _subfolder_hint(directory)
+    if hint:
+        return TraceNotFoundError(f"{directory}: holds no manifest.json: {hint}")
+    if not directory.exists():
+        return TraceNotFoundError(f"{directory}: trace directory not found (no {path.name})")
+    return TraceNotFoundError(f"{path}: trace manifest not found")
+
+
+def _subfolder_hint(directory: Path) -> str:
+    """When ``directory`` is a level too high (a backbone folder): which subfolders are trace directories."""
+    if not directory.is_dir():
+        return ""
+    below = sorted(p.parent.name for p in directory.glob("*/manifest.json"))
+    if not below:
+        return ""
+    return (f"{directory} looks like a backbone folder; its subfolders {below} are trace directories, "
+            f"pass one of them, e.g. trace_dir='{directory / below[0]}'")
+
+
 def _read_archive(archive: Path) -> dict[str, np.ndarray]:
+    if not zipfile.is_zipfile(archive):
+        raise TraceError(f"{archive}: not a readable .npz archive (truncated or corrupt, or another "
+                         "format, such as a single .npy array, under a .npz name)")
     try:
         with np.load(archive, allow_pickle=False) as data:
-            missing = sorted(set(_ARRAY_DTYPES) - set(data.files))
+            missing = sorted(set(ARRAY_DTYPES) - set(data.files))
             if missing:
-                raise TraceError(
-                    f"{archive}: missing arrays {missing}; expected {sorted(_ARRAY_DTYPES)}"
-                )
-            return {name: data[name] for name in _ARRAY_DTYPES}
+                raise TraceError(f"{archive}: missing arrays {missing}; expected {sorted(ARRAY_DTYPES)}")
+            return {name: data[name] for name in ARRAY_DTYPES}
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error) as err:
         if isinstance(err, TraceError):
             raise
         raise TraceError(
             f"{archive}: not a readable .npz archive (truncated or corrupt: {err})"
         ) from err
-
-
-def _validate_arrays(arrays: Mapping[str, np.ndarray], source: str) -> None:
-    for name, allowed in _ARRAY_DTYPES.items():
-        value = arrays[name]
-        if not isinstance(value, np.ndarray):
-            raise TraceError(f"{source}: {name} must be a numpy array, got {type(value).__name__}")
-        if value.dtype.name not in allowed:
-            raise TraceError(
-                f"{source}: {name} has dtype {value.dtype}, expected one of {list(allowed)}"
-            )
-    labels, probs = arrays["labels"], arrays["probs"]
-    exit_counts, full_counts = arrays["exit_counts"], arrays["full_counts"]
-    if labels.ndim != 1:
-        raise TraceError(f"{source}: labels must have shape (N,), got {labels.shape}")
-    n = labels.shape[0]
-    if probs.ndim != 3 or probs.shape[0] != n:
-        raise TraceError(f"{source}: probs must have shape (N={n}, E, C), got {probs.shape}")
-    _, n_exits, n_classes = probs.shape
-    if n_exits < 2:
-        raise TraceError(
-            f"{source}: probs has {n_exits} exit(s); at least one early exit and the final head are needed"
-        )
-    if exit_counts.ndim != 3 or exit_counts.shape[:2] != (n, n_exits):
-        raise TraceError(
-            f"{source}: exit_counts must have shape (N={n}, E={n_exits}, K), got {exit_counts.shape}"
-        )
-    if full_counts.shape != (n, exit_counts.shape[2]):
-        raise TraceError(
-            f"{source}: full_counts must have shape (N={n}, K={exit_counts.shape[2]}), "
-            f"got {full_counts.shape}"
-        )
-    if arrays["sample_ids"].shape != (n,):
-        raise TraceError(
-            f"{source}: sample_ids must have shape (N={n},), got {arrays['sample_ids'].shape}"
-        )
-    if n and (labels.min() < 0 or labels.max() >= n_classes):
-        raise TraceError(
-            f"{source}: labels must lie in [0, {n_classes}), got [{labels.min()}, {labels.max()}]"
-        )
-    if n and not (np.isfinite(probs).all() and probs.min() >= 0 and probs.max() <= 1 + 1e-3):
-        raise TraceError(f"{source}: probs must be finite probabilities in [0, 1]")
-    if n and (exit_counts.min() < 0 or full_counts.min() < 0):
-        raise TraceError(f"{source}: counts must be non-negative")
 
 
 def make_synthetic_traces(

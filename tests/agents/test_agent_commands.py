@@ -70,6 +70,7 @@ def test_benchmark_writes_every_output(tmp_path, capsys):
         "accuracy_cost.png",
         "exit_distribution.png",
         "learning_curves.png",
+        "performance_profile.png",
     ):
         assert (out / name).stat().st_size > 0, name
     record = json.loads((out / "results.json").read_text())
@@ -77,7 +78,14 @@ def test_benchmark_writes_every_output(tmp_path, capsys):
     assert {"q-learning", "q-learning-gamma1", "exact-optimum", "oracle", str(user)} <= policies
     oracle = next(r for r in record["aggregate"] if r["policy"] == "oracle")
     assert all(r["mean_return"] <= oracle["mean_return"] + 1e-12 for r in record["aggregate"])
-    assert "| 1 | oracle |" in (out / "leaderboard.md").read_text()
+    leaderboard = (out / "leaderboard.md").read_text()
+    assert "| 1 | oracle |" in leaderboard
+    # rliable: IQM [95 % CI] per policy, P(> q-learning), the quick run's seeds and reps said
+    assert "IQM [95 % stratified-bootstrap CI, 200 reps]" in leaderboard and "--quick: 3 seeds" in leaderboard
+    gamma1 = next(r for r in record["aggregate"] if r["policy"] == "q-learning-gamma1")
+    assert gamma1["iqm_ci_low"] <= gamma1["iqm"] <= gamma1["iqm_ci_high"]
+    assert 0.0 <= gamma1["probability_of_improvement"] <= 1.0
+    assert record["rliable"]["reference"] == "q-learning" and record["rliable"]["reps"] == 200
 
 
 @pytest.mark.parametrize("argv", [["train", "sarsa", *ENV, "--out", "x"], ["benchmark"]])

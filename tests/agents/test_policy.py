@@ -49,7 +49,7 @@ def test_load_from_file_and_module(tmp_path, monkeypatch, lenet_config):
 
 
 def test_bad_specs_say_what_was_expected(tmp_path, lenet_config):
-    with pytest.raises(ValueError, match="saved policy directory, a baseline name"):
+    with pytest.raises(ValueError, match=r"saved policy directory, a model \.zip, a baseline name"):
         load_policy("no-such-policy", lenet_config)
     with pytest.raises(FileNotFoundError):
         load_policy(str(tmp_path / "missing.py"), lenet_config)

@@ -105,5 +105,5 @@ def test_early_stopping_reads_the_whole_train_split_by_default(lenet_config):
     )
     held_out = q_learning.train(dataclasses.replace(args, early_stopping_on="holdout"))
     assert held_out.best_validation_return != pytest.approx(result.best_validation_return)
-    with pytest.raises(ValueError, match="'train' or 'holdout'"):
+    with pytest.raises(ValueError, match=r"early_stopping_on must be one of \['train', 'holdout'\]"):
         q_learning.train(dataclasses.replace(args, early_stopping_on="test"))

@@ -15,7 +15,8 @@ from sparq_gym.envs.registration import sparq_env_ids
 def test_every_env_has_hyperparameters(algo):
     for env_id in sparq_env_ids():
         hyper = sb3.load_hyperparams(env_id, algo)
-        assert hyper["n_timesteps"] > 0 and hyper["obs_type"] in ("multidiscrete", "box")
+        assert hyper["n_timesteps"] > 0 and hyper["env_kwargs"]["obs_type"] in ("multidiscrete", "box")
+        assert hyper["policy"] == "MlpPolicy"
     assert sb3.load_hyperparams("SPARQExit-v0", algo) == sb3.load_hyperparams("SPARQExit-MLP-v0", algo)
 
 

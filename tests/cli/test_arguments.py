@@ -76,3 +76,26 @@ def test_train_command_builds_its_config(monkeypatch: pytest.MonkeyPatch) -> Non
               "--no-holdout", "--no-progress", "--lr", "0.01", "--seed", "4", "--distill", "0.5"])
     assert seen == [training.TrainConfig(backbone="lenet", out_dir="runs/x", epochs=3, max_steps_per_epoch=2,
                                          eval_holdout=False, progress=False, lr=0.01, seed=4, distill=0.5)]
+
+
+@pytest.mark.parametrize(
+    ("argv", "module", "name"),
+    [
+        (["backbone", "train", "mlp", "--out", "x", "--no-verify"], "sparq_gym.backbones.train", "train"),
+        (["backbone", "pipeline", "mlp", "--no-verify"], "sparq_gym.pipeline", "run_pipeline"),
+        (["backbone", "qat", "mlp", "--no-verify"], "sparq_gym.pipeline", "run_pipeline"),
+    ],
+)
+def test_commands_that_read_a_dataset_take_no_verify(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str], module: str, name: str
+) -> None:
+    import importlib
+
+    seen = _capture(monkeypatch, importlib.import_module(module), name)
+    with pytest.raises(_Stop):
+        main(argv)
+    assert seen[0].verify is False
+    seen.clear()
+    with pytest.raises(_Stop):
+        main([a for a in argv if a != "--no-verify"])
+    assert seen[0].verify is True

@@ -277,9 +277,9 @@ def test_trace_dir_round_trip(tmp_path, synthetic_traces):
 def test_render_ansi(tiny_traces):
     env = _env(tiny_traces, render_mode="ansi")
     env.reset(options={"sample_index": 0})
-    assert env.render() == "sample 0: at exit 0, confidence 0.500 (bin 5 of 10)"
+    assert env.render() == "sample 0: at exit 0, confidence 0.500 (bin 5 of 10), cost so far 200"
     env.step(Action.EXIT)
-    assert env.render() == "sample 0: ended at exit 0 predicting 0 (label 0, right), savings 0.875"
+    assert env.render() == "sample 0: ended at exit 0 predicting 0 (label 0, right), cost 200, savings 0.875"
 
 
 def test_docstring_example_runs():

@@ -155,7 +155,8 @@ def test_path_outcome_by_hand(tiny_traces):
 
 
 def test_counter_names_must_match_columns(tiny_traces):
-    with pytest.raises(TraceError, match="meta lists 3 counters"):
+    message = r"counters lists 3 names \(\['macs', 'synaptic_ops', 'lif_ops'\]\), the arrays have 5"
+    with pytest.raises(TraceError, match=message):
         TraceSet(**tiny_traces.arrays(), meta={"counters": ["macs", "synaptic_ops", "lif_ops"]})
 
 

@@ -7,6 +7,8 @@ computes and why its INT8 accumulator is exact.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -197,15 +199,27 @@ class SpikingNetwork(nn.Module):
         """One timestep: the output current of every exit evaluated (final last)."""
         return run_with_exits(self, x, with_exits)
 
-    def forward(self, x: Tensor, with_exits: bool = True) -> list[Tensor]:
-        """Present ``x`` for ``T`` timesteps; return the mean output current of every exit."""
+    def running_totals(self, x: Tensor, with_exits: bool = True) -> Iterator[list[Tensor]]:
+        """Present ``x`` for ``T`` timesteps, yielding after each one every exit's summed output current.
+
+        The ``t``-th item (``t = 1..T``) is the sum over the first ``t`` timesteps
+        of each exit's output current (final last); divided by ``t`` it is the
+        exit's output had the input been presented for ``t`` timesteps only (the
+        network is causal in time). Neurons are reset before the first and after
+        the last timestep. :meth:`forward` is the last item divided by ``T``;
+        the depth x time trace extraction reads every item.
+        """
         self.reset()
         totals: list[Tensor] | None = None
         for _ in range(self.timesteps):
             currents = self.step(x, with_exits)
             totals = currents if totals is None else [a + b for a, b in zip(totals, currents, strict=True)]
-        assert totals is not None
+            yield totals
         self.reset()
+
+    def forward(self, x: Tensor, with_exits: bool = True) -> list[Tensor]:
+        """Present ``x`` for ``T`` timesteps; return the mean output current of every exit."""
+        *_, totals = self.running_totals(x, with_exits)  # runs all T timesteps, then resets
         return [t / self.timesteps for t in totals]
 
 

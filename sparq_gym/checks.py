@@ -1,0 +1,86 @@
+"""Argument checks shared by every entry point: one message form, one error hierarchy.
+
+Each check names the argument, shows the value given and says what is expected,
+and raises the error type its caller passes (a :class:`~sparq_gym.errors.SparqError`
+subclass). Environment settings (:class:`sparq_gym.envs.settings.ExitSettings`),
+reset arguments, agents' ``Args``, command-line flags and policy outputs all use
+these, so "``--gamma 5``" and "``gamma=5``" get the same answer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from sparq_gym.errors import ConfigError, SparqError
+
+__all__ = ["check_choice", "check_integer", "check_number", "is_integer", "is_number"]
+
+
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is a real number (Python or numpy), booleans excluded."""
+    plain = isinstance(value, (int, float, np.integer, np.floating))
+    return plain and not isinstance(value, (bool, np.bool_))
+
+
+def is_integer(value: Any) -> bool:
+    """Whether ``value`` is an integer (Python or numpy), booleans excluded."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _interval(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
+    if low is None and high is None:
+        return ""
+    if high is None:
+        return f" {'>' if low_open else '>='} {low}"
+    if low is None:
+        return f" {'<' if high_open else '<='} {high}"
+    return f" in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+
+
+def check_number(
+    name: str,
+    value: Any,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+    error: type[SparqError] = ConfigError,
+) -> float:
+    """``value`` as a float when it is a finite number within the bounds; else raise ``error``."""
+    expected = f"a finite number{_interval(low, high, low_open, high_open)}"
+    if not is_number(value) or not math.isfinite(float(value)):
+        raise error(f"{name} must be {expected}, got {value!r}")
+    number = float(value)
+    too_low = low is not None and (number <= low if low_open else number < low)
+    too_high = high is not None and (number >= high if high_open else number > high)
+    if too_low or too_high:
+        raise error(f"{name} must be {expected}, got {value!r}")
+    return number
+
+
+def check_integer(
+    name: str,
+    value: Any,
+    low: int | None = None,
+    high: int | None = None,
+    *,
+    error: type[SparqError] = ConfigError,
+) -> int:
+    """``value`` as an int when it is an integer in ``[low, high]``; else raise ``error``."""
+    if not is_integer(value) or (low is not None and value < low) or (high is not None and value > high):
+        raise error(f"{name} must be an integer{_interval(low, high, False, False)}, got {value!r}")
+    return int(value)
+
+
+def check_choice(
+    name: str, value: Any, choices: Sequence[Any], *, error: type[SparqError] = ConfigError
+) -> Any:
+    """``value`` when it is one of ``choices``; else raise ``error`` listing them."""
+    if not isinstance(value, (str, int, type(None))) or value not in choices:
+        raise error(f"{name} must be one of {list(choices)}, got {value!r}")
+    return value

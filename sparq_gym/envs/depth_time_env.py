@@ -1,0 +1,404 @@
+"""The single SPARQ depth x time early-exit environment (spec §9)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.error import ResetNeeded
+
+from sparq_gym.envs.core import draw_sample_block
+from sparq_gym.envs.depth_time_core import (
+    DepthTimeAction,
+    DepthTimeTables,
+    box_dim,
+    build_depth_time_tables,
+    depth_time_step,
+    depth_time_step_tables,
+)
+from sparq_gym.envs.exit_env import InvalidActionError
+from sparq_gym.envs.registration import DEPTH_TIME_TABLE
+from sparq_gym.envs.settings import OBS_TYPES, ExitSettings, ObsType
+from sparq_gym.paths import pretrained_root
+from sparq_gym.traces.timeset import TimeTraceSet
+
+__all__ = [
+    "SPARQDepthTimeEnv",
+    "depth_time_observation_space",
+    "final_info",
+    "load_time_traces",
+    "prepare_depth_time_tables",
+    "time_trace_dir",
+]
+
+BACKBONES: tuple[str, ...] = tuple(entry.backbone for entry in DEPTH_TIME_TABLE)
+_ACTIONS = (0, 1, 2)
+
+
+def time_trace_dir(backbone: str, network: str = "qdsnn") -> Path:
+    """Directory of the shipped depth-time traces: ``pretrained/<backbone>/<network>_time``."""
+    return pretrained_root() / backbone / f"{network}_time"
+
+
+def load_time_traces(
+    backbone: str | None,
+    *,
+    traces: TimeTraceSet | None = None,
+    trace_dir_path: str | os.PathLike[str] | None = None,
+    network: str = "qdsnn",
+    split: str | None = None,
+) -> TimeTraceSet:
+    """Resolve the depth-time traces an environment replays.
+
+    An in-memory ``traces`` (its own split; a different ``split`` is an error), else a
+    user ``trace_dir_path``, else the shipped ``pretrained/<backbone>/<network>_time``;
+    ``split=None`` means ``"train"``. A missing shipped directory raises
+    ``FileNotFoundError`` naming it and the command that builds it.
+    """
+    if traces is not None:
+        if not isinstance(traces, TimeTraceSet):
+            raise ValueError(
+                f"traces must be a sparq_gym.traces.timeset.TimeTraceSet, got {type(traces).__name__}"
+            )
+        if split is not None and split != traces.split:
+            raise ValueError(
+                f"split={split!r} conflicts with the given traces, which are split {traces.split!r}"
+            )
+        return traces
+    split = "train" if split is None else split
+    if trace_dir_path is not None:
+        return TimeTraceSet.load(trace_dir_path, split=split)
+    if backbone not in BACKBONES:
+        raise ValueError(
+            f"pass backbone (one of {list(BACKBONES)}), trace_dir=PATH or traces=TimeTraceSet; "
+            f"got backbone={backbone!r}"
+        )
+    directory = time_trace_dir(backbone, network)
+    if not (directory / "manifest.json").exists():
+        raise FileNotFoundError(
+            f"depth-time traces for backbone {backbone!r}, network {network!r} are missing: "
+            f"{directory} has no manifest.json. Build them with `sparq backbone pipeline {backbone}` "
+            "(the depth-time extraction stage), or pass trace_dir=PATH or traces=TimeTraceSet."
+        )
+    return TimeTraceSet.load(directory, split=split)
+
+
+def prepare_depth_time_tables(
+    backbone: str | None,
+    settings: ExitSettings,
+    *,
+    split: str | None,
+    trace_dir: str | os.PathLike[str] | None,
+    traces: TimeTraceSet | None,
+) -> tuple[TimeTraceSet, DepthTimeTables]:
+    """Load the traces and precompute the tables (shared by the single and the vector env)."""
+    loaded = load_time_traces(
+        backbone, traces=traces, trace_dir_path=trace_dir, network=settings.network, split=split
+    )
+    tables = build_depth_time_tables(
+        loaded, alpha=settings.alpha, n_bins=settings.n_bins, cost=settings.cost, obs_type=settings.obs_type
+    )
+    return loaded, tables
+
+
+def depth_time_observation_space(
+    obs_type: str, n_exits: int, n_timesteps: int, n_bins: int
+) -> spaces.Space[Any]:
+    """The observation space of one depth-time environment for ``obs_type``."""
+    if obs_type == "multidiscrete":
+        return spaces.MultiDiscrete([n_exits, n_timesteps, n_bins])
+    if obs_type == "discrete":
+        return spaces.Discrete(n_exits * n_timesteps * n_bins)
+    if obs_type == "box":
+        return spaces.Box(low=0.0, high=1.0, shape=(box_dim(n_exits, n_timesteps),), dtype=np.float32)
+    raise ValueError(f"obs_type must be one of {list(OBS_TYPES)}, got {obs_type!r}")
+
+
+class SPARQDepthTimeEnv(gym.Env[Any, Any]):
+    """Decide, head by head and timestep by timestep, when a spiking network may answer.
+
+    ## Description
+    A spiking network with early-exit heads runs for up to T timesteps, and it is
+    causal in time: head k's prediction after t timesteps, p[k, t], needs only
+    the blocks up to head k run for t timesteps. One episode is one image. At a
+    decision point (k, t) the agent may **EXIT** (answer p[k, t]), **CONTINUE**
+    (run the blocks up to head k+1 for the same t timesteps and evaluate head
+    k+1), or **WAIT** (run one more timestep of every block up to k and of
+    head k). The episode starts at (0, 1). Every softmax and count comes from
+    per-image traces (:class:`~sparq_gym.traces.timeset.TimeTraceSet`), so a step
+    is a table look-up.
+
+    ## Action Space
+    ``Discrete(3)``: :class:`~sparq_gym.envs.depth_time_core.DepthTimeAction`
+    ``CONTINUE = 0``, ``EXIT = 1``, ``WAIT = 2``. CONTINUE at the final head and
+    WAIT at t = T are invalid: :meth:`action_masks` (the bool array of 3 that
+    sb3-contrib's MaskablePPO reads) and ``info["action_mask"]`` say which
+    actions are valid, and an invalid action raises ``InvalidActionError``. At
+    (E-1, T) only EXIT is valid.
+
+    ## Observation Space
+    With E heads (the final one included), T timesteps, B = ``n_bins`` and c =
+    max softmax of p[k, t]:
+
+    ================== ====================================== =======================================
+    ``obs_type``       space                                  value
+    ================== ====================================== =======================================
+    ``multidiscrete``  ``MultiDiscrete([E, T, B])``           ``(k, t-1, b)``, ``b = min(floor(c*B), B-1)``
+    ``discrete``       ``Discrete(E*T*B)``                    ``(k*T + t-1)*B + b``
+    ``box``            ``Box(0, 1, (T+E+4,), float32)``       ``[c_k(1..t) padded with 0 to T,
+                                                              entropy/log C, top1-top2, one-hot(k),
+                                                              t/T, min(C_so_far/C_full, 1)]``
+    ================== ====================================== =======================================
+
+    C_so_far is the cost of the path to the decision point, head k's t timesteps
+    included; it can pass C_full and is clipped at 1 in the observation. The
+    observation returned with ``terminated=True`` repeats the last decision point's.
+
+    ## Rewards
+    EXIT at (k, t) gives ``+1 + alpha * (1 - C / C_full)`` if p[k, t]'s argmax is
+    the label and ``-1`` otherwise; CONTINUE and WAIT give 0. The path cost is
+    ``C = block(k, t) + sum_j head(j, t_j)`` over the heads j visited (k
+    included), where block(k, t) is the cost of the blocks feeding head k run
+    for t timesteps, and t_j the timesteps head j had run when the agent left it
+    (a head left behind is not run further). C_full is the plain network for T
+    timesteps; both under ``cost``. Waiting to T at head 0 and then acting as in
+    v0 gives exactly :class:`~sparq_gym.envs.exit_env.SPARQExitEnv`'s rewards on
+    the v0 traces :meth:`~sparq_gym.traces.timeset.TimeTraceSet.to_v0` derives.
+
+    ## Starting State
+    ``reset`` draws an image uniformly from the split with ``self.np_random`` (or
+    takes ``options={"sample_index": i}``); the agent is at head 0 after 1 timestep.
+
+    ## Episode End
+    Terminated by EXIT (the only valid action at (E-1, T)); at most E + T - 1
+    steps, so there is no truncation.
+
+    ## Information
+    Every ``reset`` and step returns ``action_mask`` (bool array of 3; at the end,
+    the mask of the decision point where EXIT was taken). ``reset`` adds
+    ``sample_index``; the last step adds ``sample_index``, ``label``, ``exit``
+    (head k), ``timesteps`` (t), ``prediction``, ``correct``, ``confidence``,
+    ``cost`` (C), ``savings`` (1 - C / C_full) and ``counters`` (raw counters of
+    the path, name -> count).
+
+    ## Arguments
+    ================ ==================== ========================================================
+    argument         default              meaning
+    ================ ==================== ========================================================
+    ``backbone``     ``None``             ``"mlp"``, ``"lenet"`` or ``"alexnet"``: shipped traces
+                                          in ``pretrained/<backbone>/<network>_time``
+    ``network``      ``"qdsnn"``          the network variant (only ``qdsnn`` ships with time)
+    ``split``        ``None``             ``"train"`` (train and tune here) or ``"test"``;
+                                          ``None``: ``"train"``, or the split of ``traces``
+    ``alpha``        ``0.3``              weight of the savings in the reward
+    ``n_bins``       ``10``               B, number of confidence bins
+    ``cost``         ``"total_ops"``      what savings are measured in (:mod:`sparq_gym.envs.costs`)
+    ``obs_type``     ``"multidiscrete"``  ``"multidiscrete"``, ``"discrete"`` or ``"box"``
+    ``trace_dir``    ``None``             load depth-time traces from this directory
+    ``traces``       ``None``             use this in-memory ``TimeTraceSet``
+    ``render_mode``  ``None``             ``None`` or ``"ansi"``
+    ================ ==================== ========================================================
+
+    ## Example
+    >>> from sparq_gym.traces.timeset import make_synthetic_time_traces
+    >>> env = SPARQDepthTimeEnv(traces=make_synthetic_time_traces(100, seed=0))
+    >>> obs, info = env.reset(seed=0, options={"sample_index": 7})
+    >>> obs.tolist(), info["action_mask"].tolist()
+    ([0, 0, 6], [True, True, True])
+    >>> obs, reward, terminated, truncated, info = env.step(DepthTimeAction.WAIT)
+    >>> obs.tolist(), reward, terminated
+    ([0, 1, 5], 0.0, False)
+    >>> obs, reward, terminated, truncated, info = env.step(DepthTimeAction.EXIT)
+    >>> terminated, info["exit"], info["timesteps"], info["correct"]
+    (True, 0, 2, True)
+    >>> round(info["savings"], 4), round(reward, 4)
+    (0.825, 1.2475)
+
+    ## Version History
+    * v0: Initial version: decision points (head, timestep), actions CONTINUE / EXIT /
+      WAIT with masks, path cost of blocks and visited heads, v0's reward rule.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(
+        self,
+        backbone: str | None = None,
+        *,
+        network: str = ExitSettings.network,
+        split: str | None = None,
+        alpha: float = ExitSettings.alpha,
+        n_bins: int = ExitSettings.n_bins,
+        cost: str = ExitSettings.cost,
+        obs_type: ObsType = ExitSettings.obs_type,
+        trace_dir: str | os.PathLike[str] | None = None,
+        traces: TimeTraceSet | None = None,
+        render_mode: str | None = None,
+    ) -> None:
+        """Build the environment; see the class docstring for every argument."""
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}"
+            )
+        self.settings = ExitSettings(
+            alpha=alpha, n_bins=n_bins, cost=cost, obs_type=obs_type, network=network
+        )
+        self.traces, self.tables = prepare_depth_time_tables(
+            backbone, self.settings, split=split, trace_dir=trace_dir, traces=traces
+        )
+        self.backbone = self.traces.meta.get("backbone", backbone)
+        self.split = self.traces.split
+        self.alpha, self.n_bins, self.cost, self.obs_type = alpha, self.settings.n_bins, cost, obs_type
+        self.render_mode = render_mode
+        t = self.tables
+        self.n_exits, self.n_timesteps = t.n_exits, t.n_timesteps
+        self.action_space = spaces.Discrete(3)
+        self.observation_space = depth_time_observation_space(
+            obs_type, self.n_exits, self.n_timesteps, self.n_bins
+        )
+        self._steps = depth_time_step_tables(t, as_lists=True)
+        self._n_states = t.n_states
+        flat = t.observation.reshape(t.n_samples * self._n_states, *t.observation.shape[2:])
+        self._obs_list: list[Any] = flat.tolist() if obs_type == "discrete" else list(flat)
+        self._copy_obs = obs_type != "discrete"
+        self._masks = [row for row in t.valid]
+        self._position = -1  # sample * S + state; -1 when no episode runs
+        self._mask_position = -1  # where action_masks() reads: the current or the last decision point
+        self._draws: Iterator[int] = iter(())
+        self._last_info: dict[str, Any] = {}
+
+    @property
+    def np_random(self) -> np.random.Generator:
+        """The environment's generator (Gymnasium's), the source of every sample draw."""
+        return gym.Env.np_random.fget(self)  # type: ignore[attr-defined,no-any-return]
+
+    @np_random.setter
+    def np_random(self, value: np.random.Generator) -> None:
+        gym.Env.np_random.fset(self, value)  # type: ignore[attr-defined]
+        self._draws = iter(())
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """Start an episode at (head 0, 1 timestep) on a random image, or ``options["sample_index"]``."""
+        if seed is not None:
+            super().reset(seed=seed)
+            self._draws = iter(())
+        if options and "sample_index" in options:
+            sample = options["sample_index"]
+            if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)):
+                raise ValueError(f"options['sample_index'] must be an integer, got {sample!r}")
+            if not 0 <= sample < self.tables.n_samples:
+                raise ValueError(
+                    f"options['sample_index'] must lie in [0, {self.tables.n_samples}), got {sample}"
+                )
+            sample = int(sample)
+        else:
+            sample = next(self._draws, -1)
+            if sample < 0:
+                self._draws = iter(draw_sample_block(self.np_random, self.tables.n_samples).tolist())
+                sample = next(self._draws)
+        self._position = self._mask_position = sample * self._n_states
+        self._last_info = {}
+        return self._obs(self._position), {"sample_index": sample, "action_mask": self._masks[0].copy()}
+
+    def _obs(self, position: int) -> Any:
+        obs = self._obs_list[position]
+        return obs.copy() if self._copy_obs else obs
+
+    def action_masks(self) -> np.ndarray:
+        """Valid actions (CONTINUE, EXIT, WAIT) at the current decision point.
+
+        After the episode ends: the mask of the decision point where it ended (as
+        ``info["action_mask"]``); before the first ``reset``: all False.
+        """
+        if self._mask_position < 0:
+            return np.zeros(3, dtype=np.bool_)
+        return self._masks[self._mask_position % self._n_states].copy()  # type: ignore[no-any-return]
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        """Apply CONTINUE (0), EXIT (1) or WAIT (2) at the current decision point."""
+        act = _coerce_action(action)
+        position = self._position
+        if position < 0:
+            raise ResetNeeded("call reset() before step(): the episode has ended or never started")
+        state = position % self._n_states
+        if not self._steps.valid[state * 3 + act]:
+            k, tau = int(self.tables.state_head[state]), int(self.tables.state_time[state])
+            raise InvalidActionError(
+                f"{DepthTimeAction(act).name} is masked at head {k}, t = {tau + 1} "
+                f"(valid: {[a.name for a in DepthTimeAction if self._masks[state][a]]}); read action_masks()"
+            )
+        position, reward, cell = depth_time_step(self._steps, position, act)
+        if cell == self._steps.no_end:
+            self._position = self._mask_position = position
+            return (
+                self._obs(position),
+                0.0,
+                False,
+                False,
+                {"action_mask": self._masks[position % self._n_states].copy()},
+            )
+        self._position = -1
+        self._last_info = final_info(self.tables, cell)
+        return (
+            self._obs(position),
+            reward,
+            True,
+            False,
+            {**self._last_info, "counters": dict(self._last_info["counters"])},
+        )
+
+    def render(self) -> str | None:
+        """``"ansi"``: a one-line description of where the episode stands."""
+        if self.render_mode != "ansi":
+            return None
+        if self._position < 0:
+            i = self._last_info
+            if not i:
+                return "no episode yet: call reset()"
+            return (
+                f"sample {i['sample_index']}: exited at head {i['exit']} after {i['timesteps']} timesteps "
+                f"predicting {i['prediction']} (label {i['label']}), savings {i['savings']:.3f}"
+            )
+        t = self.tables
+        sample, state = divmod(self._position, self._n_states)
+        k, tau = int(t.state_head[state]), int(t.state_time[state])
+        return f"sample {sample}: head {k}, t = {tau + 1}, confidence {t.confidence[sample, k, tau]:.3f}"
+
+
+def _coerce_action(action: Any) -> int:
+    """0, 1 or 2 from an int or a numpy integer (0-d array included); anything else raises."""
+    if type(action) in (int, DepthTimeAction) and action in _ACTIONS:
+        return int(action)
+    if isinstance(action, (np.integer, np.ndarray)):
+        value = np.asarray(action)
+        if value.ndim == 0 and np.issubdtype(value.dtype, np.integer) and int(value) in _ACTIONS:
+            return int(value)
+    raise InvalidActionError(
+        f"action must be 0 (CONTINUE), 1 (EXIT) or 2 (WAIT) from Discrete(3), got {action!r}"
+    )
+
+
+def final_info(tables: DepthTimeTables, cell: int) -> dict[str, Any]:
+    """Info of an episode that ended by EXIT at position ``cell = sample * S + state`` (fresh dict)."""
+    sample, state = divmod(int(cell), tables.n_states)
+    k, tau = int(tables.state_head[state]), int(tables.state_time[state])
+    return {
+        "sample_index": sample,
+        "label": int(tables.labels[sample]),
+        "exit": k,
+        "timesteps": tau + 1,
+        "prediction": int(tables.predictions[sample, k, tau]),
+        "correct": bool(tables.correct[sample, k, tau]),
+        "confidence": float(tables.confidence[sample, k, tau]),
+        "cost": float(tables.cost[sample, state]),
+        "savings": float(tables.savings[sample, state]),
+        "counters": dict(zip(tables.counter_names, tables.counts[sample, state].tolist())),
+        "action_mask": tables.valid[state].copy(),
+    }

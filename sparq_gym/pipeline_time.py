@@ -1,0 +1,159 @@
+"""The pipeline's depth x time stages: ``qdsnn_time`` traces from INT8 weights, and their shipping.
+
+``extract:qdsnn_time:<split>`` runs the INT8 network (T = ``qsnn_timesteps``)
+once over a split and writes every head after every timestep with the costs
+per (block, t) and (head, t) (:mod:`sparq_gym.traces.extract_time`) into
+``<out_root>/<backbone>/qdsnn_time/``. Its weights are the pipeline's own
+``<work_dir>/qsnn_int8.npz`` when that exists, else the shipped
+``<out_root>/<backbone>/weights/qsnn_int8.npz``: the traces are rebuilt from
+what ships, without training. The hold-out is the one recorded in the
+weights' provenance (size, seed, and the indices' sha256, which must match),
+so ``train`` holds the same images in the same order as ``qdsnn/``.
+:func:`ship_time_traces` adds the trace files, their sha256 and the stage
+records to ``<out_root>/<backbone>/manifest.json``, keeping the rest.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+from sparq_gym.backbones.spiking import SpikingNetwork, load_weights
+from sparq_gym.data import load_split, split_record
+from sparq_gym.io import atomic_write_json, read_json, sha256_file
+from sparq_gym.pipeline_records import (
+    INT8_STEM,
+    LIMIT_SELECTION,
+    TRACE_SPLITS,
+    StageRecords,
+    limited_selection,
+    log,
+    stage_seconds,
+)
+from sparq_gym.traces.extract import code_sha256, software_versions
+from sparq_gym.traces.extract_time import extract_time_traces, save_time_split
+
+__all__ = ["TimeStageSettings", "extract_time_split", "int8_source", "ship_time_traces"]
+
+
+class TimeStageSettings(Protocol):
+    """The :class:`sparq_gym.pipeline.PipelineConfig` fields the depth x time stages read."""
+
+    data_root: str | None
+    limit: int | None
+    qsnn_timesteps: int
+    batch_size: int
+    force: bool
+    progress: bool
+    command: str
+
+
+def int8_source(work: Path, out: Path) -> Path | None:
+    """Folder of the INT8 weights: ``work`` if the pipeline made them, else ``out/weights``, else None."""
+    for folder in (work, out / "weights"):
+        if (folder / f"{INT8_STEM}.npz").exists() and (folder / f"{INT8_STEM}.json").exists():
+            return folder
+    return None
+
+
+def _holdout(provenance: dict[str, Any], dataset_split: str) -> tuple[dict[str, int], dict[str, Any] | None]:
+    """Hold-out arguments of :func:`load_split` and the data record the weights were made with."""
+    records = provenance.get("data") or {}
+    holdout = records.get("holdout") or {}
+    args = {"holdout_size": int(holdout.get("holdout_size") or 5000),
+            "holdout_seed": int(holdout.get("holdout_seed") or 0)}
+    return args, records.get(dataset_split)
+
+
+def _qdsnn_images(out: Path, trace_split: str) -> str | None:
+    """sha256 of the image indices of ``<out>/qdsnn``'s ``trace_split`` (None when not shipped)."""
+    path = out / "qdsnn" / "manifest.json"
+    if not path.exists():
+        return None
+    record = read_json(path).get("split_provenance", {}).get(trace_split, {})
+    return (record.get("data") or {}).get("indices_sha256")
+
+
+def extract_time_split(settings: TimeStageSettings, records: StageRecords, work: Path, out: Path,
+                       name: str, trace_split: str) -> None:
+    """Stage ``extract:<name>:<trace_split>``: depth x time traces -> ``<out>/<name>/<trace_split>.npz``.
+
+    Skipped when its recorded inputs (weights sha256, images, timesteps,
+    limit, extraction code) and output are unchanged, unless ``settings.force``.
+    """
+    stage = f"extract:{name}:{trace_split}"
+    folder = int8_source(work, out)
+    if folder is None:
+        raise FileNotFoundError(f"{stage}: no INT8 weights {INT8_STEM}.npz/.json in {work} or "
+                                f"{out / 'weights'}; run the pipeline's qat stage first")
+    weights = load_weights(folder, INT8_STEM)
+    source_sha = sha256_file(folder / f"{INT8_STEM}.npz")
+    dataset_split = TRACE_SPLITS[trace_split]
+    holdout, recorded = _holdout(weights.provenance, dataset_split)
+    split = load_split(weights.spec.dataset, dataset_split, settings.data_root,
+                       holdout_size=holdout["holdout_size"], holdout_seed=holdout["holdout_seed"])
+    record = split_record(split)
+    if recorded and recorded.get("indices_sha256") != record["indices_sha256"]:
+        raise ValueError(f"{stage}: the {dataset_split!r} images differ from those the INT8 weights record "
+                         f"({record['indices_sha256'][:12]}... vs {recorded['indices_sha256'][:12]}...)")
+    limit = settings.limit
+    selection = None if limit is None else LIMIT_SELECTION
+    inputs = {"source_sha256": source_sha, "data": record["indices_sha256"],
+              "source_md5": record["source_md5"], "timesteps": settings.qsnn_timesteps, "limit": limit,
+              "selection": selection, "code_sha256": code_sha256()}
+    if not settings.force and records.up_to_date(stage, inputs):
+        log(f"{stage}: up to date, skipped")
+        return
+    log(f"{stage}: running (INT8 weights from {folder})")
+    t0 = time.perf_counter()
+    take = limited_selection(len(split), limit)
+    arrays, meta = extract_time_traces(
+        SpikingNetwork(weights, settings.qsnn_timesteps), weights.spec, trace_split, split.images[take],
+        split.labels[take], split.indices[take], tuple(weights.mean), tuple(weights.std), name=name,
+        batch_size=settings.batch_size, progress=settings.progress,
+        meta={"class_names": list(split.info.class_names), "command": settings.command,
+              "source": {"weights": INT8_STEM, "sha256": source_sha, "path": str(folder)}})
+    archive = save_time_split(arrays, meta, out / name, trace_split, split_provenance={
+        "data": record, "source_sha256": source_sha, "limit": limit, "selection": selection,
+        "seconds": round(time.perf_counter() - t0, 2), "command": settings.command})
+    same = _qdsnn_images(out, trace_split) in (None, record["indices_sha256"])
+    accuracy = arrays["probs"][:, :, -1].argmax(axis=2) == arrays["labels"][:, None]
+    log(f"{stage}: {len(take)} samples, accuracy per exit at T "
+        f"{[round(100 * float(a), 2) for a in accuracy.mean(axis=0)]}, {time.perf_counter() - t0:.1f} s"
+        + ("" if same else "; WARNING: not the images of qdsnn/"))
+    records.record(stage, inputs, [archive], t0, {"n_samples": len(take), "weights": str(folder),
+                                                  "same_images_as_qdsnn": same})
+
+
+def ship_time_traces(records: StageRecords, out: Path, names: tuple[str, ...],
+                     backbone: str) -> dict[str, Any]:
+    """Add the depth x time trace sets ``names`` to ``<out>/manifest.json`` (files, sha256, stage records).
+
+    The other entries of the backbone manifest (Table 1, v0 files, earlier
+    stage records) are kept; a missing manifest is started. Returns the manifest.
+    """
+    path = out / "manifest.json"
+    manifest: dict[str, Any] = read_json(path) if path.exists() else {"backbone": backbone}
+    present = [n for n in names if (out / n / "manifest.json").exists()]
+    networks = dict(manifest.get("networks", {}))
+    files = dict(manifest.get("files", {}))
+    stages = dict(manifest.get("stages", {}))
+    seconds = dict(manifest.get("wall_seconds", {}))
+    for name in present:
+        networks[name] = f"{name}/"
+        for file in sorted((out / name).iterdir()):
+            if file.name == "manifest.json" or file.suffix == ".npz":
+                files[f"{name}/{file.name}"] = {"bytes": file.stat().st_size, "sha256": sha256_file(file)}
+        for stage, rec in records.data["stages"].items():
+            if stage.startswith(f"extract:{name}:"):
+                stages[stage] = {k: v for k, v in rec.items() if k != "outputs"}
+                seconds[stage] = stage_seconds(rec)
+    commands = set(manifest.get("commands", [])) | {rec["command"] for rec in stages.values()
+                                                    if rec.get("command")}
+    manifest.update({"networks": networks, "files": files, "stages": stages, "wall_seconds": seconds,
+                     "commands": sorted(commands)})
+    manifest.setdefault("software", software_versions())
+    atomic_write_json(path, manifest)
+    log(f"ship: {', '.join(present) or 'no depth x time traces'} added to {path}")
+    return manifest

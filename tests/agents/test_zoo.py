@@ -1,0 +1,120 @@
+"""RL Zoo on the SPARQ ids from agents/hyperparams/<algo>.yml, and any SB3 / RL Zoo zip ranked by sparq."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import gymnasium as gym
+import pytest
+
+from agents import sb3
+from agents.zoo import load_zip_policy, zip_algorithm, zip_env_record
+from sparq_gym.cli import main
+
+ENV_ID = "SPARQExit-LeNet-v0"
+
+
+def _untrained(algo: str, path, **env_kwargs):
+    """An SB3 model saved by ``model.save`` (no record beside it)."""
+    import sparq_gym  # noqa: F401
+
+    cls = {"ppo": "PPO", "dqn": "DQN", "a2c": "A2C"}[algo]
+    import stable_baselines3
+
+    env = gym.make(ENV_ID, **env_kwargs)
+    model = getattr(stable_baselines3, cls)("MlpPolicy", env, seed=0, device="cpu")
+    model.save(path)
+    return path
+
+
+def test_rl_zoo_trains_from_the_hyperparameter_file_and_sparq_ranks_its_zip(tmp_path, monkeypatch, capsys):
+    rl_zoo_train = pytest.importorskip("rl_zoo3.train")
+    argv = ["train", "--algo", "dqn", "--env", ENV_ID, "--gym-packages", "sparq_gym",
+            "-conf", str(sb3.hyperparams_file("dqn")), "-n", "300", "-f", str(tmp_path), "--seed", "0",
+            "--env-kwargs", "alpha:0.5"]
+    monkeypatch.setattr(sys, "argv", argv)
+    rl_zoo_train.train()
+    run = tmp_path / "dqn" / f"{ENV_ID}_1"
+    config = json.loads(json.dumps(_zoo_yaml(run / ENV_ID / "config.yml")))
+    file_values = sb3.load_hyperparams(ENV_ID, "dqn")
+    assert {k: v for k, v in config.items() if k != "env_kwargs"} == {
+        k: v for k, v in file_values.items() if k != "env_kwargs"
+    }
+    # the zip: algorithm from its data, environment from args.yml (--env-kwargs over config.yml)
+    archive = run / f"{ENV_ID}.zip"
+    assert zip_algorithm(archive) == "stable_baselines3:DQN"
+    record = zip_env_record(archive)
+    assert record["env_id"] == ENV_ID and record["alpha"] == 0.5  # RL Zoo: --env-kwargs replace the file's
+    capsys.readouterr()
+    assert main(["evaluate", "--policy", str(archive), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["alpha"] == 0.5 and result["n_samples"] == 10_000 and -1.0 <= result["mean_return"] <= 1.5
+
+
+def _zoo_yaml(path):
+    from agents.zoo import _read_zoo_yaml
+
+    return _read_zoo_yaml(path)
+
+
+def test_sparq_train_reads_the_same_file(lenet_config):
+    hyper = sb3.load_hyperparams(ENV_ID, "dqn")
+    result = sb3.train(sb3.Args(algo="dqn", traces="synthetic", n_timesteps=200))
+    model = result.policy.model
+    for key in ("batch_size", "buffer_size", "learning_starts", "gamma", "target_update_interval",
+                "exploration_final_eps", "exploration_fraction", "gradient_steps", "learning_rate"):
+        assert getattr(model, key) == hyper[key], key
+    assert model.train_freq.frequency == hyper["train_freq"]
+    assert model.policy.net_arch == hyper["policy_kwargs"]["net_arch"]
+    assert result.policy.obs_type == hyper["env_kwargs"]["obs_type"]
+
+
+@pytest.mark.parametrize(
+    ("algo", "expected"),
+    [("ppo", "stable_baselines3:PPO"), ("a2c", "stable_baselines3:A2C"), ("dqn", "stable_baselines3:DQN")],
+)
+def test_algorithm_is_read_from_the_zip(tmp_path, algo, expected):
+    assert zip_algorithm(_untrained(algo, tmp_path / f"{algo}.zip")) == expected
+
+
+def test_plain_sb3_zip_is_evaluated_with_its_observation_type(tmp_path, capsys):
+    archive = _untrained("ppo", tmp_path / "model.zip", obs_type="box", split="train")
+    assert zip_env_record(archive) is None  # nothing recorded: --env is needed
+    policy = load_zip_policy(archive, n_early_exits=2, n_bins=10)
+    assert policy.obs_type == "box"
+    argv = ["evaluate", "--env", ENV_ID, "--traces", "synthetic", "--policy", str(archive), "--json"]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["n_samples"] == 10_000
+
+
+def test_observation_space_mismatch_is_a_clear_error(tmp_path):
+    archive = _untrained("ppo", tmp_path / "model.zip")  # MultiDiscrete([2, 10])
+    with pytest.raises(ValueError, match="--n-bins"):
+        load_zip_policy(archive, n_early_exits=2, n_bins=5)
+
+
+def test_sparq_train_zip_uses_its_policy_json(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "dqn", "--env", ENV_ID, "--traces", "synthetic", "--timesteps", "200",
+                 "--n-bins", "5", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--policy", str(out / "model.zip"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["n_bins"] == 5 and result["traces"] == "synthetic"
+
+
+def test_benchmark_ranks_a_zip_on_its_recorded_environment_only(tmp_path):
+    from agents.benchmark import BenchmarkConfig, run_benchmark
+
+    archive = _untrained("ppo", tmp_path / "SPARQExit-MLP-v0.zip")
+    (tmp_path / "SPARQExit-MLP-v0").mkdir()
+    (tmp_path / "SPARQExit-MLP-v0" / "args.yml").write_text("env: SPARQExit-MLP-v0\nenv_kwargs: null\n")
+    cfg = BenchmarkConfig(
+        out=str(tmp_path / "bench"), envs=("SPARQExit-MLP-v0", ENV_ID), seeds=(0,), agents=(),
+        extra_policies=(str(archive),), traces="synthetic", plots=False, progress=False, bootstrap_reps=50,
+    )
+    record = run_benchmark(cfg)
+    rows = [r for r in record["aggregate"] if r["policy"] == str(archive)]
+    assert [r["env_id"] for r in rows] == ["SPARQExit-MLP-v0"]
+    assert rows[0]["iqm"] == rows[0]["normalized_score"]  # one run: its own IQM
