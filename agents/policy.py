@@ -41,7 +41,7 @@ from numpy.typing import ArrayLike, NDArray
 from sparq_gym.envs.core import Action, ExitTables
 from sparq_gym.envs.settings import OBS_TYPES, ObsType
 from sparq_gym.errors import PolicyError
-from sparq_gym.io import atomic_save_npz, atomic_write_json, read_json, sha256_file
+from sparq_gym.io import atomic_save_npz, atomic_write_json, read_json_object, sha256_file
 
 __all__ = [
     "POLICY_FILE",
@@ -376,12 +376,7 @@ def read_policy_record(directory: str | os.PathLike[str]) -> dict[str, Any]:
     if not path.is_file():
         what = "is a folder" if path.is_dir() else "is missing"
         raise PolicyError(f"{path}: {what}; expected the saved policy's record (a JSON file)")
-    try:
-        record = read_json(path)
-    except ValueError as err:
-        raise PolicyError(str(err)) from err
-    if not isinstance(record, dict):
-        raise PolicyError(f"{path}: expected a JSON object, got {type(record).__name__} {record!r:.60}")
+    record = read_json_object(path, PolicyError)
     if record.get("format") not in POLICY_FORMATS:
         fmt = record.get("format")
         raise PolicyError(f"{path}: 'format' must be one of {list(POLICY_FORMATS)}, got {fmt!r}")

@@ -143,6 +143,17 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         raise ValueError(f"{path}: not valid JSON ({reason})") from err
 
 
+
+def read_json_object(path: Path, error: type[Exception]) -> dict[str, Any]:
+    """Read a JSON file that must hold one object; any problem raises ``error`` naming the file."""
+    try:
+        record = read_json(path)
+    except ValueError as err:
+        raise error(str(err)) from err
+    if not isinstance(record, dict):
+        raise error(f"{path}: expected a JSON object, got {type(record).__name__} {record!r:.60}")
+    return record
+
 def check_output_dir(target: str | os.PathLike[str], argument: str = "--out") -> Path:
     """Check that the folder ``target`` can be created or written; raise :class:`OutputError` if not.
 

@@ -277,12 +277,12 @@ class SPARQExitEnv(gym.Env[Any, Any]):
         )
         self._counter_names = t.counter_names
         self._info_cache: dict[int, tuple[dict[str, Any], dict[str, int]]] = {}
-        # The observation of every state (each row twice: states s and s + 1 share it): a list
-        # of ints for "discrete", else one compact array whose row is copied on return (users
-        # keep what they receive; Gymnasium's checker asserts fresh observation data).
+        # One small array (or an int) per state, each listed twice (states s and s + 1 share
+        # it); arrays are copied on return, as users keep what they receive (Gymnasium's
+        # checker asserts fresh observation data).
         flat_obs = t.observation.reshape(t.n_samples * self._n_early, *t.observation.shape[2:])
-        flat_obs = flat_obs.repeat(2, axis=0)
-        self._obs_list: Any = flat_obs.tolist() if obs_type == "discrete" else flat_obs
+        per_state = flat_obs.tolist() if obs_type == "discrete" else list(flat_obs)
+        self._obs_list: list[Any] = [obs for obs in per_state for _ in range(2)]
         self._copy_obs = obs_type != "discrete"
         self._state = -1  # 2 (sample * (E-1) + early exit); -1 when no episode runs
         self._draws: Iterator[int] = iter(())
@@ -303,7 +303,8 @@ class SPARQExitEnv(gym.Env[Any, Any]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
         """Start an episode on a random image of the split, or on ``options["sample_index"]``."""
-        seed = check_reset_arguments(seed, options)
+        if seed is not None or options is not None:  # the plain reset() of a training loop skips this
+            seed = check_reset_arguments(seed, options)
         if seed is not None:  # Gymnasium's reset does nothing but seed np_random: skip the call otherwise
             super().reset(seed=seed)
             self._draws = iter(())

@@ -121,21 +121,24 @@ class SPARQExitVectorEnv(VectorEnv[Any, Any, Any]):
         self._started = False
 
     # ------------------------------------------------------------------
-    def _next_starts(self) -> NDArray[np.int32]:
-        """The start state each slot's next episode would take (every slot; nothing consumed).
+    def _take_starts(self, slots: NDArray[np.int64]) -> NDArray[np.int32]:
+        """The start state of the next episode of each slot in ``slots``, consumed from its draws.
 
-        Slot i's draws fill row i of a table with one spare -1 after the block. A slot whose
-        cursor reads the -1 draws its next block now, from its own generator, exactly as a
-        single environment would when it needs it (the order of the draws is the same).
+        Slot i's draws fill row i of a table with one spare -1 after the block; a cursor per
+        slot walks its row. A slot that reads the -1 draws its next block from its own
+        generator, as a single environment would when it needs it, and reads again.
         """
-        starts = self._draws.take(self._cursor)
+        cursor = self._cursor[slots]
+        starts = self._draws.take(cursor)
         if starts.min() < 0:
-            for slot in np.flatnonzero(starts < 0).tolist():
+            for slot in slots[starts < 0].tolist():
                 row = slot * (SAMPLE_BLOCK + 1)
                 block = draw_sample_block(self._rngs[slot], self.tables.n_samples) * self._stride
                 self._draws[row : row + SAMPLE_BLOCK] = block
                 self._cursor[slot] = row
-            starts = self._draws.take(self._cursor)
+            cursor = self._cursor[slots]
+            starts = self._draws.take(cursor)
+        self._cursor[slots] = cursor + 1
         return starts
 
     def reset(
@@ -169,8 +172,7 @@ class SPARQExitVectorEnv(VectorEnv[Any, Any, Any]):
         if options and "sample_index" in options:
             samples = self._sample_option(options["sample_index"])
         else:
-            samples = self._next_starts().astype(np.int64) // self._stride
-            self._cursor += 1
+            samples = self._take_starts(np.arange(n)).astype(np.int64) // self._stride
         self._state = samples * self._stride
         self._autoreset[:] = False
         self._started = True
@@ -225,21 +227,22 @@ class SPARQExitVectorEnv(VectorEnv[Any, Any, Any]):
         self, state: NDArray[np.int64], reward: NDArray[np.float64], cell: NDArray[np.int64]
     ) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
         resetting = self._autoreset
-        starts = None
+        info: dict[str, Any] = {}
         if resetting.any():
             # Slots whose episode ended last step start a new one: reward 0, not terminated.
-            starts = self._next_starts()
-            self._cursor += resetting
-            state = np.where(resetting, starts, state)
-            reward = np.where(resetting, 0.0, reward)
-            cell = np.where(resetting, self._steps.no_end, cell)
-        terminated = cell != self._steps.no_end
-        info: dict[str, Any] = {}
-        if starts is not None:
+            # (state, reward and cell are fields of this step's fresh transition rows.)
+            slots = np.flatnonzero(resetting)
+            starts = self._take_starts(slots)
+            state[slots] = starts
+            reward[slots] = 0.0
+            cell[slots] = self._steps.no_end
+            terminated = cell != self._steps.no_end
             # The reset info of those slots, merged as SyncVectorEnv merges it.
-            info = LazyInfo(partial(self._reset_merged_info, cell, terminated.copy(), resetting, starts))
-        elif terminated.any():
-            info = LazyInfo(partial(self._final_info.info, cell, terminated.copy()))
+            info = LazyInfo(partial(self._reset_merged_info, cell, terminated.copy(), slots, starts))
+        else:
+            terminated = cell != self._steps.no_end
+            if terminated.any():
+                info = LazyInfo(partial(self._final_info.info, cell, terminated.copy()))
         self._state = state
         self._autoreset = terminated.copy()
         truncated = np.zeros(self.num_envs, dtype=np.bool_)
@@ -250,22 +253,23 @@ class SPARQExitVectorEnv(VectorEnv[Any, Any, Any]):
     ) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
         terminated = cell != self._steps.no_end
         info: dict[str, Any] = {}
-        reward = np.ascontiguousarray(reward)
         if terminated.any():
             final_obs = self._observations.take(state, axis=0)
             final_info = LazyInfo(partial(self._final_info.info, cell, terminated.copy()))
-            starts = self._next_starts()
-            self._cursor += terminated
-            state = np.where(terminated, starts, state)
+            slots = np.flatnonzero(terminated)
+            starts = self._take_starts(slots)
+            state[slots] = starts
+            sample_index = np.zeros(self.num_envs, dtype=np.int64)
+            sample_index[slots] = starts // self._stride
             info = {
                 "final_obs": final_obs,
                 "_final_obs": terminated.copy(),
                 "final_info": final_info,
                 "_final_info": terminated.copy(),
-                "sample_index": np.where(terminated, starts // self._stride, 0).astype(np.int64),
+                "sample_index": sample_index,
                 "_sample_index": terminated.copy(),
             }
-        self._state = np.ascontiguousarray(state)
+        self._state = state
         truncated = np.zeros(self.num_envs, dtype=np.bool_)
         return self._observations.take(state, axis=0), reward, terminated, truncated, info
 
@@ -273,7 +277,7 @@ class SPARQExitVectorEnv(VectorEnv[Any, Any, Any]):
         self,
         cell: NDArray[np.int64],
         ended: NDArray[np.bool_],
-        reset: NDArray[np.bool_],
+        reset_slots: NDArray[np.int64],
         starts: NDArray[np.int32],
     ) -> dict[str, Any]:
         """NEXT_STEP info: the final info of the slots that ended, plus the reset ``sample_index``
@@ -282,9 +286,11 @@ class SPARQExitVectorEnv(VectorEnv[Any, Any, Any]):
         sample_index = info.get("sample_index")
         if sample_index is None:
             sample_index = np.zeros(self.num_envs, dtype=np.int64)
-        sample_index[reset] = starts[reset] // self._stride
+        sample_index[reset_slots] = starts // self._stride
+        mask = ended.copy()
+        mask[reset_slots] = True
         info["sample_index"] = sample_index
-        info["_sample_index"] = ended | reset
+        info["_sample_index"] = mask
         return info
 
 

@@ -21,10 +21,12 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from sparq_gym.envs.registration import ENV_TABLE
+from sparq_gym.envs.depth_time_env import time_trace_dir
+from sparq_gym.envs.registration import DEPTH_TIME_TABLE, ENV_TABLE
 from sparq_gym.envs.vector_env import SPARQExitVectorEnv
 from sparq_gym.paths import trace_dir
 from sparq_gym.traces import TraceSet, make_synthetic_traces
+from sparq_gym.traces.timeset import make_synthetic_time_traces
 
 __all__ = ["BenchConfig", "benchmark_envs", "format_table"]
 
@@ -78,79 +80,126 @@ def _traces_for(backbone: str, seed: int, n: int) -> tuple[TraceSet | None, str]
     return make_synthetic_traces(n, n_exits=3, n_classes=10, seed=seed, split="train"), "synthetic"
 
 
-def benchmark_envs(
-    config: BenchConfig | None = None, progress: Callable[[str], None] | None = None
-) -> dict[str, Any]:
-    """Measure steps per second of every entry and the two headline ratios.
+Makers = dict[str, tuple[str, Callable[[], float]]]
 
-    Entries: ``gym.make`` of each SPARQ id, the unwrapped SPARQ environment,
-    the SPARQ vector env at each of ``vector_sizes``, ``CartPole-v1`` via
-    ``gym.make`` and Gymnasium's CartPole vector env at the largest size.
-    Returns a JSON-able dict with ``entries``, ``ratio_make_vs_cartpole``
-    (slowest SPARQ id over CartPole, both via ``gym.make``) and
-    ``ratio_vector4096_vs_cartpole`` (SPARQ vector env at the largest size over
-    the CartPole single environment) and ``ratio_vector4096_vs_cartpole_vector4096``
-    (both vector envs at the largest size).
-    """
-    cfg = config or BenchConfig()
-    rng = np.random.default_rng(cfg.seed)
-    single_actions = rng.integers(2, size=cfg.single_steps).tolist()
-    makers: dict[str, tuple[str, Callable[[], float]]] = {}
+DEPTH_TIME_CYCLE: tuple[int, ...] = (2, 0, 1)
+"""WAIT, CONTINUE, EXIT: always valid in the depth x time envs (T >= 2, E >= 2); an episode
+is three steps. Their vector env repeats it with a fourth action that the reset step ignores."""
 
+
+def _v0_makers(
+    cfg: BenchConfig, rng: np.random.Generator, actions: list[int]
+) -> tuple[Makers, dict[str, str]]:
+    """The v0 ids via ``gym.make``, the unwrapped env and the native vector env at every size."""
+    makers: Makers = {}
     sources: dict[str, str] = {}
     for entry in ENV_TABLE:
         traces, source = _traces_for(entry.backbone, cfg.seed, cfg.synthetic_samples)
         sources[entry.env_id] = source
-        kwargs: dict[str, Any] = {} if traces is None else {"traces": traces}
-        env = gym.make(entry.env_id, **kwargs)
-        makers[f"{entry.env_id} (gym.make)"] = (
-            "single",
-            partial(_single_rate, env, single_actions, cfg.seed),
-        )
+        env_kwargs: dict[str, Any] = {} if traces is None else {"traces": traces}
+        env = gym.make(entry.env_id, **env_kwargs)
+        makers[f"{entry.env_id} (gym.make)"] = ("single", partial(_single_rate, env, actions, cfg.seed))
     reference = ENV_TABLE[-1]
     traces, _ = _traces_for(reference.backbone, cfg.seed, cfg.synthetic_samples)
-    kwargs = {} if traces is None else {"traces": traces}
+    kwargs: dict[str, Any] = {} if traces is None else {"traces": traces}
     raw = gym.make(reference.env_id, **kwargs).unwrapped
-    makers[f"{reference.env_id} (unwrapped)"] = (
-        "single",
-        partial(_single_rate, raw, single_actions, cfg.seed),
-    )
+    makers[f"{reference.env_id} (unwrapped)"] = ("single", partial(_single_rate, raw, actions, cfg.seed))
     for size in cfg.vector_sizes:
         vec = SPARQExitVectorEnv(size, reference.backbone, **kwargs)
-        acts = rng.integers(2, size=(max(cfg.vector_steps // max(size // 64, 1), MIN_VECTOR_STEPS), size))
+        acts = rng.integers(2, size=(_vector_steps(cfg, size), size))
         makers[f"{reference.env_id} vector x{size}"] = ("vector", partial(_vector_rate, vec, acts, cfg.seed))
-    cartpole = gym.make("CartPole-v1")
-    makers["CartPole-v1 (gym.make)"] = ("single", partial(_single_rate, cartpole, single_actions, cfg.seed))
-    big = max(cfg.vector_sizes)
-    cart_vec = gym.make_vec("CartPole-v1", num_envs=big, vectorization_mode="vector_entry_point")
-    cart_acts = rng.integers(2, size=(max(cfg.vector_steps // max(big // 64, 1), MIN_VECTOR_STEPS), big))
-    makers[f"CartPole-v1 vector x{big}"] = ("vector", partial(_vector_rate, cart_vec, cart_acts, cfg.seed))
+    return makers, sources
 
-    # One untimed pass of every entry first: each environment's per-(sample, exit)
-    # info cache and every interpreter and CPU cache start warm, for SPARQ and CartPole alike.
+
+def _depth_time_makers(cfg: BenchConfig) -> tuple[Makers, dict[str, str]]:
+    """The depth x time ids via ``gym.make`` and their native vector env at the largest size,
+    driven by :data:`DEPTH_TIME_CYCLE` (random actions would hit masked ones)."""
+    makers: Makers = {}
+    sources: dict[str, str] = {}
+    cycle = list(DEPTH_TIME_CYCLE) * (cfg.single_steps // len(DEPTH_TIME_CYCLE))
+    kwargs: dict[str, Any] = {}
+    for entry in DEPTH_TIME_TABLE:
+        shipped = (time_trace_dir(entry.backbone) / "manifest.json").exists()
+        sources[entry.env_id] = "pretrained" if shipped else "synthetic"
+        kwargs = {} if shipped else {
+            "traces": make_synthetic_time_traces(cfg.synthetic_samples, seed=cfg.seed, split="train")}
+        env = gym.make(entry.env_id, **kwargs)
+        makers[f"{entry.env_id} (gym.make)"] = ("single", partial(_single_rate, env, cycle, cfg.seed))
+    big = max(cfg.vector_sizes)
+    reference = DEPTH_TIME_TABLE[-1]
+    vec = gym.make_vec(reference.env_id, num_envs=big, vectorization_mode="vector_entry_point", **kwargs)
+    rows = np.tile(np.array([*DEPTH_TIME_CYCLE, 1]), (_vector_steps(cfg, big) + 3) // 4)
+    acts = np.repeat(rows[:, None], big, axis=1)
+    makers[f"{reference.env_id} vector x{big}"] = ("vector", partial(_vector_rate, vec, acts, cfg.seed))
+    return makers, sources
+
+
+def _vector_steps(cfg: BenchConfig, size: int) -> int:
+    return max(cfg.vector_steps // max(size // 64, 1), MIN_VECTOR_STEPS)
+
+
+def _measure(makers: Makers, repeats: int, progress: Callable[[str], None] | None) -> dict[str, float]:
+    """One untimed pass of every entry (caches warm for SPARQ and CartPole alike), then the
+    median of ``repeats`` interleaved timed passes."""
     for name, (_, measure) in makers.items():
         if progress:
             progress(f"warm-up: {name}")
         measure()
     rates: dict[str, list[float]] = {name: [] for name in makers}
-    for repeat in range(cfg.repeats):
+    for repeat in range(repeats):
         for name, (_, measure) in makers.items():
             if progress:
-                progress(f"repeat {repeat + 1}/{cfg.repeats}: {name}")
+                progress(f"repeat {repeat + 1}/{repeats}: {name}")
             rates[name].append(measure())
+    return {name: float(statistics.median(values)) for name, values in rates.items()}
 
-    by_name = {name: float(statistics.median(values)) for name, values in rates.items()}
+
+def benchmark_envs(
+    config: BenchConfig | None = None, progress: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """Measure steps per second of every entry and the headline ratios.
+
+    Entries: ``gym.make`` of each SPARQ id (v0 and depth x time), the unwrapped v0
+    environment, the v0 vector env at each of ``vector_sizes``, the depth x time vector env
+    at the largest, ``CartPole-v1`` via ``gym.make`` and Gymnasium's CartPole vector env
+    at the largest size. Returns a JSON-able dict with ``entries``,
+    ``ratio_make_vs_cartpole`` (slowest v0 id over CartPole, both via ``gym.make``),
+    ``ratio_vector4096_vs_cartpole`` (v0 vector env at the largest size over the CartPole
+    single environment), ``ratio_vector4096_vs_cartpole_vector4096`` (both vector envs at
+    the largest size) and the same two ratios for the depth x time family
+    (``ratio_make_depth_time_vs_cartpole``, ``ratio_depth_time_vector4096_vs_cartpole_vector4096``).
+    """
+    cfg = config or BenchConfig()
+    rng = np.random.default_rng(cfg.seed)
+    single_actions = rng.integers(2, size=cfg.single_steps).tolist()
+    makers, sources = _v0_makers(cfg, rng, single_actions)
+    time_makers, time_sources = _depth_time_makers(cfg)
+    makers.update(time_makers)
+    sources.update(time_sources)
+    big = max(cfg.vector_sizes)
+    cartpole = gym.make("CartPole-v1")
+    makers["CartPole-v1 (gym.make)"] = ("single", partial(_single_rate, cartpole, single_actions, cfg.seed))
+    cart_vec = gym.make_vec("CartPole-v1", num_envs=big, vectorization_mode="vector_entry_point")
+    cart_acts = rng.integers(2, size=(_vector_steps(cfg, big), big))
+    makers[f"CartPole-v1 vector x{big}"] = ("vector", partial(_vector_rate, cart_vec, cart_acts, cfg.seed))
+
+    rate = _measure(makers, cfg.repeats, progress)
     entries = [
-        {"name": name, "kind": kind, "steps_per_second": by_name[name]} for name, (kind, _) in makers.items()
+        {"name": name, "kind": kind, "steps_per_second": rate[name]} for name, (kind, _) in makers.items()
     ]
-    cart = by_name["CartPole-v1 (gym.make)"]
-    slowest = min(by_name[f"{e.env_id} (gym.make)"] for e in ENV_TABLE)
+    cart, cart_vector = rate["CartPole-v1 (gym.make)"], rate[f"CartPole-v1 vector x{big}"]
     return {
         "entries": entries,
-        "ratio_make_vs_cartpole": slowest / cart,
-        "ratio_vector4096_vs_cartpole": by_name[f"{reference.env_id} vector x{big}"] / cart,
+        "ratio_make_vs_cartpole": min(rate[f"{e.env_id} (gym.make)"] for e in ENV_TABLE) / cart,
+        "ratio_vector4096_vs_cartpole": rate[f"{ENV_TABLE[-1].env_id} vector x{big}"] / cart,
         "ratio_vector4096_vs_cartpole_vector4096": (
-            by_name[f"{reference.env_id} vector x{big}"] / by_name[f"CartPole-v1 vector x{big}"]
+            rate[f"{ENV_TABLE[-1].env_id} vector x{big}"] / cart_vector
+        ),
+        "ratio_make_depth_time_vs_cartpole": (
+            min(rate[f"{e.env_id} (gym.make)"] for e in DEPTH_TIME_TABLE) / cart
+        ),
+        "ratio_depth_time_vector4096_vs_cartpole_vector4096": (
+            rate[f"{DEPTH_TIME_TABLE[-1].env_id} vector x{big}"] / cart_vector
         ),
         "trace_sources": sources,
         "config": {k: v for k, v in vars(cfg).items() if k != "extra"},
@@ -174,9 +223,8 @@ def format_table(result: dict[str, Any]) -> str:
     lines.append("")
     lines.append(f"ratio_make_vs_cartpole = {result['ratio_make_vs_cartpole']:.2f}")
     lines.append(f"ratio_vector4096_vs_cartpole = {result['ratio_vector4096_vs_cartpole']:.1f}")
-    if "ratio_vector4096_vs_cartpole_vector4096" in result:
-        lines.append(
-            "ratio_vector4096_vs_cartpole_vector4096 = "
-            f"{result['ratio_vector4096_vs_cartpole_vector4096']:.2f}"
-        )
+    for key in ("ratio_vector4096_vs_cartpole_vector4096", "ratio_make_depth_time_vs_cartpole",
+                "ratio_depth_time_vector4096_vs_cartpole_vector4096"):
+        if key in result:
+            lines.append(f"{key} = {result[key]:.2f}")
     return "\n".join(lines)

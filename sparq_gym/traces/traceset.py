@@ -38,7 +38,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sparq_gym.errors import TraceError, TraceNotFoundError
-from sparq_gym.io import atomic_save_npz, atomic_write_json, read_json, sha256_file
+from sparq_gym.io import atomic_save_npz, atomic_write_json, read_json, read_json_object, sha256_file
 from sparq_gym.traces.validate import (
     ARRAY_DTYPES,
     COUNTER_NAMES,
@@ -274,12 +274,7 @@ def load_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(directory) / "manifest.json"
     if not path.is_file():
         raise _no_manifest(Path(directory), path)
-    try:
-        manifest = read_json(path)
-    except ValueError as err:
-        raise TraceError(str(err)) from err
-    if not isinstance(manifest, dict):
-        raise TraceError(f"{path}: expected a JSON object at top level, got {type(manifest).__name__}")
+    manifest = read_json_object(path, TraceError)
     version = manifest.get("schema_version")
     hint = _subfolder_hint(Path(directory))
     if version != SCHEMA_VERSION and "splits" not in manifest and hint:

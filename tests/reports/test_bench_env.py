@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sparq_gym.envs.registration import ENV_TABLE
+from sparq_gym.envs.registration import DEPTH_TIME_TABLE, ENV_TABLE
 from sparq_gym.reports.bench_env import BenchConfig, benchmark_envs, format_table
 
 
@@ -21,6 +21,13 @@ def test_ratios_are_quotients_of_the_entries(result):
     assert result["ratio_make_vs_cartpole"] == pytest.approx(slowest / rate["CartPole-v1 (gym.make)"])
     assert result["ratio_vector4096_vs_cartpole_vector4096"] == pytest.approx(
         rate[f"{reference} vector x8"] / rate["CartPole-v1 vector x8"]
+    )
+    slowest_time = min(rate[f"{entry.env_id} (gym.make)"] for entry in DEPTH_TIME_TABLE)
+    assert result["ratio_make_depth_time_vs_cartpole"] == pytest.approx(
+        slowest_time / rate["CartPole-v1 (gym.make)"]
+    )
+    assert result["ratio_depth_time_vector4096_vs_cartpole_vector4096"] == pytest.approx(
+        rate[f"{DEPTH_TIME_TABLE[-1].env_id} vector x8"] / rate["CartPole-v1 vector x8"]
     )
     assert result["ratio_vector4096_vs_cartpole"] == pytest.approx(
         rate[f"{reference} vector x8"] / rate["CartPole-v1 (gym.make)"]
