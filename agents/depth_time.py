@@ -202,11 +202,12 @@ def reference_numbers(
     settings: ExitSettings | None = None,
     *,
     time_limit: float = 600.0,
-    optimum: bool = True,
+    with_optimum: bool = True,
 ) -> list[dict[str, Any]]:
     """Every reference policy tuned on ``train`` and evaluated on ``test`` (and on ``train``).
 
-    ``optimum=False`` skips the MILP (``exact-optimum``, up to ``time_limit`` seconds). Rows: name, train and test mean return, test accuracy, savings, mean head and
+    ``with_optimum=False`` skips the MILP (``exact-optimum``, up to ``time_limit`` seconds).
+    Rows: name, train and test mean return, test accuracy, savings, mean head and
     timesteps, the seconds spent tuning, and a note (thresholds, MILP status).
     """
     settings = settings or ExitSettings()
@@ -241,7 +242,7 @@ def reference_numbers(
     start = time.perf_counter()
     kt = tune_kt_thresholds(train_t, depth)
     add("kt-thresholds", kt, time.perf_counter() - start, "coordinate ascent from depth-only")
-    if not optimum:
+    if not with_optimum:
         return rows
     start = time.perf_counter()
     optimum = solve_depth_time_optimum(train_t, time_limit=time_limit)
@@ -250,7 +251,7 @@ def reference_numbers(
         optimum.actions,
         time.perf_counter() - start,
         f"MILP {'optimal' if optimum.optimal else 'time limit'}, train <= {optimum.bound:.4f}, "
-        f"{optimum.n_nodes} nodes"
+        f"{optimum.n_nodes} nodes",
     )
     return rows
 

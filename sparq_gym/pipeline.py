@@ -71,7 +71,13 @@ from sparq_gym.reports.table1 import (
     threshold_exits,
 )
 from sparq_gym.traces import TraceSet
-from sparq_gym.traces.extract import code_sha256, extract_traces, save_split, software_versions
+from sparq_gym.traces.extract import (
+    LabelledImages,
+    code_sha256,
+    extract_traces,
+    save_split,
+    software_versions,
+)
 
 __all__ = [  # policy_row, same_images, table1*, threshold_exits: from sparq_gym.reports.table1
     "LIMIT_SELECTION", "PIPELINE_STAGES", "PipelineConfig", "limited_selection", "policy_row",
@@ -350,8 +356,9 @@ def _stage_extract(run: _Run, variant: str, trace_split: str) -> None:
     n = len(take)
     mean, std = run.normalization()
     traces = extract_traces(
-        network, run.spec, variant, trace_split, split.images[take], split.labels[take],
-        split.indices[take], mean, std, batch_size=cfg.batch_size, progress=cfg.progress,
+        network, run.spec, variant,
+        LabelledImages(trace_split, split.images[take], split.labels[take], split.indices[take], mean, std),
+        batch_size=cfg.batch_size, progress=cfg.progress,
         meta={"class_names": list(split.info.class_names), "command": cfg.command,
               "source": {"weights": source_name, "sha256": source_sha,
                          "ann": str(run.ann_path), "ann_sha256": run.ann_sha()}})

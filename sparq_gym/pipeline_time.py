@@ -31,7 +31,7 @@ from sparq_gym.pipeline_records import (
     log,
     stage_seconds,
 )
-from sparq_gym.traces.extract import code_sha256, software_versions
+from sparq_gym.traces.extract import LabelledImages, code_sha256, software_versions
 from sparq_gym.traces.extract_time import extract_time_traces, save_time_split
 
 __all__ = ["TimeStageSettings", "extract_time_split", "int8_source", "ship_time_traces"]
@@ -109,8 +109,10 @@ def extract_time_split(settings: TimeStageSettings, records: StageRecords, work:
     t0 = time.perf_counter()
     take = limited_selection(len(split), limit)
     arrays, meta = extract_time_traces(
-        SpikingNetwork(weights, settings.qsnn_timesteps), weights.spec, trace_split, split.images[take],
-        split.labels[take], split.indices[take], tuple(weights.mean), tuple(weights.std), name=name,
+        SpikingNetwork(weights, settings.qsnn_timesteps), weights.spec,
+        LabelledImages(trace_split, split.images[take], split.labels[take], split.indices[take],
+                       tuple(weights.mean), tuple(weights.std)),
+        name=name,
         batch_size=settings.batch_size, progress=settings.progress,
         meta={"class_names": list(split.info.class_names), "command": settings.command,
               "source": {"weights": INT8_STEM, "sha256": source_sha, "path": str(folder)}})

@@ -2,45 +2,153 @@
 
 Each family has its own tables and its own pure step function; everything around them is
 written once here: the in-memory trace source, the checks of the constructor arguments,
-the sample draws of a single environment (:class:`SampleDraws`) and the per-slot
-generators and draw cursors of a vector environment (:class:`SlotDraws`), so that a slot
-seeded with ``seed + i`` draws the same samples as a single environment seeded alike.
+the base of the single environments (:class:`TraceReplayEnv`: arguments, traces, sample
+draws) and of the vector environments (:class:`TraceReplayVectorEnv`), whose per-slot
+generators and draw cursors (:class:`SlotDraws`) make a slot seeded with ``seed + i`` draw
+the same samples as a single environment seeded alike. A family fills two hooks:
+``_prepare`` (load its traces, build its tables) and ``_build`` (its step tables, spaces
+and episode state).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 import gymnasium as gym
 import numpy as np
 from gymnasium.utils import seeding
-from gymnasium.vector import AutoresetMode
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
 from numpy.typing import NDArray
 
 from sparq_gym.envs.core import SAMPLE_BLOCK, draw_sample_block
-from sparq_gym.envs.settings import ExitSettings
+from sparq_gym.envs.registration import ENV_TABLE
+from sparq_gym.envs.settings import ExitSettings, ObsType
+from sparq_gym.paths import NETWORKS
+from sparq_gym.traces import SPLITS
 
 __all__ = [
-    "SampleDraws",
     "SlotDraws",
+    "TraceReplayEnv",
+    "TraceReplayVectorEnv",
     "check_render_mode",
     "check_vector_arguments",
-    "given_traces",
+    "load_traces",
+    "missing_traces_message",
 ]
 
 TracesT = TypeVar("TracesT")
 
 
-def given_traces(traces: Any, split: str | None, kind: type[TracesT], kind_name: str) -> TracesT:
-    """``traces`` passed in memory, checked to be a ``kind`` whose split agrees with ``split``."""
-    if not isinstance(traces, kind):
-        raise ValueError(f"traces must be a {kind_name}, got {type(traces).__name__}")
-    if split is not None and split != traces.split:  # type: ignore[attr-defined]
-        raise ValueError(
-            f"split={split!r} conflicts with the given traces, which are split {traces.split!r}"  # type: ignore[attr-defined]
-        )
-    return traces
+BACKBONES: tuple[str, ...] = tuple(entry.backbone for entry in ENV_TABLE)
+"""Backbones with shipped traces."""
+
+def load_traces(
+    kind: type[TracesT],
+    kind_name: str,
+    *,
+    traces: Any,
+    trace_dir_path: str | os.PathLike[str] | None,
+    split: str | None,
+    shipped: Callable[[str], tuple[Path, str]],
+) -> TracesT:
+    """Resolve the traces (of class ``kind``) an environment replays.
+
+    Exactly one source is used, in this order: an in-memory ``traces`` object (its own
+    split; a different ``split`` is an error), a user ``trace_dir_path``, or the shipped
+    directory ``shipped(split)`` returns with the message of the ``FileNotFoundError``
+    raised when it has no ``manifest.json`` (``shipped`` checks the family's own
+    arguments first); ``split=None`` means ``"train"`` for the last two.
+    """
+    if traces is not None:
+        if not isinstance(traces, kind):
+            raise ValueError(f"traces must be a {kind_name}, got {type(traces).__name__}")
+        if split is not None and split != traces.split:  # type: ignore[attr-defined]
+            raise ValueError(
+                f"split={split!r} conflicts with the given traces, which are split {traces.split!r}"  # type: ignore[attr-defined]
+            )
+        return traces
+    split = "train" if split is None else split
+    if trace_dir_path is not None:
+        return kind.load(trace_dir_path, split=split)  # type: ignore[attr-defined,no-any-return]
+    directory, missing = shipped(split)
+    if not (directory / "manifest.json").exists():
+        raise FileNotFoundError(missing)
+    return kind.load(directory, split=split)  # type: ignore[attr-defined,no-any-return]
+
+
+def check_shipped_request(backbone: str | None, network: str, split: str, container: str) -> str:
+    """Check the arguments that name shipped traces (``ValueError`` naming the bad one); return
+    the backbone. ``container`` names the in-memory alternative (``TraceSet``, ``TimeTraceSet``)."""
+    if backbone is not None and backbone not in BACKBONES:
+        raise ValueError(f"backbone must be one of {list(BACKBONES)}, got {backbone!r}")
+    if network not in NETWORKS:
+        raise ValueError(f"network must be one of {list(NETWORKS)}, got {network!r}")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
+    if backbone is None:
+        raise ValueError(f"pass backbone (one of {list(BACKBONES)}), trace_dir=PATH or traces={container}")
+    return backbone
+
+
+def load_family_traces(
+    container: type[Any], name: str, shipped_of: Callable[..., tuple[Path, str]], backbone: str | None,
+    *, traces: Any = None, trace_dir_path: str | os.PathLike[str] | None = None, network: str = "qdsnn",
+    split: str | None = None,
+) -> Any:
+    """Resolve the traces a family's environment replays: the in-memory ``traces`` (its own
+    split), else ``trace_dir_path``, else the shipped ones (``shipped_of(backbone, network,
+    split)``); ``split=None`` means ``"train"`` for the last two (:func:`load_traces`)."""
+    return load_traces(container, name, traces=traces, trace_dir_path=trace_dir_path, split=split,
+                       shipped=partial(shipped_of, backbone, network))
+
+
+def prepare_tables(
+    backbone: str | None, settings: ExitSettings, *, split: str | None,
+    trace_dir: str | os.PathLike[str] | None, traces: Any,
+    load: Callable[..., Any], build: Callable[..., Any],
+) -> tuple[Any, Any]:
+    """Load the traces the settings ask for (``load``) and precompute a family's tables (``build``).
+
+    Shared by the single and the vector environment of a family, so both accept and reject
+    exactly the same arguments with the same messages (the settings were checked when
+    ``settings`` was built).
+    """
+    loaded = load(backbone, traces=traces, trace_dir_path=trace_dir, network=settings.network, split=split)
+    tables = build(loaded, alpha=settings.alpha, n_bins=settings.n_bins, cost=settings.cost,
+                   obs_type=settings.obs_type)
+    return loaded, tables
+
+
+def shipped_traces(
+    backbone: str | None, network: str, split: str, *, container: str, folder: Callable[[str, str], Path],
+    kind: str, note: str, instead: str,
+) -> tuple[Path, str]:
+    """A family's shipped trace directory for (backbone, network) and the message if it is missing.
+
+    Checks the arguments first (:func:`check_shipped_request`); ``folder`` maps (backbone,
+    network) to the directory; the message names the missing ``manifest.json``, the command
+    that builds it (``note`` on what it needs) and what to do ``instead``.
+    """
+    backbone = check_shipped_request(backbone, network, split, container)
+    directory = folder(backbone, network)
+    problem = f"{directory / 'manifest.json'} does not exist"
+    return directory, missing_traces_message(kind, backbone, network, problem, note, instead)
+
+
+def missing_traces_message(
+    kind: str, backbone: str, network: str, problem: str, note: str, instead: str
+) -> str:
+    """The message of missing shipped traces: what is missing, the command that builds them
+    (``note`` on what it needs) and what to do ``instead``."""
+    return (
+        f"{kind} for backbone {backbone!r}, network {network!r} are missing: {problem}. Build them "
+        f"with `sparq backbone pipeline {backbone}` ({note}), or {instead}."
+    )
 
 
 def check_render_mode(render_mode: str | None, metadata: Mapping[str, Any]) -> None:
@@ -71,15 +179,64 @@ def check_vector_arguments(
     return mode, ExitSettings(**settings)
 
 
-class SampleDraws:
-    """Mixin of a single environment (before ``gym.Env``): the sample each episode starts on.
+class _FamilyHooks:
+    """The two hooks an environment family fills in (single and vector alike)."""
 
-    Samples are drawn from ``self.np_random`` in blocks of :data:`~sparq_gym.envs.core.SAMPLE_BLOCK`
+    _prepare: Callable[..., tuple[Any, Any]]
+    """The family's ``prepare_*_tables`` (a staticmethod): ``(traces, tables)`` for
+    ``(backbone, settings, split=, trace_dir=, traces=)``."""
+
+    def _build(self) -> None:
+        """The family's spaces, step tables and episode (or slot) state, from ``self.tables``."""
+        raise NotImplementedError
+
+
+class TraceReplayEnv(_FamilyHooks, gym.Env[Any, Any]):
+    """Base of the single environments: their arguments, traces, tables and sample draws.
+
+    ``__init__`` checks ``render_mode`` against the class's ``metadata``, builds
+    :class:`~sparq_gym.envs.settings.ExitSettings` from the keywords, loads the traces and
+    tables with the family's ``_prepare``, sets the public attributes every environment
+    has, then calls the family's ``_build``. Episodes start on samples drawn from
+    ``self.np_random`` in blocks of :data:`~sparq_gym.envs.core.SAMPLE_BLOCK`
     (:func:`~sparq_gym.envs.core.draw_sample_block`); a new generator (seeding, or assigning
     ``np_random``) drops what the old one drew.
     """
 
     _draws: Iterator[int] = iter(())
+    traces: Any
+    tables: Any
+
+    def __init__(
+        self,
+        backbone: str | None = None,
+        *,
+        network: str = ExitSettings.network,
+        split: str | None = None,
+        alpha: float = ExitSettings.alpha,
+        n_bins: int = ExitSettings.n_bins,
+        cost: str = ExitSettings.cost,
+        obs_type: ObsType = ExitSettings.obs_type,
+        trace_dir: str | os.PathLike[str] | None = None,
+        traces: Any = None,
+        render_mode: str | None = None,
+    ) -> None:
+        """Build the environment; see the class docstring for every argument."""
+        check_render_mode(render_mode, self.metadata)
+        self.settings = ExitSettings(
+            alpha=alpha, n_bins=n_bins, cost=cost, obs_type=obs_type, network=network
+        )
+        self.traces, self.tables = self._prepare(
+            backbone, self.settings, split=split, trace_dir=trace_dir, traces=traces
+        )
+        self.backbone = self.traces.meta.get("backbone", backbone)
+        self.network = self.traces.meta.get("network", network)
+        self.split = self.traces.split
+        self.alpha, self.n_bins = self.settings.alpha, self.settings.n_bins
+        self.cost, self.obs_type = self.settings.cost, self.settings.obs_type
+        self.render_mode = render_mode
+        self._last_info: dict[str, Any] = {}
+        self._build()
 
     @property
     def np_random(self) -> np.random.Generator:
@@ -164,3 +321,46 @@ class SlotDraws:
             starts = self.draws.take(cursor)
         self.cursor[slots] = cursor + 1
         return starts
+
+
+class TraceReplayVectorEnv(_FamilyHooks, VectorEnv[Any, Any, Any]):
+    """Base of the native vector environments: their arguments, traces, tables and spaces.
+
+    ``__init__`` checks ``num_envs``, ``autoreset_mode`` and ``render_mode``
+    (:func:`check_vector_arguments`), loads the traces and tables with the family's
+    ``_prepare``, sets the public attributes, calls the family's ``_build`` (which sets the
+    single action and observation spaces and its slot state) and batches the spaces.
+    """
+
+    traces: Any
+    tables: Any
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        backbone: str | None = None,
+        *,
+        split: str | None = None,
+        trace_dir: str | os.PathLike[str] | None = None,
+        traces: Any = None,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        render_mode: str | None = None,
+        **settings: Any,
+    ) -> None:
+        """Build ``num_envs`` slots over the same traces; ``settings`` are :class:`ExitSettings`'s
+        keywords (``alpha``, ``n_bins``, ``cost``, ``obs_type``, ``network``), as for the single env."""
+        mode, self.settings = check_vector_arguments(num_envs, autoreset_mode, render_mode, settings)
+        self.traces, self.tables = self._prepare(
+            backbone, self.settings, split=split, trace_dir=trace_dir, traces=traces
+        )
+        self.num_envs = int(num_envs)
+        self.alpha, self.n_bins = self.settings.alpha, self.settings.n_bins
+        self.cost, self.obs_type = self.settings.cost, self.settings.obs_type
+        self.render_mode = render_mode
+        self.autoreset_mode = mode
+        self.metadata = {**type(self).metadata, "autoreset_mode": mode}
+        self._autoreset = np.zeros(self.num_envs, dtype=np.bool_)
+        self._started = False
+        self._build()
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)

@@ -28,6 +28,7 @@ __all__ = [
     "Action",
     "ExitTables",
     "ObsType",
+    "SampleTables",
     "StepTables",
     "build_exit_tables",
     "confidence_bins",
@@ -48,35 +49,28 @@ class Action(IntEnum):
 
 
 @dataclass(frozen=True)
-class ExitTables:
-    """Per-sample tables from which every transition is read.
+class SampleTables:
+    """What the tables of both environment families hold per sample: its observations, the
+    prediction of every head and the cost of every place an episode can end.
 
-    Shapes use N samples, E exits (final head last) and K counters; the agent
-    decides at the E-1 early exits.
+    N samples, E heads (final head last), K counters; a *place* is an exit (v0: shape E) or
+    a state (depth x time: S states, the heads' predictions over T timesteps).
 
-    :param reward: reward of taking action a at early exit k for sample i, (N, E-1, 2).
-    :param decided_exit: exit whose prediction ends the episode after action a at early
-        exit k, or -1 when the episode goes on, (E-1, 2).
-    :param next_exit: early exit the agent is at after action a at early exit k, (E-1, 2);
-        on a terminal transition it stays at k.
-    :param observation: observation at early exit k for sample i, (N, E-1) for
-        ``discrete`` or (N, E-1, D) otherwise.
+    :param observation: observation at each decision point, (N, P) for ``discrete`` or
+        (N, P, D) otherwise (P: E-1 early exits, or S states).
     :param labels: true class, (N,).
-    :param predictions: predicted class of every head, (N, E).
-    :param correct: whether every head is right, (N, E).
-    :param confidence: max-softmax of every head, (N, E).
-    :param bins: confidence bin of every head, (N, E).
-    :param cost: cumulative cost of reaching every exit under the chosen cost, (N, E).
+    :param predictions: predicted class of every head, (N, E) or (N, E, T).
+    :param correct: whether that prediction is right, same shape.
+    :param confidence: its max-softmax, same shape.
+    :param bins: its confidence bin, same shape.
+    :param cost: cost of reaching each place under the chosen cost, (N, E) or (N, S).
     :param full_cost: cost of the plain network, (N,).
-    :param savings: ``1 - cost / full_cost``, (N, E).
-    :param counts: raw counters to reach every exit, (N, E, K).
+    :param savings: ``1 - cost / full_cost``, as ``cost``.
+    :param counts: raw counters to reach each place, (N, E, K) or (N, S, K).
     :param counter_names: names of the K counters.
     :param n_bins: B, the number of confidence bins.
     """
 
-    reward: NDArray[np.float64]
-    decided_exit: NDArray[np.int64]
-    next_exit: NDArray[np.int64]
     observation: NDArray[Any]
     labels: NDArray[np.int64]
     predictions: NDArray[np.int64]
@@ -94,6 +88,25 @@ class ExitTables:
     def n_samples(self) -> int:
         """Number of samples N."""
         return int(self.labels.shape[0])
+
+
+@dataclass(frozen=True)
+class ExitTables(SampleTables):
+    """Per-sample tables from which every transition is read (:class:`SampleTables`' fields
+    with places = the E exits, and the transitions).
+
+    Shapes use N samples, E exits (final head last); the agent decides at the E-1 early exits.
+
+    :param reward: reward of taking action a at early exit k for sample i, (N, E-1, 2).
+    :param decided_exit: exit whose prediction ends the episode after action a at early
+        exit k, or -1 when the episode goes on, (E-1, 2).
+    :param next_exit: early exit the agent is at after action a at early exit k, (E-1, 2);
+        on a terminal transition it stays at k.
+    """
+
+    reward: NDArray[np.float64]
+    decided_exit: NDArray[np.int64]
+    next_exit: NDArray[np.int64]
 
     @property
     def n_early_exits(self) -> int:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from sparq_gym.envs.core import confidence_bins
+from sparq_gym.envs.core import SampleTables, confidence_bins
 from sparq_gym.envs.settings import OBS_TYPES, ObsType
 from sparq_gym.traces.costs import is_ann_counts, total_ops
 from sparq_gym.traces.timeset import TimeTraceSet
@@ -97,28 +97,17 @@ def path_cost(
 
 
 @dataclass(frozen=True)
-class DepthTimeTables:
-    """Per-(sample, state) tables from which every transition is read.
-
-    N samples, S states (:func:`enumerate_states`), E heads, T timesteps, K counters.
+class DepthTimeTables(SampleTables):
+    """Per-(sample, state) tables from which every transition is read: :class:`SampleTables`'
+    fields with places = the S states (:func:`enumerate_states`; the cost of the path to a
+    state includes the current head), predictions of head k after t timesteps (N, E, T),
+    the plain network run for T timesteps, and the transitions.
 
     :param state_head: head k of each state, (S,).
     :param state_time: timestep index tau = t-1 of each state, (S,).
     :param next_state: state after action a, (S, 3); EXIT and masked actions stay.
     :param valid: the action mask of each state, (S, 3).
     :param reward_exit: reward of EXIT at each state, (N, S).
-    :param observation: observation at each state, (N, S) for ``discrete`` or (N, S, D).
-    :param cost: cost of the path to each state (the current head included), (N, S).
-    :param savings: ``1 - cost / full_cost``, (N, S).
-    :param counts: raw counters of the path to each state, (N, S, K).
-    :param labels: true class, (N,).
-    :param predictions: predicted class of head k after t timesteps, (N, E, T).
-    :param correct: whether that prediction is right, (N, E, T).
-    :param confidence: its max-softmax, (N, E, T).
-    :param bins: its confidence bin, (N, E, T).
-    :param full_cost: cost of the plain network for T timesteps, (N,).
-    :param counter_names: names of the K counters.
-    :param n_bins: B.
     """
 
     state_head: NDArray[np.int64]
@@ -126,23 +115,6 @@ class DepthTimeTables:
     next_state: NDArray[np.int64]
     valid: NDArray[np.bool_]
     reward_exit: NDArray[np.float64]
-    observation: NDArray[Any]
-    cost: NDArray[np.float64]
-    savings: NDArray[np.float64]
-    counts: NDArray[np.int64]
-    labels: NDArray[np.int64]
-    predictions: NDArray[np.int64]
-    correct: NDArray[np.bool_]
-    confidence: NDArray[np.float64]
-    bins: NDArray[np.int64]
-    full_cost: NDArray[np.float64]
-    counter_names: tuple[str, ...]
-    n_bins: int
-
-    @property
-    def n_samples(self) -> int:
-        """Number of samples N."""
-        return int(self.labels.shape[0])
 
     @property
     def n_states(self) -> int:

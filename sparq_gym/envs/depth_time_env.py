@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any, SupportsFloat
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 
-from sparq_gym.envs.core import draw_sample_block
+from sparq_gym.envs.common import TraceReplayEnv, load_family_traces, prepare_tables, shipped_traces
 from sparq_gym.envs.depth_time_core import (
     DepthTimeAction,
     DepthTimeTables,
@@ -23,7 +21,7 @@ from sparq_gym.envs.depth_time_core import (
 )
 from sparq_gym.envs.exit_env import InvalidActionError
 from sparq_gym.envs.registration import DEPTH_TIME_TABLE
-from sparq_gym.envs.settings import OBS_TYPES, ExitSettings, ObsType
+from sparq_gym.envs.settings import OBS_TYPES
 from sparq_gym.paths import pretrained_root
 from sparq_gym.traces.timeset import TimeTraceSet
 
@@ -33,6 +31,7 @@ __all__ = [
     "final_info",
     "load_time_traces",
     "prepare_depth_time_tables",
+    "shipped_time_traces",
     "time_trace_dir",
 ]
 
@@ -45,65 +44,24 @@ def time_trace_dir(backbone: str, network: str = "qdsnn") -> Path:
     return pretrained_root() / backbone / f"{network}_time"
 
 
-def load_time_traces(
-    backbone: str | None,
-    *,
-    traces: TimeTraceSet | None = None,
-    trace_dir_path: str | os.PathLike[str] | None = None,
-    network: str = "qdsnn",
-    split: str | None = None,
-) -> TimeTraceSet:
-    """Resolve the depth-time traces an environment replays.
-
-    An in-memory ``traces`` (its own split; a different ``split`` is an error), else a
-    user ``trace_dir_path``, else the shipped ``pretrained/<backbone>/<network>_time``;
-    ``split=None`` means ``"train"``. A missing shipped directory raises
-    ``FileNotFoundError`` naming it and the command that builds it.
-    """
-    if traces is not None:
-        if not isinstance(traces, TimeTraceSet):
-            raise ValueError(
-                f"traces must be a sparq_gym.traces.timeset.TimeTraceSet, got {type(traces).__name__}"
-            )
-        if split is not None and split != traces.split:
-            raise ValueError(
-                f"split={split!r} conflicts with the given traces, which are split {traces.split!r}"
-            )
-        return traces
-    split = "train" if split is None else split
-    if trace_dir_path is not None:
-        return TimeTraceSet.load(trace_dir_path, split=split)
-    if backbone not in BACKBONES:
-        raise ValueError(
-            f"pass backbone (one of {list(BACKBONES)}), trace_dir=PATH or traces=TimeTraceSet; "
-            f"got backbone={backbone!r}"
-        )
-    directory = time_trace_dir(backbone, network)
-    if not (directory / "manifest.json").exists():
-        raise FileNotFoundError(
-            f"depth-time traces for backbone {backbone!r}, network {network!r} are missing: "
-            f"{directory} has no manifest.json. Build them with `sparq backbone pipeline {backbone}` "
-            "(the depth-time extraction stage), or pass trace_dir=PATH or traces=TimeTraceSet."
-        )
-    return TimeTraceSet.load(directory, split=split)
+shipped_time_traces = partial(
+    shipped_traces, container="TimeTraceSet", folder=lambda backbone, net: time_trace_dir(backbone, net),
+    kind="depth-time traces", note="the depth-time extraction stage",
+    instead="pass trace_dir=PATH or traces=TimeTraceSet",
+)
+"""``(backbone, network, split) -> (directory, message if missing)`` of the shipped depth-time traces."""
 
 
-def prepare_depth_time_tables(
-    backbone: str | None,
-    settings: ExitSettings,
-    *,
-    split: str | None,
-    trace_dir: str | os.PathLike[str] | None,
-    traces: TimeTraceSet | None,
-) -> tuple[TimeTraceSet, DepthTimeTables]:
-    """Load the traces and precompute the tables (shared by the single and the vector env)."""
-    loaded = load_time_traces(
-        backbone, traces=traces, trace_dir_path=trace_dir, network=settings.network, split=split
-    )
-    tables = build_depth_time_tables(
-        loaded, alpha=settings.alpha, n_bins=settings.n_bins, cost=settings.cost, obs_type=settings.obs_type
-    )
-    return loaded, tables
+load_time_traces = partial(
+    load_family_traces, TimeTraceSet, "sparq_gym.traces.timeset.TimeTraceSet", shipped_time_traces
+)
+"""``(backbone, *, traces=None, trace_dir_path=None, network="qdsnn", split=None) -> TimeTraceSet``:
+the traces a depth x time environment replays (:func:`~sparq_gym.envs.common.load_family_traces`)."""
+
+
+prepare_depth_time_tables = partial(prepare_tables, load=load_time_traces, build=build_depth_time_tables)
+"""``(backbone, settings, *, split, trace_dir, traces) -> (TimeTraceSet, DepthTimeTables)``
+(:func:`~sparq_gym.envs.common.prepare_tables` for the depth x time family)."""
 
 
 def depth_time_observation_space(
@@ -119,7 +77,7 @@ def depth_time_observation_space(
     raise ValueError(f"obs_type must be one of {list(OBS_TYPES)}, got {obs_type!r}")
 
 
-class SPARQDepthTimeEnv(gym.Env[Any, Any]):
+class SPARQDepthTimeEnv(TraceReplayEnv):
     """Decide, head by head and timestep by timestep, when a spiking network may answer.
 
     ## Description
@@ -226,36 +184,11 @@ class SPARQDepthTimeEnv(gym.Env[Any, Any]):
 
     metadata: dict[str, Any] = {"render_modes": ["ansi"], "render_fps": 4}
 
-    def __init__(
-        self,
-        backbone: str | None = None,
-        *,
-        network: str = ExitSettings.network,
-        split: str | None = None,
-        alpha: float = ExitSettings.alpha,
-        n_bins: int = ExitSettings.n_bins,
-        cost: str = ExitSettings.cost,
-        obs_type: ObsType = ExitSettings.obs_type,
-        trace_dir: str | os.PathLike[str] | None = None,
-        traces: TimeTraceSet | None = None,
-        render_mode: str | None = None,
-    ) -> None:
-        """Build the environment; see the class docstring for every argument."""
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}"
-            )
-        self.settings = ExitSettings(
-            alpha=alpha, n_bins=n_bins, cost=cost, obs_type=obs_type, network=network
-        )
-        self.traces, self.tables = prepare_depth_time_tables(
-            backbone, self.settings, split=split, trace_dir=trace_dir, traces=traces
-        )
-        self.backbone = self.traces.meta.get("backbone", backbone)
-        self.split = self.traces.split
-        self.alpha, self.n_bins, self.cost, self.obs_type = alpha, self.settings.n_bins, cost, obs_type
-        self.render_mode = render_mode
-        t = self.tables
+    _prepare = staticmethod(prepare_depth_time_tables)
+
+    def _build(self) -> None:
+        """Spaces, step tables, observations and masks of every (sample, state) (``__init__``)."""
+        obs_type, t = self.obs_type, self.tables
         self.n_exits, self.n_timesteps = t.n_exits, t.n_timesteps
         self.action_space = spaces.Discrete(3)
         self.observation_space = depth_time_observation_space(
@@ -269,18 +202,6 @@ class SPARQDepthTimeEnv(gym.Env[Any, Any]):
         self._masks = [row for row in t.valid]
         self._position = -1  # sample * S + state; -1 when no episode runs
         self._mask_position = -1  # where action_masks() reads: the current or the last decision point
-        self._draws: Iterator[int] = iter(())
-        self._last_info: dict[str, Any] = {}
-
-    @property
-    def np_random(self) -> np.random.Generator:
-        """The environment's generator (Gymnasium's), the source of every sample draw."""
-        return gym.Env.np_random.fget(self)  # type: ignore[attr-defined,no-any-return]
-
-    @np_random.setter
-    def np_random(self, value: np.random.Generator) -> None:
-        gym.Env.np_random.fset(self, value)  # type: ignore[attr-defined]
-        self._draws = iter(())
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -289,20 +210,7 @@ class SPARQDepthTimeEnv(gym.Env[Any, Any]):
         if seed is not None:
             super().reset(seed=seed)
             self._draws = iter(())
-        if options and "sample_index" in options:
-            sample = options["sample_index"]
-            if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)):
-                raise ValueError(f"options['sample_index'] must be an integer, got {sample!r}")
-            if not 0 <= sample < self.tables.n_samples:
-                raise ValueError(
-                    f"options['sample_index'] must lie in [0, {self.tables.n_samples}), got {sample}"
-                )
-            sample = int(sample)
-        else:
-            sample = next(self._draws, -1)
-            if sample < 0:
-                self._draws = iter(draw_sample_block(self.np_random, self.tables.n_samples).tolist())
-                sample = next(self._draws)
+        sample = self._start_sample(options, self.tables.n_samples, ValueError)
         self._position = self._mask_position = sample * self._n_states
         self._last_info = {}
         return self._obs(self._position), {"sample_index": sample, "action_mask": self._masks[0].copy()}

@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 from gymnasium.error import ResetNeeded
-from gymnasium.utils import seeding
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
+from gymnasium.vector import AutoresetMode
 from numpy.typing import NDArray
 
-from sparq_gym.envs.core import SAMPLE_BLOCK, draw_sample_block
+from sparq_gym.envs.common import SlotDraws, TraceReplayVectorEnv
 from sparq_gym.envs.depth_time_core import depth_time_step, depth_time_step_tables
 from sparq_gym.envs.depth_time_env import depth_time_observation_space, prepare_depth_time_tables
 from sparq_gym.envs.exit_env import InvalidActionError
-from sparq_gym.envs.settings import ExitSettings
-from sparq_gym.traces.timeset import TimeTraceSet
 
 __all__ = ["SPARQDepthTimeVectorEnv"]
 
 
-class SPARQDepthTimeVectorEnv(VectorEnv[Any, Any, Any]):
+class SPARQDepthTimeVectorEnv(TraceReplayVectorEnv):
     """``num_envs`` depth x time episodes stepped together with array operations.
 
     Same arguments, spaces, rewards and info keys as
@@ -41,69 +36,23 @@ class SPARQDepthTimeVectorEnv(VectorEnv[Any, Any, Any]):
 
     metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
 
-    def __init__(
-        self,
-        num_envs: int = 1,
-        backbone: str | None = None,
-        *,
-        split: str | None = None,
-        trace_dir: str | os.PathLike[str] | None = None,
-        traces: TimeTraceSet | None = None,
-        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
-        render_mode: str | None = None,
-        **settings: Any,
-    ) -> None:
-        """Build ``num_envs`` slots over the same traces; ``settings``: :class:`ExitSettings`'s keywords."""
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-            raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
-        mode = AutoresetMode(autoreset_mode)
-        if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
-            raise ValueError(f"autoreset_mode must be NEXT_STEP or SAME_STEP, got {mode}")
-        if render_mode is not None:
-            raise ValueError("the vector environment does not render; use render_mode=None")
-        unknown = sorted(set(settings) - set(ExitSettings.__dataclass_fields__))
-        if unknown:
-            raise TypeError(
-                f"unexpected keyword arguments {unknown}; the settings are "
-                f"{list(ExitSettings.__dataclass_fields__)}"
-            )
-        self.settings = ExitSettings(**settings)
-        self.traces, self.tables = prepare_depth_time_tables(
-            backbone, self.settings, split=split, trace_dir=trace_dir, traces=traces
-        )
+    _prepare = staticmethod(prepare_depth_time_tables)
+
+    def _build(self) -> None:
+        """Single spaces, step tables, observations and slot state (``__init__``)."""
         t = self.tables
         self._steps = depth_time_step_tables(t)
         self._n_states = t.n_states
         self._observations = t.observation.reshape(t.n_samples * t.n_states, *t.observation.shape[2:])
-        self.num_envs = int(num_envs)
-        self.render_mode = render_mode
-        self.autoreset_mode = mode
-        self.metadata = {**type(self).metadata, "autoreset_mode": mode}
         self.n_exits, self.n_timesteps = t.n_exits, t.n_timesteps
         self.single_action_space = spaces.Discrete(3)
-        self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.single_observation_space = depth_time_observation_space(
             self.settings.obs_type, t.n_exits, t.n_timesteps, self.settings.n_bins
         )
-        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         n = self.num_envs
-        self._rngs: list[np.random.Generator] = []
-        self._draws = np.full(n * (SAMPLE_BLOCK + 1), -1, dtype=np.int64)
-        self._cursor = np.arange(n, dtype=np.int64) * (SAMPLE_BLOCK + 1) + SAMPLE_BLOCK
+        self._slot_draws = SlotDraws(n, t.n_samples, 1, np.int64)  # sample indices, per slot
+        self._draw = self._slot_draws.take
         self._position = np.zeros(n, dtype=np.int64)  # sample * S + state, per slot
-        self._autoreset = np.zeros(n, dtype=np.bool_)
-        self._started = False
-
-    def _draw(self, slots: NDArray[np.int64]) -> NDArray[np.int64]:
-        """Next sample index of each slot in ``slots``, from that slot's generator, in blocks."""
-        samples = self._draws.take(self._cursor[slots])
-        for slot in slots[samples < 0].tolist():
-            row = slot * (SAMPLE_BLOCK + 1)
-            self._draws[row : row + SAMPLE_BLOCK] = draw_sample_block(self._rngs[slot], self.tables.n_samples)
-            self._cursor[slot] = row
-        samples = self._draws.take(self._cursor[slots])
-        self._cursor[slots] += 1
-        return samples
 
     def reset(
         self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None
@@ -113,21 +62,7 @@ class SPARQDepthTimeVectorEnv(VectorEnv[Any, Any, Any]):
         ``options={"sample_index": i}`` (one integer, or one per slot) starts the slots on given samples.
         """
         n = self.num_envs
-        if seed is None:
-            seeds: list[int | None] = [None] * n
-        elif isinstance(seed, (int, np.integer)):
-            seeds = [int(seed) + i for i in range(n)]
-        else:
-            seeds = list(seed)
-            if len(seeds) != n:
-                raise ValueError(f"seed list must have num_envs={n} entries, got {len(seeds)}")
-        if not self._rngs:
-            self._rngs = [seeding.np_random(s)[0] for s in seeds]
-        else:
-            for i, s in enumerate(seeds):
-                if s is not None:
-                    self._rngs[i] = seeding.np_random(s)[0]
-                    self._cursor[i] = i * (SAMPLE_BLOCK + 1) + SAMPLE_BLOCK
+        self._slot_draws.reseed(seed, ValueError)
         if options and "sample_index" in options:
             index = np.broadcast_to(np.asarray(options["sample_index"]), (n,))
             if (
@@ -159,14 +94,7 @@ class SPARQDepthTimeVectorEnv(VectorEnv[Any, Any, Any]):
         self, actions: Any
     ) -> tuple[Any, NDArray[np.float64], NDArray[np.bool_], NDArray[np.bool_], dict[str, Any]]:
         """Apply one action per slot (0 = CONTINUE, 1 = EXIT, 2 = WAIT)."""
-        if not self._started:
-            raise ResetNeeded("call reset() before step()")
-        act = np.asarray(actions)
-        if act.shape != (self.num_envs,) or act.dtype.kind not in "iu" or (act.astype(np.uint64) > 2).any():
-            raise InvalidActionError(
-                f"actions must be {self.num_envs} integers in {{0, 1, 2}}, got {actions!r}"
-            )
-        act = act.astype(np.int64)
+        act = self._checked_actions(actions)
         resetting = self._autoreset  # NEXT_STEP: these slots ignore their action (always False in SAME_STEP)
         masked = ~self._steps.valid[(self._position % self._n_states) * 3 + act] & ~resetting
         if masked.any():
@@ -179,6 +107,17 @@ class SPARQDepthTimeVectorEnv(VectorEnv[Any, Any, Any]):
         if self.autoreset_mode is AutoresetMode.NEXT_STEP:
             return self._step_next(position, reward, cell, ended)
         return self._step_same(position, reward, cell, ended)
+
+    def _checked_actions(self, actions: Any) -> NDArray[np.int64]:
+        """``actions`` as int64, once reset was called and each is 0, 1 or 2 (masks aside)."""
+        if not self._started:
+            raise ResetNeeded("call reset() before step()")
+        act = np.asarray(actions)
+        if act.shape != (self.num_envs,) or act.dtype.kind not in "iu" or (act.astype(np.uint64) > 2).any():
+            raise InvalidActionError(
+                f"actions must be {self.num_envs} integers in {{0, 1, 2}}, got {actions!r}"
+            )
+        return act.astype(np.int64)
 
     def _step_next(
         self, position: Any, reward: Any, cell: Any, ended: Any

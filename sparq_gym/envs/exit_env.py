@@ -2,34 +2,28 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
+from functools import partial
 from typing import Any, SupportsFloat
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from gymnasium.error import InvalidAction, ResetNeeded
 
-from sparq_gym.envs.core import (
-    Action,
-    ExitTables,
-    build_exit_tables,
-    draw_sample_block,
-    exit_step,
-    step_tables,
-)
+from sparq_gym.envs.common import TraceReplayEnv, load_family_traces, prepare_tables, shipped_traces
+from sparq_gym.envs.core import Action, build_exit_tables, exit_step, step_tables
 from sparq_gym.envs.registration import ENV_TABLE
-from sparq_gym.envs.settings import OBS_TYPES, ExitSettings, ObsType, SettingsError, check_reset_arguments
-from sparq_gym.paths import NETWORKS, trace_dir
-from sparq_gym.traces import SPLITS, TraceSet
+from sparq_gym.envs.settings import OBS_TYPES, SettingsError, check_reset_arguments
+from sparq_gym.errors import SparqError
+from sparq_gym.paths import trace_dir
+from sparq_gym.traces import TraceSet
 
 __all__ = [
     "InvalidActionError",
     "SPARQExitEnv",
-    "load_env_traces",
+    "load_exit_traces",
     "make_observation_space",
     "prepare_exit_tables",
+    "shipped_exit_traces",
 ]
 
 BACKBONES: tuple[str, ...] = tuple(entry.backbone for entry in ENV_TABLE)
@@ -37,78 +31,26 @@ _ACTION_OF = {0: 0, 1: 1}
 _PLAIN_ACTION_TYPES = frozenset({int, bool, Action})  # types Discrete(2).contains accepts as is
 
 
-class InvalidActionError(InvalidAction, ValueError):
-    """An action outside ``Discrete(2)`` (0 = CONTINUE, 1 = EXIT)."""
+class InvalidActionError(InvalidAction, SparqError):
+    """An action outside ``Discrete(2)`` (0 = CONTINUE, 1 = EXIT): Gymnasium's ``InvalidAction``
+    and the project's :class:`~sparq_gym.errors.SparqError` (a ``ValueError``)."""
 
 
-def load_env_traces(
-    backbone: str | None,
-    *,
-    traces: TraceSet | None = None,
-    trace_dir_path: str | os.PathLike[str] | None = None,
-    network: str = "qdsnn",
-    split: str | None = None,
-) -> TraceSet:
-    """Resolve the traces an environment replays.
-
-    Exactly one source is used, in this order: an in-memory ``traces`` object
-    (its own split; a different ``split`` is an error), a user
-    ``trace_dir_path``, or the shipped ``pretrained/<backbone>/<network>``;
-    ``split=None`` means ``"train"`` for the last two. A missing shipped
-    artifact raises ``FileNotFoundError`` naming the file and the command that
-    builds it.
-    """
-    if traces is not None:
-        if not isinstance(traces, TraceSet):
-            raise ValueError(f"traces must be a sparq_gym.traces.TraceSet, got {type(traces).__name__}")
-        if split is not None and split != traces.split:
-            raise ValueError(
-                f"split={split!r} conflicts with the given traces, which are split {traces.split!r}"
-            )
-        return traces
-    split = "train" if split is None else split
-    if trace_dir_path is not None:
-        return TraceSet.load(trace_dir_path, split=split)
-    if backbone is not None and backbone not in BACKBONES:
-        raise ValueError(f"backbone must be one of {list(BACKBONES)}, got {backbone!r}")
-    if network not in NETWORKS:
-        raise ValueError(f"network must be one of {list(NETWORKS)}, got {network!r}")
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
-    if backbone is None:
-        raise ValueError(f"pass backbone (one of {list(BACKBONES)}), trace_dir=PATH or traces=TraceSet")
-    directory = trace_dir(backbone, network)
-    if not (directory / "manifest.json").exists():
-        raise FileNotFoundError(
-            f"pretrained traces for backbone {backbone!r}, network {network!r} are missing: "
-            f"{directory / 'manifest.json'} does not exist. Build them with "
-            f"`sparq backbone pipeline {backbone}` (needs the datasets), or make the environment "
-            "from your own traces with trace_dir=PATH."
-        )
-    return TraceSet.load(directory, split=split)
+shipped_exit_traces = partial(
+    shipped_traces, container="TraceSet", folder=trace_dir, kind="pretrained traces",
+    note="needs the datasets", instead="make the environment from your own traces with trace_dir=PATH",
+)
+"""``(backbone, network, split) -> (directory, message if missing)`` of the shipped v0 traces."""
 
 
-def prepare_exit_tables(
-    backbone: str | None,
-    settings: ExitSettings,
-    *,
-    split: str | None,
-    trace_dir: str | os.PathLike[str] | None,
-    traces: TraceSet | None,
-) -> tuple[TraceSet, ExitTables]:
-    """Load the traces the settings ask for and precompute the tables.
+load_exit_traces = partial(load_family_traces, TraceSet, "sparq_gym.traces.TraceSet", shipped_exit_traces)
+"""``(backbone, *, traces=None, trace_dir_path=None, network="qdsnn", split=None) -> TraceSet``:
+the traces a v0 environment replays (:func:`~sparq_gym.envs.common.load_family_traces`)."""
 
-    Shared by the single and the vector environment, so both accept and reject
-    exactly the same arguments with the same messages (the settings were
-    checked when ``settings`` was built).
-    """
-    loaded = load_env_traces(
-        backbone, traces=traces, trace_dir_path=trace_dir, network=settings.network, split=split
-    )
-    tables = build_exit_tables(
-        loaded, alpha=settings.alpha, n_bins=settings.n_bins, cost=settings.cost, obs_type=settings.obs_type
-    )
-    return loaded, tables
+
+prepare_exit_tables = partial(prepare_tables, load=load_exit_traces, build=build_exit_tables)
+"""``(backbone, settings, *, split, trace_dir, traces) -> (TraceSet, ExitTables)``
+(:func:`~sparq_gym.envs.common.prepare_tables` for the v0 family)."""
 
 
 def make_observation_space(obs_type: str, n_early_exits: int, n_bins: int) -> spaces.Space[Any]:
@@ -123,7 +65,7 @@ def make_observation_space(obs_type: str, n_early_exits: int, n_bins: int) -> sp
     raise ValueError(f"obs_type must be one of {list(OBS_TYPES)}, got {obs_type!r}")
 
 
-class SPARQExitEnv(gym.Env[Any, Any]):
+class SPARQExitEnv(TraceReplayEnv):
     """Decide, exit by exit, whether a quantized spiking network may stop early on one image.
 
     ## Description
@@ -220,39 +162,11 @@ class SPARQExitEnv(gym.Env[Any, Any]):
 
     metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
-    def __init__(
-        self,
-        backbone: str | None = None,
-        *,
-        network: str = ExitSettings.network,
-        split: str | None = None,
-        alpha: float = ExitSettings.alpha,
-        n_bins: int = ExitSettings.n_bins,
-        cost: str = ExitSettings.cost,
-        obs_type: ObsType = ExitSettings.obs_type,
-        trace_dir: str | os.PathLike[str] | None = None,
-        traces: TraceSet | None = None,
-        render_mode: str | None = None,
-    ) -> None:
-        """Build the environment; see the class docstring for every argument."""
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}"
-            )
-        self.settings = ExitSettings(
-            alpha=alpha, n_bins=n_bins, cost=cost, obs_type=obs_type, network=network
-        )
-        self.traces, self.tables = prepare_exit_tables(
-            backbone, self.settings, split=split, trace_dir=trace_dir, traces=traces
-        )
-        self.backbone = self.traces.meta.get("backbone", backbone)
-        self.network = self.traces.meta.get("network", network)
-        self.split = self.traces.split
-        self.alpha = self.settings.alpha
-        self.n_bins = self.settings.n_bins
-        self.cost = cost
-        self.obs_type: ObsType = obs_type
-        self.render_mode = render_mode
+    _prepare = staticmethod(prepare_exit_tables)
+
+    def _build(self) -> None:
+        """Spaces, step tables, final-info cells and observations of every state (``__init__``)."""
+        obs_type = self.obs_type
         self.n_exits = self.traces.n_exits
         self.action_space = spaces.Discrete(2)
         self.observation_space = make_observation_space(obs_type, self.n_exits - 1, self.n_bins)
@@ -285,20 +199,8 @@ class SPARQExitEnv(gym.Env[Any, Any]):
         self._obs_list: list[Any] = [obs for obs in per_state for _ in range(2)]
         self._copy_obs = obs_type != "discrete"
         self._state = -1  # 2 (sample * (E-1) + early exit); -1 when no episode runs
-        self._draws: Iterator[int] = iter(())
-        self._last_info: dict[str, Any] = {}
 
     # ------------------------------------------------------------------
-    @property
-    def np_random(self) -> np.random.Generator:
-        """The environment's generator (Gymnasium's), the source of every sample draw."""
-        return gym.Env.np_random.fget(self)  # type: ignore[attr-defined,no-any-return]
-
-    @np_random.setter
-    def np_random(self, value: np.random.Generator) -> None:
-        gym.Env.np_random.fset(self, value)  # type: ignore[attr-defined]
-        self._draws = iter(())  # drawn from the old generator: draw anew from this one
-
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
@@ -308,20 +210,7 @@ class SPARQExitEnv(gym.Env[Any, Any]):
         if seed is not None:  # Gymnasium's reset does nothing but seed np_random: skip the call otherwise
             super().reset(seed=seed)
             self._draws = iter(())
-        if options and "sample_index" in options:
-            sample = options["sample_index"]
-            if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)):
-                raise SettingsError(f"options['sample_index'] must be an integer, got {sample!r}")
-            if not 0 <= sample < self.tables.n_samples:
-                raise SettingsError(
-                    f"options['sample_index'] must lie in [0, {self.tables.n_samples}), got {sample}"
-                )
-            sample = int(sample)
-        else:
-            sample = next(self._draws, -1)
-            if sample < 0:
-                self._draws = iter(draw_sample_block(self.np_random, self.tables.n_samples).tolist())
-                sample = next(self._draws)
+        sample = self._start_sample(options, self.tables.n_samples, SettingsError)
         state = self._state = sample * self._stride
         obs = self._obs_list[state]
         return (obs.copy() if self._copy_obs else obs), {"sample_index": sample}

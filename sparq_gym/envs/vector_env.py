@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
 import numpy as np
 from gymnasium.error import ResetNeeded
-from gymnasium.utils import seeding
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
+from gymnasium.vector import AutoresetMode
 from numpy.typing import NDArray
 
-from sparq_gym.envs.core import SAMPLE_BLOCK, draw_sample_block, exit_step, step_tables
+from sparq_gym.envs.common import SlotDraws, TraceReplayVectorEnv
+from sparq_gym.envs.core import exit_step, step_tables
 from sparq_gym.envs.exit_env import InvalidActionError, make_observation_space, prepare_exit_tables
 from sparq_gym.envs.info import FinalInfoTable, LazyInfo
-from sparq_gym.envs.settings import ExitSettings, SettingsError, check_reset_arguments
-from sparq_gym.traces import TraceSet
+from sparq_gym.envs.settings import SettingsError, check_reset_arguments
 
 __all__ = ["SPARQExitVectorEnv"]
 
 
-class SPARQExitVectorEnv(VectorEnv[Any, Any, Any]):
+class SPARQExitVectorEnv(TraceReplayVectorEnv):
     """``num_envs`` SPARQ early-exit episodes stepped together with array operations.
 
     Same arguments, spaces, rewards and info keys as
@@ -59,35 +56,10 @@ class SPARQExitVectorEnv(VectorEnv[Any, Any, Any]):
         "render_modes": [],
     }
 
-    def __init__(
-        self,
-        num_envs: int = 1,
-        backbone: str | None = None,
-        *,
-        split: str | None = None,
-        trace_dir: str | os.PathLike[str] | None = None,
-        traces: TraceSet | None = None,
-        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
-        render_mode: str | None = None,
-        **settings: Any,
-    ) -> None:
-        """Build ``num_envs`` slots over the same traces; ``settings`` are :class:`ExitSettings`'s
-        keywords (``alpha``, ``n_bins``, ``cost``, ``obs_type``, ``network``), as for the single env."""
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-            raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
-        mode = AutoresetMode(autoreset_mode)
-        if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
-            raise ValueError(f"autoreset_mode must be NEXT_STEP or SAME_STEP, got {mode}")
-        if render_mode is not None:
-            raise ValueError("the vector environment does not render; use render_mode=None")
-        unknown = sorted(set(settings) - set(ExitSettings.__dataclass_fields__))
-        if unknown:
-            raise TypeError(f"unexpected keyword arguments {unknown}; the settings are "
-                            f"{list(ExitSettings.__dataclass_fields__)}")
-        self.settings = ExitSettings(**settings)
-        self.traces, self.tables = prepare_exit_tables(
-            backbone, self.settings, split=split, trace_dir=trace_dir, traces=traces
-        )
+    _prepare = staticmethod(prepare_exit_tables)
+
+    def _build(self) -> None:
+        """Single spaces, step tables, observations, final-info table and slot state (``__init__``)."""
         t = self.tables
         self._steps = step_tables(t)
         self._n_early = t.n_early_exits
@@ -96,51 +68,18 @@ class SPARQExitVectorEnv(VectorEnv[Any, Any, Any]):
         per_position = t.observation.reshape(t.n_samples * self._n_early, *t.observation.shape[2:])
         self._observations = per_position.repeat(2, axis=0)
         self._final_info = FinalInfoTable(t)
-        self.num_envs = int(num_envs)
-        self.n_bins = self.settings.n_bins
-        self.alpha = self.settings.alpha
-        self.cost = self.settings.cost
-        self.obs_type = self.settings.obs_type
-        self.render_mode = render_mode
-        self.autoreset_mode = mode
-        self.metadata = {**type(self).metadata, "autoreset_mode": mode}
         self.n_exits = self.traces.n_exits
         self.single_action_space = make_action_space()
-        self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.single_observation_space = make_observation_space(self.obs_type, self.n_exits - 1, self.n_bins)
-        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
 
         n = self.num_envs
-        self._rngs: list[np.random.Generator] = []
-        # Per slot: a block of drawn start states and a spare -1 ("spent"); a cursor per slot
-        # points at its next start. int32: half the memory traffic.
-        self._draws = np.full(n * (SAMPLE_BLOCK + 1), -1, dtype=np.int32)
-        self._cursor = np.arange(n, dtype=np.int64) * (SAMPLE_BLOCK + 1) + SAMPLE_BLOCK
+        # Per slot: a generator and a block of drawn start states (int32: half the memory
+        # traffic); _take_starts(slots) consumes the next start of each slot in ``slots``.
+        self._slot_draws = SlotDraws(n, t.n_samples, self._stride, np.int32)
+        self._take_starts = self._slot_draws.take
         self._state = np.zeros(n, dtype=np.int64)  # 2 (sample * (E-1) + early exit), per slot
-        self._autoreset = np.zeros(n, dtype=np.bool_)
-        self._started = False
 
     # ------------------------------------------------------------------
-    def _take_starts(self, slots: NDArray[np.int64]) -> NDArray[np.int32]:
-        """The start state of the next episode of each slot in ``slots``, consumed from its draws.
-
-        Slot i's draws fill row i of a table with one spare -1 after the block; a cursor per
-        slot walks its row. A slot that reads the -1 draws its next block from its own
-        generator, as a single environment would when it needs it, and reads again.
-        """
-        cursor = self._cursor[slots]
-        starts = self._draws.take(cursor)
-        if starts.min() < 0:
-            for slot in slots[starts < 0].tolist():
-                row = slot * (SAMPLE_BLOCK + 1)
-                block = draw_sample_block(self._rngs[slot], self.tables.n_samples) * self._stride
-                self._draws[row : row + SAMPLE_BLOCK] = block
-                self._cursor[slot] = row
-            cursor = self._cursor[slots]
-            starts = self._draws.take(cursor)
-        self._cursor[slots] = cursor + 1
-        return starts
-
     def reset(
         self,
         *,
@@ -154,21 +93,7 @@ class SPARQExitVectorEnv(VectorEnv[Any, Any, Any]):
         """
         seed = check_reset_arguments(seed, options, seed_list=True)
         n = self.num_envs
-        if seed is None:
-            seeds: list[int | None] = [None] * n
-        elif isinstance(seed, (int, np.integer)):
-            seeds = [int(seed) + i for i in range(n)]
-        else:
-            seeds = list(seed)
-            if len(seeds) != n:
-                raise SettingsError(f"seed list must have num_envs={n} entries, got {len(seeds)}")
-        if not self._rngs:
-            self._rngs = [seeding.np_random(s)[0] for s in seeds]
-        else:
-            for i, s in enumerate(seeds):
-                if s is not None:
-                    self._rngs[i] = seeding.np_random(s)[0]
-                    self._cursor[i] = i * (SAMPLE_BLOCK + 1) + SAMPLE_BLOCK  # draw anew
+        self._slot_draws.reseed(seed, SettingsError)
         if options and "sample_index" in options:
             samples = self._sample_option(options["sample_index"])
         else:

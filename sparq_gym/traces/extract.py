@@ -33,7 +33,7 @@ from __future__ import annotations
 import platform
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ from sparq_gym.traces.counters import MemoryModel, OpCounter
 __all__ = [
     "EXTRACTION_PACKAGES",
     "VARIANTS",
+    "LabelledImages",
     "code_sha256",
     "extract_arrays",
     "extract_traces",
@@ -259,16 +260,35 @@ def variant_meta(network: nn.Module, spec: BackboneSpec, variant: str) -> tuple[
     return meta, memory
 
 
+@dataclass(frozen=True)
+class LabelledImages:
+    """One split's images as an extraction reads them.
+
+    :param split: the trace split they become (``"train"`` or ``"test"``).
+    :param images: uint8 images ``(N, C, H, W)``.
+    :param labels: true class per image, ``(N,)``.
+    :param sample_ids: each image's index in its source dataset split, ``(N,)``.
+    :param mean: per-channel normalisation mean (of pixels scaled to [0, 1]).
+    :param std: per-channel normalisation standard deviation.
+    """
+
+    split: str
+    images: NDArray[np.uint8]
+    labels: NDArray[np.integer[Any]]
+    sample_ids: NDArray[np.integer[Any]]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    def label_array(self, n_classes: int) -> NDArray[np.integer[Any]]:
+        """The labels in the traces' dtype: uint8 up to 256 classes, else int32."""
+        return np.asarray(self.labels).astype(np.uint8 if n_classes <= 256 else np.int32)
+
+
 def extract_traces(
     network: nn.Module,
     spec: BackboneSpec,
     variant: str,
-    split_name: str,
-    images: NDArray[np.uint8],
-    labels: NDArray[np.integer[Any]],
-    sample_ids: NDArray[np.integer[Any]],
-    mean: tuple[float, ...],
-    std: tuple[float, ...],
+    data: LabelledImages,
     *,
     meta: Mapping[str, Any] | None = None,
     batch_size: int = 256,
@@ -278,24 +298,22 @@ def extract_traces(
 
     ``variant`` is a key of :data:`VARIANTS` (its spiking mode, memory model,
     timesteps and bit widths go into the meta); ``meta`` adds or overrides
-    manifest entries (provenance). ``sample_ids`` are the images' indices in
-    their source split.
+    manifest entries (provenance).
     """
     full_meta, memory = variant_meta(network, spec, variant)
     probs, exit_counts, full_counts = extract_arrays(
-        network, images, mean, std, spiking=VARIANTS[variant]["spiking"], memory=memory,
-        batch_size=batch_size, progress=progress, desc=f"{spec.name} {variant} {split_name}",
+        network, data.images, data.mean, data.std, spiking=VARIANTS[variant]["spiking"], memory=memory,
+        batch_size=batch_size, progress=progress, desc=f"{spec.name} {variant} {data.split}",
         channels_last=spec.channels_last)
     full_meta.update(meta or {})
-    n_classes = probs.shape[2]
     return TraceSet(
-        labels=np.asarray(labels).astype(np.uint8 if n_classes <= 256 else np.int32),
+        labels=data.label_array(probs.shape[2]),
         probs=probs,
         exit_counts=exit_counts,
         full_counts=full_counts,
-        sample_ids=np.asarray(sample_ids).astype(np.int32),
+        sample_ids=np.asarray(data.sample_ids).astype(np.int32),
         meta=full_meta,
-        split=split_name,
+        split=data.split,
     )
 
 

@@ -74,7 +74,7 @@ from sparq_gym.backbones.spiking import SpikingNetwork
 from sparq_gym.io import read_json
 from sparq_gym.traces import COUNTER_NAMES
 from sparq_gym.traces.counters import MemoryModel, OpCounter
-from sparq_gym.traces.extract import input_batches, variant_meta
+from sparq_gym.traces.extract import LabelledImages, input_batches, variant_meta
 from sparq_gym.traces.timeset import TIME_FORMAT, TimeTraceSet
 
 __all__ = [
@@ -138,12 +138,7 @@ def extract_time_arrays(
 def extract_time_traces(
     network: SpikingNetwork,
     spec: BackboneSpec,
-    split_name: str,
-    images: NDArray[np.uint8],
-    labels: NDArray[np.integer[Any]],
-    sample_ids: NDArray[np.integer[Any]],
-    mean: tuple[float, ...],
-    std: tuple[float, ...],
+    data: LabelledImages,
     *,
     name: str = "qdsnn_time",
     meta: Mapping[str, Any] | None = None,
@@ -154,19 +149,18 @@ def extract_time_traces(
 
     ``name`` is a key of :data:`TIME_VARIANTS`; the manifest entries are those
     of its v0 variant (:func:`~sparq_gym.traces.extract.variant_meta`) plus
-    ``format`` and ``meta`` (provenance). ``sample_ids`` are the images'
-    indices in their source split.
+    ``format`` and ``meta`` (provenance).
     """
     if name not in TIME_VARIANTS:
         raise ValueError(f"name must be one of {sorted(TIME_VARIANTS)}, got {name!r}")
     variant = TIME_VARIANTS[name]
     full_meta, memory = variant_meta(network, spec, variant)
-    arrays = extract_time_arrays(network, images, mean, std, memory=memory, batch_size=batch_size,
-                                 progress=progress, desc=f"{spec.name} {name} {split_name}",
-                                 channels_last=spec.channels_last)
+    arrays = extract_time_arrays(network, data.images, data.mean, data.std, memory=memory,
+                                 batch_size=batch_size, progress=progress,
+                                 desc=f"{spec.name} {name} {data.split}", channels_last=spec.channels_last)
     n_classes = arrays["probs"].shape[3]
-    arrays["labels"] = np.asarray(labels).astype(np.uint8 if n_classes <= 256 else np.int32)
-    arrays["sample_ids"] = np.asarray(sample_ids).astype(np.int32)
+    arrays["labels"] = data.label_array(n_classes)
+    arrays["sample_ids"] = np.asarray(data.sample_ids).astype(np.int32)
     full_meta.update({"format": TIME_FORMAT, "n_exits": int(arrays["probs"].shape[1]),
                       "n_classes": int(n_classes)})
     full_meta["description"] += "; depth x time traces: every head after every timestep"

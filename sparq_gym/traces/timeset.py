@@ -41,13 +41,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from sparq_gym.io import atomic_save_npz, atomic_write_json, read_json, sha256_file
+from sparq_gym.io import atomic_save_npz, read_json, sha256_file
 from sparq_gym.traces.traceset import (
+    ARRAY_DTYPES,
     COUNTER_NAMES,
     SCHEMA_VERSION,
     TraceError,
     TraceSet,
+    TraceSizes,
     load_manifest,
+    write_split_manifest,
 )
 
 __all__ = ["TIME_FORMAT", "TimeTraceSet", "make_synthetic_time_traces"]
@@ -56,19 +59,18 @@ TIME_FORMAT = "depth_time"
 """The manifest's ``format`` entry of a depth-time trace directory."""
 
 _DTYPES: dict[str, tuple[str, ...]] = {
-    "labels": ("uint8", "int16", "int32", "int64"),
-    "sample_ids": ("int32", "int64"),
-    "probs": ("float16", "float32"),
+    **{name: ARRAY_DTYPES[name] for name in ("labels", "sample_ids", "probs")},
     "block_counts": ("int64",),
     "head_counts": ("int64",),
     "full_counts": ("int64",),
 }
+"""The dtypes of the arrays: those shared with :class:`TraceSet`'s as there; counts int64."""
 _PROB_TOLERANCE = 2e-2
 """How far from 1 a stored softmax may sum (float16 rounds each of C entries by up to 2**-11)."""
 
 
 @dataclass(frozen=True)
-class TimeTraceSet:
+class TimeTraceSet(TraceSizes):
     """One split of one network variant: every head's softmax and counts after every timestep.
 
     :param labels: true class per sample, (N,).
@@ -101,29 +103,9 @@ class TimeTraceSet:
             )
 
     @property
-    def n_samples(self) -> int:
-        """Number of samples N."""
-        return int(self.labels.shape[0])
-
-    @property
-    def n_exits(self) -> int:
-        """Number of heads E, the final head included."""
-        return int(self.probs.shape[1])
-
-    @property
     def n_timesteps(self) -> int:
-        """Number of timesteps T."""
+        """Number of timesteps T (N, E, C and the counter names: :class:`TraceSizes`)."""
         return int(self.probs.shape[2])
-
-    @property
-    def n_classes(self) -> int:
-        """Number of classes C."""
-        return int(self.probs.shape[3])
-
-    @property
-    def counter_names(self) -> tuple[str, ...]:
-        """Names of the K counters (the last axis of the count arrays)."""
-        return tuple(self.meta.get("counters", COUNTER_NAMES))
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays as stored on disk, keyed by archive name."""
@@ -135,18 +117,6 @@ class TimeTraceSet:
             "head_counts": self.head_counts,
             "full_counts": self.full_counts,
         }
-
-    def predictions(self) -> NDArray[np.int64]:
-        """Predicted class of every head after every timestep, (N, E, T)."""
-        return np.argmax(self.probs, axis=3)
-
-    def correct(self) -> NDArray[np.bool_]:
-        """Whether each head is right after each timestep, (N, E, T)."""
-        return self.predictions() == self.labels[:, None, None]
-
-    def confidence(self) -> NDArray[np.float64]:
-        """Max-softmax confidence of every head after every timestep in [0, 1], (N, E, T)."""
-        return np.clip(self.probs.max(axis=3).astype(np.float64), 0.0, 1.0)
 
     def accuracy(self) -> list[list[float]]:
         """Accuracy per head (rows, final head last) and timestep (columns)."""
@@ -197,15 +167,8 @@ class TimeTraceSet:
             n_exits=self.n_exits,
             n_classes=self.n_classes,
         )
-        splits = dict(manifest.get("splits", {}))
-        splits[self.split] = {
-            "file": archive.name,
-            "sha256": sha256_file(archive),
-            "n_samples": self.n_samples,
-            "accuracy_per_exit": [row[-1] for row in self.accuracy()],
-        }
-        manifest["splits"] = splits
-        atomic_write_json(manifest_path, manifest)
+        accuracy = [row[-1] for row in self.accuracy()]
+        write_split_manifest(manifest_path, manifest, self.split, archive, self.n_samples, accuracy)
         return archive
 
     @classmethod

@@ -63,8 +63,53 @@ SCHEMA_VERSION = 1
 
 SPLITS: tuple[str, ...] = ("train", "test")
 
+class TraceSizes:
+    """What both trace formats read off their arrays (:class:`TraceSet`, probs (N, E, C), and
+    :class:`~sparq_gym.traces.timeset.TimeTraceSet`, probs (N, E, T, C)): N from ``labels``,
+    E (heads) from axis 1 of ``probs`` and C from its last axis, the counter names from
+    ``meta``, and every head's prediction, correctness and confidence (shape ``probs``
+    without C: (N, E) or (N, E, T))."""
+
+    labels: NDArray[np.integer[Any]]
+    probs: NDArray[np.floating[Any]]
+    meta: Mapping[str, Any]
+
+    @property
+    def n_samples(self) -> int:
+        """Number of samples N."""
+        return int(self.labels.shape[0])
+
+    @property
+    def n_exits(self) -> int:
+        """Number of exits (heads) E, the final head included."""
+        return int(self.probs.shape[1])
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes C."""
+        return int(self.probs.shape[-1])
+
+    @property
+    def counter_names(self) -> tuple[str, ...]:
+        """Names of the K counters (the last axis of the count arrays)."""
+        return tuple(self.meta.get("counters", COUNTER_NAMES))
+
+    def predictions(self) -> NDArray[np.int64]:
+        """Predicted class of every head (after every timestep), (N, E) or (N, E, T)."""
+        return np.argmax(self.probs, axis=-1)
+
+    def correct(self) -> NDArray[np.bool_]:
+        """Whether each head is right (after each timestep), (N, E) or (N, E, T)."""
+        labels = self.labels.reshape(-1, *(1,) * (self.probs.ndim - 2))
+        return self.predictions() == labels  # type: ignore[no-any-return]
+
+    def confidence(self) -> NDArray[np.float64]:
+        """Max-softmax confidence of every head in [0, 1], (N, E) or (N, E, T)."""
+        return np.clip(self.probs.max(axis=-1).astype(np.float64), 0.0, 1.0)
+
+
 @dataclass(frozen=True)
-class TraceSet:
+class TraceSet(TraceSizes):
     """One split of one network variant: per-sample probabilities and counts.
 
     :param labels: true class per sample, shape (N,).
@@ -92,27 +137,7 @@ class TraceSet:
         validate_arrays(self.arrays(), source=source)
         check_names(self.meta, self.n_exits, self.n_classes, self.exit_counts.shape[2], source)
 
-    # -- shape helpers -------------------------------------------------
-    @property
-    def n_samples(self) -> int:
-        """Number of samples N."""
-        return int(self.labels.shape[0])
-
-    @property
-    def n_exits(self) -> int:
-        """Number of exits E, the final head included."""
-        return int(self.probs.shape[1])
-
-    @property
-    def n_classes(self) -> int:
-        """Number of classes C."""
-        return int(self.probs.shape[2])
-
-    @property
-    def counter_names(self) -> tuple[str, ...]:
-        """Names of the K counters (the last axis of the count arrays)."""
-        return tuple(self.meta.get("counters", COUNTER_NAMES))
-
+    # -- shape helpers (and TraceSizes') --------------------------------
     @property
     def exit_names(self) -> tuple[str, ...]:
         """Human-readable exit names, e.g. ``("exit1", "exit2", "final")``."""
@@ -131,19 +156,7 @@ class TraceSet:
             "full_counts": self.full_counts,
         }
 
-    # -- derived quantities ---------------------------------------------
-    def predictions(self) -> NDArray[np.int64]:
-        """Predicted class of every exit head, shape (N, E)."""
-        return np.argmax(self.probs, axis=2)
-
-    def correct(self) -> NDArray[np.bool_]:
-        """Whether each exit head is right, shape (N, E)."""
-        return self.predictions() == self.labels[:, None]
-
-    def confidence(self) -> NDArray[np.float64]:
-        """Max-softmax confidence of every exit head in [0, 1], shape (N, E)."""
-        return np.clip(self.probs.max(axis=2).astype(np.float64), 0.0, 1.0)
-
+    # -- derived quantities (and TraceSizes' predictions, correct, confidence)
     def accuracy_per_exit(self) -> list[float]:
         """Accuracy of each exit head over the split, final head last."""
         return [float(a) for a in self.correct().mean(axis=0)]
@@ -213,15 +226,8 @@ class TraceSet:
         manifest["exit_names"] = list(self.exit_names)
         manifest["n_exits"] = self.n_exits
         manifest["n_classes"] = self.n_classes
-        splits = dict(manifest.get("splits", {}))
-        splits[self.split] = {
-            "file": archive.name,
-            "sha256": sha256_file(archive),
-            "n_samples": self.n_samples,
-            "accuracy_per_exit": self.accuracy_per_exit(),
-        }
-        manifest["splits"] = splits
-        atomic_write_json(manifest_path, manifest)
+        accuracy = self.accuracy_per_exit()
+        write_split_manifest(manifest_path, manifest, self.split, archive, self.n_samples, accuracy)
         return archive
 
     @classmethod
@@ -267,6 +273,22 @@ class TraceSet:
         meta = {k: v for k, v in manifest.items() if k != "splits"}
         meta["trace_dir"] = str(directory)
         return cls(meta=meta, split=split, **arrays)
+
+
+def write_split_manifest(
+    path: Path, manifest: dict[str, Any], split: str, archive: Path, n_samples: int, accuracy: list[float]
+) -> None:
+    """List ``split``'s ``archive`` in ``manifest`` (file, sha256, sample count, accuracy per
+    exit; other splits kept) and write it to ``path`` atomically (both trace formats)."""
+    splits = dict(manifest.get("splits", {}))
+    splits[split] = {
+        "file": archive.name,
+        "sha256": sha256_file(archive),
+        "n_samples": n_samples,
+        "accuracy_per_exit": accuracy,
+    }
+    manifest["splits"] = splits
+    atomic_write_json(path, manifest)
 
 
 def load_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:

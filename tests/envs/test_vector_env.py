@@ -1,10 +1,11 @@
-"""The native vector env gives the same transitions as SyncVectorEnv over single envs."""
+"""The native vector envs (both families) give the same transitions as SyncVectorEnv over single envs."""
 
 from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
 import pytest
+from env_checks import FAMILIES, assert_info_equal
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from sparq_gym.envs import InvalidActionError, SPARQExitEnv
@@ -14,35 +15,16 @@ from sparq_gym.traces import make_synthetic_traces
 N_ENVS = 7
 
 
-def _assert_info_equal(native: dict, reference: dict, path: str = "info") -> None:
-    assert set(native) == set(reference), f"{path}: keys {sorted(native)} != {sorted(reference)}"
-    for key, expected in reference.items():
-        actual = native[key]
-        if isinstance(expected, dict):
-            _assert_info_equal(actual, expected, f"{path}[{key!r}]")
-        elif key == "final_obs":
-            # SyncVectorEnv keeps an object array (None where no episode ended);
-            # the native env returns one batched array: compare the ended slots.
-            mask = reference["_final_obs"]
-            np.testing.assert_array_equal(
-                actual[mask], np.stack(list(expected[mask])), err_msg=path
-            )
-        else:
-            assert actual.dtype == expected.dtype, (
-                f"{path}[{key!r}]: {actual.dtype} != {expected.dtype}"
-            )
-            np.testing.assert_array_equal(actual, expected, err_msg=f"{path}[{key!r}]")
-
-
+@pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.name)
 @pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP])
 @pytest.mark.parametrize("obs_type", ["multidiscrete", "discrete", "box"])
-def test_same_transitions_as_sync_vector_env(mode, obs_type):
-    traces = make_synthetic_traces(200, seed=5, split="train")
+def test_same_transitions_as_sync_vector_env(family, mode, obs_type):
+    traces = family.make_traces(200, seed=5, split="train")
     kwargs = {"traces": traces, "obs_type": obs_type, "alpha": 0.5}
     reference = SyncVectorEnv(
-        [lambda: SPARQExitEnv(**kwargs) for _ in range(N_ENVS)], autoreset_mode=mode
+        [lambda: family.env_class(**kwargs) for _ in range(N_ENVS)], autoreset_mode=mode
     )
-    native = SPARQExitVectorEnv(N_ENVS, autoreset_mode=mode, **kwargs)
+    native = family.vector_class(N_ENVS, autoreset_mode=mode, **kwargs)
     assert native.observation_space == reference.observation_space
     assert native.action_space == reference.action_space
     assert native.metadata["autoreset_mode"] == mode
@@ -50,16 +32,19 @@ def test_same_transitions_as_sync_vector_env(mode, obs_type):
     obs_ref, info_ref = reference.reset(seed=42)
     obs_nat, info_nat = native.reset(seed=42)
     np.testing.assert_array_equal(obs_nat, obs_ref)
-    _assert_info_equal(info_nat, info_ref)
-    actions = np.random.default_rng(0).integers(2, size=(400, N_ENVS))
-    for step, action in enumerate(actions):
+    assert_info_equal(info_nat, info_ref)
+    rng = np.random.default_rng(0)
+    for step in range(300):
+        if family.masked:
+            np.testing.assert_array_equal(native.action_masks(), np.stack(reference.call("action_masks")))
+        action = family.actions(rng, native)
         out_ref = reference.step(action)
         out_nat = native.step(action)
         for name, a, b in zip(
             ("obs", "reward", "terminated", "truncated"), out_nat[:4], out_ref[:4]
         ):
             np.testing.assert_array_equal(a, b, err_msg=f"step {step}: {name}")
-        _assert_info_equal(out_nat[4], out_ref[4], f"step {step} info")
+        assert_info_equal(out_nat[4], out_ref[4], f"step {step} info")
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int32, np.uint64])

@@ -11,7 +11,7 @@ from tiny_network import SPEC, K
 from sparq_gym.backbones.model import build_network
 from sparq_gym.backbones.spiking import IFNeuron, SpikingNetwork, convert
 from sparq_gym.traces import TraceSet
-from sparq_gym.traces.extract import extract_traces, save_split
+from sparq_gym.traces.extract import LabelledImages, extract_traces, save_split
 
 
 def _data(n: int = 10) -> tuple[np.ndarray, np.ndarray]:
@@ -29,8 +29,9 @@ def _network() -> torch.nn.Module:
 
 def test_ann_traces_roundtrip_with_hand_counted_macs(tmp_path: Path) -> None:
     images, labels = _data()
-    traces = extract_traces(_network(), SPEC, "dynamic_ann", "test", images, labels, np.arange(10) + 100,
-                            (0.5,), (0.25,), batch_size=4, progress=False, meta={"command": "test"})
+    traces = extract_traces(_network(), SPEC, "dynamic_ann",
+                            LabelledImages("test", images, labels, np.arange(10) + 100, (0.5,), (0.25,)),
+                            batch_size=4, progress=False, meta={"command": "test"})
     save_split(traces, tmp_path / "dynamic_ann")
     back = TraceSet.load(tmp_path / "dynamic_ann", "test")
     assert back.probs.dtype == np.float16 and back.probs.shape == (10, 3, 3)
@@ -48,8 +49,8 @@ def test_spiking_traces_match_spikes_counted_by_hand(tmp_path: Path) -> None:
     images, labels = _data()
     timesteps = 4
     snn = SpikingNetwork(convert(_network(), (0.5,), (0.25,)), timesteps)
-    traces = extract_traces(snn, SPEC, "qdsnn", "train", images, labels, np.arange(10), (0.5,), (0.25,),
-                            batch_size=3, progress=False)
+    data = LabelledImages("train", images, labels, np.arange(10), (0.5,), (0.25,))
+    traces = extract_traces(snn, SPEC, "qdsnn", data, batch_size=3, progress=False)
     save_split(traces, tmp_path / "qdsnn")
     back = TraceSet.load(tmp_path / "qdsnn", "train")
 

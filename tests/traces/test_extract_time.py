@@ -20,7 +20,7 @@ from sparq_gym.backbones.spiking import IFNeuron, SpikingNetwork, convert
 from sparq_gym.io import read_json
 from sparq_gym.traces import TraceSet
 from sparq_gym.traces.counters import MemoryModel
-from sparq_gym.traces.extract import extract_arrays
+from sparq_gym.traces.extract import LabelledImages, extract_arrays
 from sparq_gym.traces.extract_time import extract_time_arrays, extract_time_traces, save_time_split
 from sparq_gym.traces.timeset import TimeTraceSet
 
@@ -107,8 +107,9 @@ def test_traces_save_and_load_in_the_depth_time_format(tmp_path: Path) -> None:
     images, labels = _images()
     snn = _snn()
     for split in ("train", "test"):
-        arrays, meta = extract_time_traces(snn, SPEC, split, images, labels, np.arange(10) + 7, (0.5,),
-                                           (0.25,), batch_size=4, progress=False, meta={"command": "pytest"})
+        data = LabelledImages(split, images, labels, np.arange(10) + 7, (0.5,), (0.25,))
+        arrays, meta = extract_time_traces(snn, SPEC, data, batch_size=4, progress=False,
+                                           meta={"command": "pytest"})
         save_time_split(arrays, meta, tmp_path / "qdsnn_time", split, split_provenance={"limit": None})
     manifest = read_json(tmp_path / "qdsnn_time" / "manifest.json")
     assert manifest["format"] == "depth_time" and manifest["network"] == "qdsnn"
