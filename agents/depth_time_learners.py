@@ -65,9 +65,6 @@ ENV_IDS = {
     "alexnet": "SPARQDepthTime-AlexNet-v0",
 }
 GENERIC_ID = "SPARQDepthTime-v0"
-# Results of the exact optimum (MILP, 600 s limit, not proven optimal) on test, as run by
-# ``python -m agents.depth_time``; quoted, not recomputed (the MILP takes ~15 min per backbone).
-QUOTED_OPTIMUM = {"mlp": 1.2350, "lenet": 1.2006, "alexnet": 0.8789}
 
 Act = Callable[[Any, NDArray[np.bool_]], int]
 
@@ -292,19 +289,6 @@ def backbone_section(backbone: str, args: argparse.Namespace) -> str:
     start = time.perf_counter()
     train, test = load_time_traces(backbone, split="train"), load_time_traces(backbone, split="test")
     rows = reference_numbers(train, test, with_optimum=False)
-    rows.append(
-        {
-            "name": "exact-optimum",
-            "train_return": float("nan"),
-            "mean_return": QUOTED_OPTIMUM[backbone],
-            "accuracy": float("nan"),
-            "savings": float("nan"),
-            "mean_exit": float("nan"),
-            "mean_timesteps": float("nan"),
-            "seconds": float("nan"),
-            "note": "quoted from `python -m agents.depth_time` (MILP, 600 s, not proven optimal)",
-        }
-    )
     for learner in args.learners:
         runs = []
         for seed in args.seeds:
@@ -354,7 +338,8 @@ def _header(argv: list[str], args: argparse.Namespace) -> str:
             "Learners train on `train` and are evaluated deterministically once on every `test` sample",
             "(`agents/depth_time_learners.py`, whose docstring gives each learner's settings; DQN and PPO",
             "map a masked choice to EXIT). Reference rows come from `agents.depth_time.reference_numbers`",
-            "(tuned on `train`); the exact-optimum row is quoted (test return only), not rerun.",
+            "(tuned on `train`). The exact tabular optimum (a MILP, minutes to hours per backbone) is",
+            "not rerun here: `python -m agents.depth_time --backbone NAME --time-limit S` prints it.",
             "`tuning s` is the training wall time on a shared 2-core CPU; the note gives the",
             "evaluation time.",
             "",
