@@ -158,6 +158,10 @@ class SPARQExitEnv(TraceReplayEnv):
     ## Version History
     * v0: Initial version: observation (exit, binned confidence), reward
       ``+1 + alpha * savings`` / ``-1``, savings from per-sample counts.
+    * v0, unchanged meaning (same transitions for the same seeds and arguments): bad
+      arguments are refused that were accepted before (``alpha < 0``, ``n_bins > 1000``,
+      non-dict ``options``), ``render_mode="rgb_array"`` added, the ansi line shows the cost
+      so far, and the native vector env builds its info on first read.
     """
 
     metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}

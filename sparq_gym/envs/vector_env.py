@@ -99,7 +99,7 @@ class SPARQExitVectorEnv(TraceReplayVectorEnv):
         else:
             samples = self._take_starts(np.arange(n)).astype(np.int64) // self._stride
         self._state = samples * self._stride
-        self._autoreset[:] = False
+        self._autoreset = np.zeros(self.num_envs, dtype=np.bool_)
         self._started = True
         info = {"sample_index": samples, "_sample_index": np.ones(n, dtype=np.bool_)}
         return self._observations.take(self._state, axis=0), info
@@ -152,24 +152,26 @@ class SPARQExitVectorEnv(TraceReplayVectorEnv):
         self, state: NDArray[np.int64], reward: NDArray[np.float64], cell: NDArray[np.int64]
     ) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
         resetting = self._autoreset
-        info: dict[str, Any] = {}
-        if resetting.any():
+        slots = np.flatnonzero(resetting) if resetting.any() else None
+        if slots is not None:
             # Slots whose episode ended last step start a new one: reward 0, not terminated.
             # (state, reward and cell are fields of this step's fresh transition rows.)
-            slots = np.flatnonzero(resetting)
             starts = self._take_starts(slots)
             state[slots] = starts
             reward[slots] = 0.0
             cell[slots] = self._steps.no_end
-            terminated = cell != self._steps.no_end
+        terminated = cell != self._steps.no_end
+        # One private copy of the terminations: next step's autoreset mask and the info's mask
+        # (the caller may modify the array it receives).
+        ended = terminated.copy()
+        info: dict[str, Any] = {}
+        if slots is not None:
             # The reset info of those slots, merged as SyncVectorEnv merges it.
-            info = LazyInfo(partial(self._reset_merged_info, cell, terminated.copy(), slots, starts))
-        else:
-            terminated = cell != self._steps.no_end
-            if terminated.any():
-                info = LazyInfo(partial(self._final_info.info, cell, terminated.copy()))
+            info = LazyInfo(partial(self._reset_merged_info, cell, ended, slots, starts))
+        elif ended.any():
+            info = LazyInfo(partial(self._final_info.info, cell, ended))
         self._state = state
-        self._autoreset = terminated.copy()
+        self._autoreset = ended
         truncated = np.zeros(self.num_envs, dtype=np.bool_)
         return self._observations.take(state, axis=0), reward, terminated, truncated, info
 

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -24,11 +25,15 @@ import numpy as np
 from sparq_gym.envs.depth_time_env import time_trace_dir
 from sparq_gym.envs.registration import DEPTH_TIME_TABLE, ENV_TABLE
 from sparq_gym.envs.vector_env import SPARQExitVectorEnv
+from sparq_gym.errors import ConfigError, TraceNotFoundError
 from sparq_gym.paths import trace_dir
 from sparq_gym.traces import TraceSet, make_synthetic_traces
 from sparq_gym.traces.timeset import make_synthetic_time_traces
 
 __all__ = ["BenchConfig", "benchmark_envs", "format_table"]
+
+TRACE_SOURCES: tuple[str, ...] = ("pretrained", "synthetic")
+"""What ``sparq bench-env --traces`` accepts."""
 
 MIN_VECTOR_STEPS = 100
 """Vector steps per repeat at least: at 4,096 envs a step takes tens of microseconds, so
@@ -44,6 +49,10 @@ class BenchConfig:
     :param vector_sizes: numbers of environments of the SPARQ vector env.
     :param repeats: interleaved repeats; the median rate is reported.
     :param seed: seed of the action draws and environment resets.
+    :param traces: ``"pretrained"`` (the shipped traces; missing ones are an error naming the
+        folder) or ``"synthetic"`` (traces of the same shape, ``synthetic_samples`` per env,
+        for a checkout without ``pretrained/``); the result records which.
+    :param synthetic_samples: samples of each synthetic trace set.
     """
 
     single_steps: int = 100_000
@@ -51,7 +60,13 @@ class BenchConfig:
     vector_sizes: tuple[int, ...] = (1, 64, 4096)
     repeats: int = 5
     seed: int = 0
+    traces: str = "pretrained"
     synthetic_samples: int = 10_000
+
+    def __post_init__(self) -> None:
+        """Check the trace source before any work."""
+        if self.traces not in TRACE_SOURCES:
+            raise ConfigError(f"traces must be one of {list(TRACE_SOURCES)}, got {self.traces!r}")
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -73,11 +88,26 @@ def _vector_rate(env: gym.vector.VectorEnv[Any, Any, Any], actions: np.ndarray, 
     return actions.size / (time.perf_counter() - start)
 
 
-def _traces_for(backbone: str, seed: int, n: int) -> tuple[TraceSet | None, str]:
-    """Shipped training traces of ``backbone`` when present, else synthetic ones."""
-    if (trace_dir(backbone) / "manifest.json").exists():
+def _shipped(directory: Path, cfg: BenchConfig) -> bool:
+    """Whether to use the shipped traces in ``directory``: never silently replaced."""
+    if cfg.traces == "synthetic":
+        return False
+    if not (directory / "manifest.json").exists():
+        raise TraceNotFoundError(
+            f"{directory / 'manifest.json'} does not exist: bench-env times the shipped traces; build "
+            "them with `sparq backbone pipeline NAME`, or time synthetic ones with --traces synthetic"
+        )
+    return True
+
+
+def _traces_for(backbone: str, cfg: BenchConfig) -> tuple[TraceSet | None, str]:
+    """``(None, "pretrained")`` for the shipped training traces of ``backbone``, or synthetic ones."""
+    if _shipped(trace_dir(backbone), cfg):
         return None, "pretrained"
-    return make_synthetic_traces(n, n_exits=3, n_classes=10, seed=seed, split="train"), "synthetic"
+    traces = make_synthetic_traces(
+        cfg.synthetic_samples, n_exits=3, n_classes=10, seed=cfg.seed, split="train"
+    )
+    return traces, "synthetic"
 
 
 Makers = dict[str, tuple[str, Callable[[], float]]]
@@ -94,13 +124,13 @@ def _v0_makers(
     makers: Makers = {}
     sources: dict[str, str] = {}
     for entry in ENV_TABLE:
-        traces, source = _traces_for(entry.backbone, cfg.seed, cfg.synthetic_samples)
+        traces, source = _traces_for(entry.backbone, cfg)
         sources[entry.env_id] = source
         env_kwargs: dict[str, Any] = {} if traces is None else {"traces": traces}
         env = gym.make(entry.env_id, **env_kwargs)
         makers[f"{entry.env_id} (gym.make)"] = ("single", partial(_single_rate, env, actions, cfg.seed))
     reference = ENV_TABLE[-1]
-    traces, _ = _traces_for(reference.backbone, cfg.seed, cfg.synthetic_samples)
+    traces, _ = _traces_for(reference.backbone, cfg)
     kwargs: dict[str, Any] = {} if traces is None else {"traces": traces}
     raw = gym.make(reference.env_id, **kwargs).unwrapped
     makers[f"{reference.env_id} (unwrapped)"] = ("single", partial(_single_rate, raw, actions, cfg.seed))
@@ -119,7 +149,7 @@ def _depth_time_makers(cfg: BenchConfig) -> tuple[Makers, dict[str, str]]:
     cycle = list(DEPTH_TIME_CYCLE) * (cfg.single_steps // len(DEPTH_TIME_CYCLE))
     kwargs: dict[str, Any] = {}
     for entry in DEPTH_TIME_TABLE:
-        shipped = (time_trace_dir(entry.backbone) / "manifest.json").exists()
+        shipped = _shipped(time_trace_dir(entry.backbone), cfg)
         sources[entry.env_id] = "pretrained" if shipped else "synthetic"
         kwargs = {} if shipped else {
             "traces": make_synthetic_time_traces(cfg.synthetic_samples, seed=cfg.seed, split="train")}

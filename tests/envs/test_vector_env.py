@@ -112,3 +112,17 @@ def test_declares_autoreset_mode():
         traces=make_synthetic_traces(10, seed=0),
     )
     assert env.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
+
+
+def test_reset_after_reading_an_info_and_modifying_terminated():
+    """The info's masks are read-only and the returned arrays are the caller's: neither may
+    reach the environment's own state."""
+    native = SPARQExitVectorEnv(4, traces=make_synthetic_traces(50, seed=0))
+    native.reset(seed=0)
+    _, _, terminated, _, info = native.step(np.ones(4, dtype=np.int64))
+    assert terminated.all() and dict(info)["_exit"].all()
+    terminated[:] = False  # the next step must still autoreset every slot
+    _, reward, terminated, _, _ = native.step(np.ones(4, dtype=np.int64))
+    assert (reward == 0).all() and not terminated.any()
+    native.reset(seed=1)
+    assert native.step(np.ones(4, dtype=np.int64))[2].all()

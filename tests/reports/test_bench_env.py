@@ -38,3 +38,19 @@ def test_table_shows_the_vector_ratio(result):
     table = format_table(result)
     assert "ratio_vector4096_vs_cartpole_vector4096 = " in table
     assert table.count("\n| ") == len(result["entries"])  # one row per entry below the header
+
+
+def test_missing_shipped_traces_are_an_error_not_a_substitution(monkeypatch, tmp_path):
+    from sparq_gym.errors import TraceNotFoundError
+
+    monkeypatch.setenv("SPARQ_PRETRAINED", str(tmp_path))
+    with pytest.raises(TraceNotFoundError, match="--traces synthetic"):
+        benchmark_envs(BenchConfig(single_steps=30, vector_steps=8, vector_sizes=(2,), repeats=1))
+
+
+def test_synthetic_traces_only_when_asked(monkeypatch, tmp_path):
+    monkeypatch.setenv("SPARQ_PRETRAINED", str(tmp_path))
+    config = BenchConfig(single_steps=30, vector_steps=8, vector_sizes=(2,), repeats=1,
+                         traces="synthetic", synthetic_samples=50)
+    result = benchmark_envs(config)
+    assert set(result["trace_sources"].values()) == {"synthetic"}
