@@ -51,8 +51,10 @@ from agents.statistics import draw_performance_profile, rliable_statistics
 from agents.zoo import recorded_env_id
 from sparq_gym.checks import check_choice, check_integer
 from sparq_gym.envs.registration import sparq_env_ids
+from sparq_gym.envs.settings import ExitSettings
 from sparq_gym.errors import ConfigError
 from sparq_gym.io import atomic_directory, atomic_path, atomic_write_json, atomic_write_text, check_output_dir
+from sparq_gym.paths import DEFAULT_NETWORK, NETWORKS
 
 __all__ = ["AGENTS", "BOOTSTRAP_REPS", "FULL_SEEDS", "QUICK_BOOTSTRAP_REPS", "QUICK_SB3_TIMESTEPS",
            "QUICK_SEEDS", "BenchmarkConfig", "run_benchmark", "threshold_front"]
@@ -83,6 +85,9 @@ class BenchmarkConfig:
     :param progress: show a tqdm progress bar on stderr.
     :param bootstrap_reps: bootstrap replications (``None``: by ``quick``).
     :param ray: run every run as a Ray task: ``"local"`` or a cluster address (``None``: serial).
+    :param networks: network variants every environment is run on (``network=``; default the
+        binary QDSNN). A variant other than ``qdsnn`` is ranked as its own environment,
+        labelled ``<env id>[<network>]`` (:func:`env_label`).
     """
 
     out: str
@@ -98,6 +103,7 @@ class BenchmarkConfig:
     progress: bool = True
     bootstrap_reps: int | None = None
     ray: str | None = None
+    networks: tuple[str, ...] = (DEFAULT_NETWORK,)
 
     def __post_init__(self) -> None:
         """Check every field before any work (a :class:`~sparq_gym.errors.ConfigError` names it)."""
@@ -112,9 +118,22 @@ class BenchmarkConfig:
         for seed in self.seeds:
             check_integer("seeds (--seeds)", seed, 0)
         check_choice("traces (--traces)", self.traces, TRACE_SOURCES)
+        if not self.networks:
+            raise ConfigError("networks (--networks) must name at least one network")
+        for network in self.networks:
+            check_choice("networks (--networks)", network, NETWORKS)
         if self.sb3_timesteps is not None:
             check_integer("sb3_timesteps (--sb3-timesteps)", self.sb3_timesteps, 1)
         self.agent_list()
+
+    def runs(self) -> list[tuple[str, str, str]]:
+        """``(label, env id, network)`` of every environment x network this run ranks."""
+        return [(env_label(env_id, network), env_id, network)
+                for env_id in self.envs for network in self.networks]
+
+    def labels(self) -> tuple[str, ...]:
+        """The labels of :meth:`runs`, in order."""
+        return tuple(label for label, _, _ in self.runs())
 
     def reps(self) -> int:
         """Bootstrap replications of this run."""
@@ -331,17 +350,22 @@ def _plots(
     ]
 
 
+def env_label(env_id: str, network: str) -> str:
+    """The leaderboard's name of ``env_id`` run on ``network``: the id itself for the default network."""
+    return env_id if network == DEFAULT_NETWORK else f"{env_id}[{network}]"
+
+
 def _tasks(cfg: BenchmarkConfig, agents: Sequence[str]) -> list[tuple[str, str, str, int]]:
-    """(environment, kind, name, seed) of every run, environment after environment."""
+    """(environment label, kind, name, seed) of every run, environment after environment."""
     baselines = [b for b in cfg.baselines if b != "random"]
     tasks: list[tuple[str, str, str, int]] = []
-    for env_id in cfg.envs:
-        tasks += [(env_id, "baseline", name, 0) for name in baselines]
+    for label, env_id, _ in cfg.runs():
+        tasks += [(label, "baseline", name, 0) for name in baselines]
         if "random" in cfg.baselines:
-            tasks += [(env_id, "baseline", "random", seed) for seed in cfg.seeds]
-        tasks += [(env_id, "agent", agent, seed) for agent in agents for seed in cfg.seeds]
+            tasks += [(label, "baseline", "random", seed) for seed in cfg.seeds]
+        tasks += [(label, "agent", agent, seed) for agent in agents for seed in cfg.seeds]
         # a model zip that records its environment runs on that environment only
-        tasks += [(env_id, "user", spec, 0) for spec in cfg.extra_policies
+        tasks += [(label, "user", spec, 0) for spec in cfg.extra_policies
                   if recorded_env_id(spec) in (None, env_id)]
     return tasks
 
@@ -372,6 +396,7 @@ def _run_one(
     result.pop("reference", None)
     result.pop("thresholds", None)
     result.update({"seed": seed, "kind": kind, **extra})
+    result["env_id"], result["network"] = task[0], config.settings.network  # the label: id [and network]
     result["exit_names"] = list(config.load_traces("test").exit_names)
     return result
 
@@ -412,21 +437,22 @@ def run_benchmark(cfg: BenchmarkConfig, command: str = "sparq benchmark") -> dic
     fronts: dict[str, Any] = {}
     # One config per environment, held for the whole run: its traces and tables load once.
     configs: dict[str, EnvConfig] = {}
-    for env_id in cfg.envs:  # every environment's traces load before the work: a missing one fails now
-        configs[env_id] = EnvConfig(env_id=env_id, traces=cfg.traces)
+    for label, env_id, network in cfg.runs():  # every trace set loads first: a missing one fails now
+        configs[label] = EnvConfig(env_id=env_id, traces=cfg.traces, settings=ExitSettings(network=network))
         for split in ("train", "test"):
-            configs[env_id].load_traces(split)
+            configs[label].load_traces(split)
+    labels = cfg.labels()
     references: dict[str, dict[str, Any]] = {}
     start = time.perf_counter()
-    for env_id in cfg.envs:
-        fronts[env_id] = threshold_front(configs[env_id])
-        references[env_id] = reference_returns(configs[env_id], "test")
-    shared = {env_id: (configs[env_id], references[env_id]) for env_id in cfg.envs}
+    for label in labels:
+        fronts[label] = threshold_front(configs[label])
+        references[label] = reference_returns(configs[label], "test")
+    shared = {label: (configs[label], references[label]) for label in labels}
     rows, failed = _run_all(tasks, shared, cfg)
     for row in rows:
         if row["kind"] == "agent":
             curves[(row["env_id"], row["policy"], row["seed"])] = row.pop("curve")
-    statistics = rliable_statistics(rows, cfg.envs, reps=cfg.reps())
+    statistics = rliable_statistics(rows, labels, reps=cfg.reps())
     aggregate = aggregate_runs(rows, statistics["per_env"])
     meta = {
         "command": command,
@@ -451,10 +477,10 @@ def run_benchmark(cfg: BenchmarkConfig, command: str = "sparq benchmark") -> dic
     }
     with atomic_directory(out) as staging:  # every output file lands together
         if cfg.plots:
-            record["meta"]["plots"] = _plots(staging, rows, aggregate, fronts, curves, cfg.envs)
+            record["meta"]["plots"] = _plots(staging, rows, aggregate, fronts, curves, labels)
             record["meta"]["plots"].append(
                 _figure(staging, "performance_profile.png", ["all", "zoom"], 4.4,
-                        lambda ax, panel: draw_performance_profile(ax, rows, cfg.envs, reps=cfg.reps(),
+                        lambda ax, panel: draw_performance_profile(ax, rows, labels, reps=cfg.reps(),
                                                                    zoom=panel == "zoom"), None)
             )
         atomic_write_json(staging / "results.json", record)

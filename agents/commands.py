@@ -96,6 +96,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     bench.add_argument("--policy", action="append", default=[], help="add your own policy (repeatable)")
     bench.add_argument("--traces", default=TRACE_SOURCES[0], choices=TRACE_SOURCES)
+    bench.add_argument("--networks", nargs="+", default=None,
+                       help="network variants to rank policies on (default: qdsnn; also multilevel, "
+                            "spquant, snn, dynamic_ann); each is its own leaderboard section")
     bench.add_argument("--sb3-timesteps", type=int, default=None, help="override the DQN/PPO budget")
     bench.add_argument("--threads", type=int, default=1, help="torch threads for DQN/PPO")
     bench.add_argument("--no-plots", action="store_true")
@@ -214,6 +217,7 @@ def _run_benchmark(args: argparse.Namespace) -> int:
         plots=not args.no_plots,
         progress=not args.no_progress,
         ray=args.ray,
+        **({"networks": tuple(args.networks)} if args.networks else {}),
     )
     _set_threads(args.threads)
     command = "sparq " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["benchmark"] else "sparq benchmark"

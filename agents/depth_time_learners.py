@@ -14,7 +14,8 @@ learner         how it learns
 ``dqn``         SB3 DQN, ``box`` observation, default hyperparameters
                 (``buffer_size`` = the budget)
 ``ppo``         SB3 PPO, ``box`` observation, default hyperparameters
-``maskable-ppo`` sb3-contrib MaskablePPO, ``box`` observation, reading ``action_masks()``
+``maskable-ppo`` sb3-contrib MaskablePPO, ``box`` observation, reading ``action_masks()``;
+                hyperparameters from ``agents/hyperparams/ppo_mask.yml`` (RL Zoo's format)
 =============== ==========================================================================
 
 DQN and PPO know nothing of the mask: :class:`MaskToExit` turns a masked choice
@@ -175,6 +176,18 @@ def train_q_learning(tables: DepthTimeTables, args: QArgs) -> tuple[NDArray[np.i
     return best_table, record
 
 
+RL_ZOO_KEYS = ("n_timesteps", "policy", "n_envs", "env_kwargs")
+"""Keys of an RL Zoo entry that are not constructor arguments."""
+
+
+def maskable_hyperparams(env_id: str) -> dict[str, Any]:
+    """MaskablePPO's constructor arguments for ``env_id`` from ``agents/hyperparams/ppo_mask.yml``."""
+    from agents.sb3 import HYPERPARAMS_DIR, load_hyperparams
+
+    entry = load_hyperparams(env_id, "ppo_mask", HYPERPARAMS_DIR / "ppo_mask.yml")
+    return {key: value for key, value in entry.items() if key not in RL_ZOO_KEYS}
+
+
 def train_sb3(learner: str, env: gym.Env[Any, Any], timesteps: int, seed: int, **hyper: Any) -> Any:
     """Train DQN, PPO (through :class:`MaskToExit`) or MaskablePPO on a ``box`` env.
 
@@ -269,6 +282,8 @@ def run_learner(
 
         act: Act = act_table
     else:
+        if hyper is None and learner == "maskable-ppo":  # the RL Zoo file is its one source
+            hyper = maskable_hyperparams(train_env.spec.id if train_env.spec else "default")
         model = train_sb3(learner, train_env, timesteps, seed, **(hyper or {}))
         act = sb3_act(model, learner)
         note += f"{timesteps} timesteps" + ("" if learner == "maskable-ppo" else ", masked -> EXIT")

@@ -53,6 +53,7 @@ def aggregate_runs(rows: list[dict[str, Any]], rliable: dict[str, Any]) -> list[
         record["wall_time_s"] = float(np.mean(walls)) if walls else None
         record["thresholds_text"] = members[0].get("thresholds_text")
         record["traces"] = members[0]["traces"]
+        record["network"] = members[0].get("network", "qdsnn")
         stats = rliable.get(env_id, {}).get(policy, {})
         record["iqm"] = stats.get("iqm")
         record["iqm_ci_low"], record["iqm_ci_high"] = stats.get("iqm_ci", (None, None))
@@ -82,7 +83,7 @@ def leaderboard_markdown(
     for env_id in dict.fromkeys(r["env_id"] for r in aggregate):
         rows = [r for r in aggregate if r["env_id"] == env_id]
         lines += [
-            f"## {env_id} (traces: {rows[0]['traces']})",
+            f"## {env_id} (traces: {rows[0]['traces']}; network: {rows[0].get('network', 'qdsnn')})",
             "",
             "| # | policy | norm. score | return | accuracy | savings | total ops | energy (µJ) "
             "| exits (%) | thresholds | train steps | train wall (s) | IQM [95 % CI] | P(> q-learning) |",
@@ -152,6 +153,7 @@ def write_csv(path: Path, aggregate: list[dict[str, Any]]) -> None:
         "train_steps",
         "wall_time_s",
         "traces",
+        "network",
     ]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")

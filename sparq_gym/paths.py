@@ -6,13 +6,25 @@ import importlib.util
 import os
 from pathlib import Path
 
-__all__ = ["NETWORKS", "TIME_NETWORKS", "pretrained_root", "trace_dir"]
+__all__ = ["ANN_NETWORKS", "DEFAULT_NETWORK", "NETWORKS", "SEED_NETWORKS", "TIME_NETWORKS", "pretrained_root",
+           "trace_dir"]
 
-NETWORKS: tuple[str, ...] = ("qdsnn", "dynamic_ann", "snn")
-"""Network variants with exits whose traces the pipeline ships: the quantized
-dynamic SNN (T=4, INT8; the default), the dynamic ANN and the FP32 dynamic SNN (T=32)."""
+DEFAULT_NETWORK = "qdsnn"
+"""The network every environment replays unless told otherwise (``network=``)."""
 
-TIME_NETWORKS: tuple[str, ...] = ("qdsnn_time",)
+ANN_NETWORKS: tuple[str, ...] = (DEFAULT_NETWORK, "dynamic_ann", "snn")
+"""Network variants built from the trained ANN: the quantized dynamic SNN (T=4,
+INT8; the default), the dynamic ANN and the FP32 dynamic SNN (T=32)."""
+
+SEED_NETWORKS: tuple[str, ...] = ("multilevel", "spquant")
+"""Network variants of the related seeds (spec §8), built from the shipped INT8
+weights: multi-level spikes at T=1 (seed 004) and SpQuant-SNN (seed 002)."""
+
+NETWORKS: tuple[str, ...] = ANN_NETWORKS + SEED_NETWORKS
+"""Network variants with exits whose traces the pipeline ships; every environment
+replays any of them with ``network=``."""
+
+TIME_NETWORKS: tuple[str, ...] = ("qdsnn_time", "multilevel_time", "spquant_time")
 """Depth x time trace sets the pipeline ships (spec §9; ``pretrained/<backbone>/qdsnn_time/``):
 every head of the INT8 T=4 network after every timestep. Not in :data:`NETWORKS`: the v0
 environments cannot replay them."""
@@ -40,7 +52,7 @@ def pretrained_root() -> Path:
     return _CHECKOUT_ROOT
 
 
-def trace_dir(backbone: str, network: str = "qdsnn") -> Path:
+def trace_dir(backbone: str, network: str = DEFAULT_NETWORK) -> Path:
     """Directory of the shipped traces of ``backbone`` (e.g. ``"alexnet"``) and ``network``."""
     if network not in NETWORKS:
         raise ValueError(f"network must be one of {list(NETWORKS)}, got {network!r}")

@@ -15,6 +15,8 @@ interrupted run resumes at the first unfinished stage):
    and bias calibration of the INT8 network at T=4 on ``calibration_images``
    training images (:func:`sparq_gym.backbones.spiking.calibrate_biases`)
    -> ``<work_dir>/qsnn_int8.{npz,json}``.
+   ``spquant``: the SpQuant-SNN (seed 002) pruned and fine-tuned from the INT8
+   weights (:mod:`sparq_gym.pipeline_variants`) -> ``<work_dir>/spquant.{npz,json}``.
 4. ``extract:<network>:<split>``: traces of ``qdsnn`` (T=4, INT8),
    ``dynamic_ann`` and ``snn`` (T=32, FP32) on ``train`` (the hold-out images,
    never seen in training) and ``test`` -> ``<out_root>/<backbone>/<network>/``.
@@ -23,6 +25,9 @@ interrupted run resumes at the first unfinished stage):
    ``extract:qdsnn_time:<split>``: the depth x time traces (spec §9) of the
    INT8 network, every head after every timestep
    (:mod:`sparq_gym.pipeline_time`) -> ``<out_root>/<backbone>/qdsnn_time/``.
+   ``extract:multilevel:<split>`` and ``extract:spquant:<split>``: the related
+   seeds' networks (spec §8) from the INT8 weights and the SpQuant weights
+   (:mod:`sparq_gym.pipeline_variants`) -> ``<out_root>/<backbone>/<network>/``.
 5. ``ship``: copy the INT8 weights to ``<out_root>/<backbone>/weights/`` and
    write ``<out_root>/<backbone>/manifest.json`` with the paper-style Table 1
    computed from the ``test`` traces, the stage records (commands, wall
@@ -36,7 +41,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +52,11 @@ from numpy.typing import NDArray
 from sparq_gym.backbones.quantize import QATConfig, export_int8, run_qat
 from sparq_gym.backbones.spec import BackboneSpec, get_spec
 from sparq_gym.backbones.spiking import SpikingNetwork, calibrate_biases, convert, load_weights, save_weights
+from sparq_gym.backbones.spiking.spquant import SpQuantConfig
 from sparq_gym.backbones.train import TrainConfig, load_train_data, load_trained, train
 from sparq_gym.data import DATASETS, load_split, normalize_pixels, split_record
 from sparq_gym.io import atomic_write_bytes, atomic_write_json, read_json, sha256_file
-from sparq_gym.paths import NETWORKS, TIME_NETWORKS, pretrained_root
+from sparq_gym.paths import ANN_NETWORKS, NETWORKS, SEED_NETWORKS, TIME_NETWORKS, pretrained_root
 from sparq_gym.pipeline_records import (
     INT8_STEM,
     LIMIT_SELECTION,
@@ -62,6 +68,12 @@ from sparq_gym.pipeline_records import (
     stage_seconds,
 )
 from sparq_gym.pipeline_time import extract_time_split, int8_source, ship_time_traces
+from sparq_gym.pipeline_variants import (
+    extract_seed_time_split,
+    extract_variant_split,
+    run_spquant,
+    ship_variants,
+)
 from sparq_gym.reports.table1 import (
     policy_row,
     same_images,
@@ -122,6 +134,8 @@ class PipelineConfig:
     :param progress: show progress bars.
     :param command: the command line that started the run (recorded).
     :param verify: check the dataset files' md5 (``--no-verify``: skip; trusted copies only).
+    :param multilevel_timesteps: T of the multi-level network (seed 004; default 1).
+    :param spquant: settings of the SpQuant-SNN and its fine-tuning (seed 002).
     """
 
     backbone: str
@@ -144,6 +158,8 @@ class PipelineConfig:
     progress: bool = True
     command: str = ""
     verify: bool = True
+    multilevel_timesteps: int = 1
+    spquant: SpQuantConfig = field(default_factory=SpQuantConfig)
 
     def work_path(self) -> Path:
         """The work directory as a path."""
@@ -208,7 +224,7 @@ class _Run:
             return SpikingNetwork(load_weights(self.work, FP32_STEM), self.config.snn_timesteps)
         if variant == "qdsnn":
             return SpikingNetwork(load_weights(self.work, INT8_STEM), self.config.qsnn_timesteps)
-        raise ValueError(f"network must be one of {list(NETWORKS)}, got {variant!r}")
+        raise ValueError(f"network must be one of {list(ANN_NETWORKS)}, got {variant!r}")
 
 
 def _locate_ann(run: _Run) -> tuple[Path, str]:
@@ -389,8 +405,9 @@ def _stage_ship(run: _Run) -> dict[str, Any]:
     cfg = run.config
     t0 = time.perf_counter()
     shipped = _ship_weights(run)
-    test_traces = {variant: TraceSet.load(run.out / variant, "test") for variant in cfg.networks
-                   if variant in NETWORKS and (run.out / variant / "manifest.json").exists()}
+    test_traces = {variant: TraceSet.load(run.out / variant, "test") for variant in NETWORKS
+                   if (variant in cfg.networks or variant in SEED_NETWORKS)
+                   and (run.out / variant / "manifest.json").exists()}
     rows = table1(test_traces, cfg.qsnn_timesteps, cfg.snn_timesteps)
     shipped += [run.out / variant / name for variant in test_traces
                 for name in ("manifest.json", "train.npz", "test.npz")
@@ -436,26 +453,40 @@ def run_pipeline(config: PipelineConfig, stages: Sequence[str] = PIPELINE_STAGES
     bad = [n for n in config.networks if n not in NETWORKS + TIME_NETWORKS]
     if bad:
         raise ValueError(f"unknown networks {bad}; expected some of {list(NETWORKS + TIME_NETWORKS)}")
-    v0 = tuple(n for n in config.networks if n in NETWORKS)
+    v0 = tuple(n for n in config.networks if n in ANN_NETWORKS)
+    seeds = tuple(n for n in config.networks if n in SEED_NETWORKS)
     timed = tuple(n for n in config.networks if n in TIME_NETWORKS)
     run = _Run(config)
     if not v0 and int8_source(run.work, run.out) is not None:
-        log("train, convert, qat: not needed (depth x time traces only, from existing INT8 weights)")
+        log("train, convert, qat: not needed (traces built from existing INT8 weights)")
     else:
         _stage_train(run)
         if "convert" in stages or ("extract" in stages and "snn" in v0
                                    and not (run.work / f"{FP32_STEM}.npz").exists()):
             _stage_convert(run)
-        if "qat" in stages or ("extract" in stages and ("qdsnn" in v0 or timed)
+        if "qat" in stages or ("extract" in stages and ("qdsnn" in v0 or timed or seeds)
                                and not (run.work / f"{INT8_STEM}.npz").exists()):
             _stage_qat(run)
     for variant in v0 if "extract" in stages else ():
         for trace_split in TRACE_SPLITS:
             _stage_extract(run, variant, trace_split)
-    for name in timed if "extract" in stages else ():
+    for name in seeds if "extract" in stages else ():
+        if name == "spquant":
+            run_spquant(config, run.state, run.work, run.out)
         for trace_split in TRACE_SPLITS:
-            extract_time_split(config, run.state, run.work, run.out, name, trace_split)
+            extract_variant_split(config, run.state, run.work, run.out, name, trace_split)
+    for name in timed if "extract" in stages else ():
+        if name == "spquant_time" and "spquant" not in seeds:
+            run_spquant(config, run.state, run.work, run.out)  # its weights first (skipped if current)
+        for trace_split in TRACE_SPLITS:
+            if name == "qdsnn_time":
+                extract_time_split(config, run.state, run.work, run.out, name, trace_split)
+            else:
+                extract_seed_time_split(config, run.state, run.work, run.out, name, trace_split)
     if "ship" in stages:
         manifest = _stage_ship(run) if v0 else {}
+        if seeds:
+            manifest = ship_variants(run.state, run.work, run.out, seeds, run.spec.name,
+                                     config.qsnn_timesteps, config.snn_timesteps)
         return ship_time_traces(run.state, run.out, timed, run.spec.name) if timed else manifest
     return run.state.data

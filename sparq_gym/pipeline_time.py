@@ -16,10 +16,11 @@ records to ``<out_root>/<backbone>/manifest.json``, keeping the rest.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from sparq_gym.backbones.spiking import SpikingNetwork, load_weights
+from sparq_gym.backbones.spiking import SpikingNetwork, SpikingWeights, load_weights
 from sparq_gym.data import load_split, split_record
 from sparq_gym.io import atomic_write_json, read_json, sha256_file
 from sparq_gym.pipeline_records import (
@@ -34,7 +35,8 @@ from sparq_gym.pipeline_records import (
 from sparq_gym.traces.extract import LabelledImages, code_sha256, software_versions
 from sparq_gym.traces.extract_time import extract_time_traces, save_time_split
 
-__all__ = ["TimeStageSettings", "extract_time_split", "int8_source", "ship_time_traces"]
+__all__ = ["TimeStageSettings", "WeightsStage", "extract_time_split", "int8_source", "recorded_holdout",
+           "ship_time_traces", "weights_split"]
 
 
 class TimeStageSettings(Protocol):
@@ -57,13 +59,31 @@ def int8_source(work: Path, out: Path) -> Path | None:
     return None
 
 
-def _holdout(provenance: dict[str, Any], dataset_split: str) -> tuple[dict[str, int], dict[str, Any] | None]:
+def recorded_holdout(provenance: dict[str, Any],
+                     dataset_split: str) -> tuple[dict[str, int], dict[str, Any] | None]:
     """Hold-out arguments of :func:`load_split` and the data record the weights were made with."""
     records = provenance.get("data") or {}
     holdout = records.get("holdout") or {}
     args = {"holdout_size": int(holdout.get("holdout_size") or 5000),
             "holdout_seed": int(holdout.get("holdout_seed") or 0)}
     return args, records.get(dataset_split)
+
+
+def weights_split(weights: SpikingWeights, data_root: str | None, stage: str,
+                  trace_split: str) -> tuple[Any, dict[str, Any]]:
+    """The dataset split behind ``trace_split`` with the hold-out ``weights`` were made with, and its record.
+
+    Fails, naming ``stage``, when the images differ from those the weights' provenance records.
+    """
+    dataset_split = TRACE_SPLITS[trace_split]
+    holdout, recorded = recorded_holdout(weights.provenance, dataset_split)
+    split = load_split(weights.spec.dataset, dataset_split, data_root,
+                       holdout_size=holdout["holdout_size"], holdout_seed=holdout["holdout_seed"])
+    record = split_record(split)
+    if recorded and recorded.get("indices_sha256") != record["indices_sha256"]:
+        raise ValueError(f"{stage}: the {dataset_split!r} images differ from those the INT8 weights record "
+                         f"({record['indices_sha256'][:12]}... vs {recorded['indices_sha256'][:12]}...)")
+    return split, record
 
 
 def _qdsnn_images(out: Path, trace_split: str) -> str | None:
@@ -75,50 +95,91 @@ def _qdsnn_images(out: Path, trace_split: str) -> str | None:
     return (record.get("data") or {}).get("indices_sha256")
 
 
+@dataclass
+class WeightsStage:
+    """An extraction stage from a weights file, past its up-to-date check: what its body needs.
+
+    :func:`WeightsStage.start` is the one place that resolves the images, builds the
+    stage's recorded inputs, skips an up-to-date stage and logs; the v0-format
+    (:mod:`sparq_gym.pipeline_variants`) and depth x time extractions share it.
+    """
+
+    split: Any
+    record: dict[str, Any]
+    inputs: dict[str, Any]
+    take: Any
+    source: tuple[SpikingNetwork, SpikingWeights, Path, str]
+    source_sha: str
+    t0: float
+
+    @classmethod
+    def start(cls, settings: TimeStageSettings, records: StageRecords, stage: str, trace_split: str,
+              source: tuple[SpikingNetwork, SpikingWeights, Path, str]) -> WeightsStage | None:
+        """The stage's inputs; None (logged) when it is up to date and not forced."""
+        network, weights, folder, stem = source
+        source_sha = sha256_file(folder / f"{stem}.npz")
+        split, record = weights_split(weights, settings.data_root, stage, trace_split)
+        limit = settings.limit
+        inputs = {"source_sha256": source_sha, "data": record["indices_sha256"],
+                  "source_md5": record["source_md5"], "timesteps": network.timesteps, "limit": limit,
+                  "selection": None if limit is None else LIMIT_SELECTION, "code_sha256": code_sha256()}
+        if network.spike_levels != 1:
+            inputs["spike_levels"] = network.spike_levels
+        if not settings.force and records.up_to_date(stage, inputs):
+            log(f"{stage}: up to date, skipped")
+            return None
+        log(f"{stage}: running (weights {stem} from {folder})")
+        return cls(split, record, inputs, limited_selection(len(split), limit), source, source_sha,
+                   time.perf_counter())
+
+    def images(self, trace_split: str) -> LabelledImages:
+        """The selected images of the split, normalised as the weights were trained."""
+        weights = self.source[1]
+        return LabelledImages(trace_split, self.split.images[self.take], self.split.labels[self.take],
+                              self.split.indices[self.take], tuple(weights.mean), tuple(weights.std))
+
+    def meta(self, settings: TimeStageSettings, split: Any) -> dict[str, Any]:
+        """Manifest entries: class names, command and the weights' provenance."""
+        _, _, folder, stem = self.source
+        return {"class_names": list(split.info.class_names), "command": settings.command,
+                "source": {"weights": stem, "sha256": self.source_sha, "path": str(folder)}}
+
+    def provenance(self, settings: TimeStageSettings) -> dict[str, Any]:
+        """The split's provenance record in the trace manifest."""
+        return {"data": self.record, "source_sha256": self.source_sha, "limit": self.inputs["limit"],
+                "selection": self.inputs["selection"], "seconds": round(time.perf_counter() - self.t0, 2),
+                "command": settings.command}
+
+
 def extract_time_split(settings: TimeStageSettings, records: StageRecords, work: Path, out: Path,
-                       name: str, trace_split: str) -> None:
+                       name: str, trace_split: str,
+                       source: tuple[SpikingNetwork, SpikingWeights, Path, str] | None = None) -> None:
     """Stage ``extract:<name>:<trace_split>``: depth x time traces -> ``<out>/<name>/<trace_split>.npz``.
 
+    ``source`` is the network, its weights, their folder and file stem (default:
+    the INT8 weights at ``qsnn_timesteps``, for ``qdsnn_time``; the seed
+    variants' come from :func:`sparq_gym.pipeline_variants.variant_network`).
     Skipped when its recorded inputs (weights sha256, images, timesteps,
     limit, extraction code) and output are unchanged, unless ``settings.force``.
     """
     stage = f"extract:{name}:{trace_split}"
-    folder = int8_source(work, out)
-    if folder is None:
-        raise FileNotFoundError(f"{stage}: no INT8 weights {INT8_STEM}.npz/.json in {work} or "
-                                f"{out / 'weights'}; run the pipeline's qat stage first")
-    weights = load_weights(folder, INT8_STEM)
-    source_sha = sha256_file(folder / f"{INT8_STEM}.npz")
-    dataset_split = TRACE_SPLITS[trace_split]
-    holdout, recorded = _holdout(weights.provenance, dataset_split)
-    split = load_split(weights.spec.dataset, dataset_split, settings.data_root,
-                       holdout_size=holdout["holdout_size"], holdout_seed=holdout["holdout_seed"])
-    record = split_record(split)
-    if recorded and recorded.get("indices_sha256") != record["indices_sha256"]:
-        raise ValueError(f"{stage}: the {dataset_split!r} images differ from those the INT8 weights record "
-                         f"({record['indices_sha256'][:12]}... vs {recorded['indices_sha256'][:12]}...)")
-    limit = settings.limit
-    selection = None if limit is None else LIMIT_SELECTION
-    inputs = {"source_sha256": source_sha, "data": record["indices_sha256"],
-              "source_md5": record["source_md5"], "timesteps": settings.qsnn_timesteps, "limit": limit,
-              "selection": selection, "code_sha256": code_sha256()}
-    if not settings.force and records.up_to_date(stage, inputs):
-        log(f"{stage}: up to date, skipped")
+    if source is None:
+        folder = int8_source(work, out)
+        if folder is None:
+            raise FileNotFoundError(f"{stage}: no INT8 weights {INT8_STEM}.npz/.json in {work} or "
+                                    f"{out / 'weights'}; run the pipeline's qat stage first")
+        weights = load_weights(folder, INT8_STEM)
+        source = (SpikingNetwork(weights, settings.qsnn_timesteps), weights, folder, INT8_STEM)
+    job = WeightsStage.start(settings, records, stage, trace_split, source)
+    if job is None:
         return
-    log(f"{stage}: running (INT8 weights from {folder})")
-    t0 = time.perf_counter()
-    take = limited_selection(len(split), limit)
-    arrays, meta = extract_time_traces(
-        SpikingNetwork(weights, settings.qsnn_timesteps), weights.spec,
-        LabelledImages(trace_split, split.images[take], split.labels[take], split.indices[take],
-                       tuple(weights.mean), tuple(weights.std)),
-        name=name,
-        batch_size=settings.batch_size, progress=settings.progress,
-        meta={"class_names": list(split.info.class_names), "command": settings.command,
-              "source": {"weights": INT8_STEM, "sha256": source_sha, "path": str(folder)}})
-    archive = save_time_split(arrays, meta, out / name, trace_split, split_provenance={
-        "data": record, "source_sha256": source_sha, "limit": limit, "selection": selection,
-        "seconds": round(time.perf_counter() - t0, 2), "command": settings.command})
+    network, weights, folder, _ = source
+    arrays, meta = extract_time_traces(network, weights.spec, job.images(trace_split), name=name,
+                                       batch_size=settings.batch_size, progress=settings.progress,
+                                       meta=job.meta(settings, job.split))
+    archive = save_time_split(arrays, meta, out / name, trace_split,
+                              split_provenance=job.provenance(settings))
+    record, take, t0, inputs = job.record, job.take, job.t0, job.inputs
     same = _qdsnn_images(out, trace_split) in (None, record["indices_sha256"])
     accuracy = arrays["probs"][:, :, -1].argmax(axis=2) == arrays["labels"][:, None]
     log(f"{stage}: {len(take)} samples, accuracy per exit at T "
@@ -130,7 +191,10 @@ def extract_time_split(settings: TimeStageSettings, records: StageRecords, work:
 
 def ship_time_traces(records: StageRecords, out: Path, names: tuple[str, ...],
                      backbone: str) -> dict[str, Any]:
-    """Add the depth x time trace sets ``names`` to ``<out>/manifest.json`` (files, sha256, stage records).
+    """Add the trace sets ``names`` to ``<out>/manifest.json`` (files, sha256, stage records).
+
+    Used for the depth x time sets and for the seed variants
+    (:mod:`sparq_gym.pipeline_variants`).
 
     The other entries of the backbone manifest (Table 1, v0 files, earlier
     stage records) are kept; a missing manifest is started. Returns the manifest.

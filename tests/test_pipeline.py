@@ -58,31 +58,40 @@ def test_commands_are_added_under_backbone() -> None:
         assert parser.parse_args([action, "lenet"]).backbone_action == action
 
 
+_REPRODUCED = [("mlp", 256), ("lenet", 256), ("alexnet", 64),
+               pytest.param("alexnet", 256, marks=pytest.mark.slow)]
+
+
 @pytest.mark.data
-@pytest.mark.parametrize(("backbone", "n_images"), [("mlp", 256), ("lenet", 256), ("alexnet", 64),
-                                                     pytest.param("alexnet", 256, marks=pytest.mark.slow)])
-def test_shipped_int8_weights_reproduce_shipped_traces(backbone: str, n_images: int) -> None:
+@pytest.mark.parametrize("network", ["qdsnn", "multilevel", "spquant"])
+@pytest.mark.parametrize(("backbone", "n_images"), _REPRODUCED)
+def test_shipped_weights_reproduce_shipped_traces(backbone: str, n_images: int, network: str) -> None:
+    """The shipped weights rebuild every spiking network's shipped traces (qdsnn and multilevel from
+    ``qsnn_int8``, spquant from ``spquant``), probabilities and every counter."""
     from sparq_gym.backbones.spiking import SpikingNetwork, load_weights
     from sparq_gym.data import load_split
     from sparq_gym.paths import trace_dir
     from sparq_gym.traces.counters import MemoryModel
     from sparq_gym.traces.extract import extract_arrays
 
-    directory = trace_dir(backbone, "qdsnn")
+    directory = trace_dir(backbone, network)
     weights_dir = directory.parent / "weights"
-    if not (directory / "manifest.json").exists() or not (weights_dir / "qsnn_int8.json").exists():
-        pytest.skip(f"no shipped traces or INT8 weights for {backbone}")
+    stem = "spquant" if network == "spquant" else "qsnn_int8"
+    if not (directory / "manifest.json").exists() or not (weights_dir / f"{stem}.json").exists():
+        pytest.skip(f"no shipped {network} traces or weights for {backbone}")
     if not _data_root().is_dir():
         pytest.skip("datasets not available (SPARQ_DATA or ../shared/data)")
     shipped = TraceSet.load(directory, "test")
-    weights = load_weights(weights_dir, "qsnn_int8")
-    network = SpikingNetwork(weights, timesteps=int(shipped.meta["timesteps"]))
+    weights = load_weights(weights_dir, stem)
+    assert shipped.meta["source"]["weights"] == stem
+    network_ = SpikingNetwork(weights, timesteps=int(shipped.meta["timesteps"]),
+                              spike_levels=int(shipped.meta.get("spike_levels", 1)))
     split = load_split(weights.spec.dataset, "test", _data_root())
     n = min(n_images, shipped.n_samples)
     ids = shipped.sample_ids[:n]
     assert np.array_equal(split.labels[ids], shipped.labels[:n])
     probs, exit_counts, full_counts = extract_arrays(
-        network, split.images[ids], weights.mean, weights.std, spiking=True,
+        network_, split.images[ids], weights.mean, weights.std, spiking=True,
         memory=MemoryModel(**shipped.meta["memory_model"]), batch_size=64, progress=False,
         channels_last=weights.spec.channels_last)
     assert np.array_equal(probs.argmax(axis=2), shipped.probs[:n].argmax(axis=2))
@@ -98,6 +107,7 @@ def test_pipeline_runs_and_resumes_on_mnist(tmp_path: Path, capsys: pytest.Captu
 
     from sparq_gym.backbones.model import build_network
     from sparq_gym.backbones.spec import get_spec
+    from sparq_gym.backbones.spiking.spquant import SpQuantConfig
     from sparq_gym.data import holdout_indices
     from sparq_gym.io import read_json
     from sparq_gym.pipeline import PipelineConfig, run_pipeline
@@ -110,11 +120,16 @@ def test_pipeline_runs_and_resumes_on_mnist(tmp_path: Path, capsys: pytest.Captu
                 "config": {"holdout_size": 5000, "holdout_seed": 0}}, ann)
     config = PipelineConfig("mlp", work_dir=str(tmp_path / "work"), out_root=str(tmp_path / "out"),
                             ann=str(ann), data_root=str(_data_root()), qat_epochs=1, qat_max_steps=1,
-                            snn_timesteps=4, limit=8, progress=False, command="pytest")
+                            snn_timesteps=4, limit=8, progress=False, command="pytest",
+                            spquant=SpQuantConfig(train_images=64, stat_images=32, batch_size=32))
     manifest = run_pipeline(config)
     rows = {r["variant"]: r for r in manifest["table1"]["rows"]}
     assert list(rows) == ["ANN", "Dynamic ANN Cfg 0.6/0.7", "SNN T=4", "QSNN T=4",
-                          "QDSNN Cfg 0.2/0.4", "QDSNN Cfg 0.6/0.7"]
+                          "QDSNN Cfg 0.2/0.4", "QDSNN Cfg 0.6/0.7", "Multi-level SNN T=1",
+                          "Multi-level SNN T=1 Cfg 0.6/0.7", "SpQuant-SNN T=4", "SpQuant-SNN T=4 Cfg 0.6/0.7"]
+    assert manifest["weights"]["spquant"] == "weights/spquant.npz" and "weights/spquant.npz" in manifest["files"]
+    multilevel = TraceSet.load(tmp_path / "out" / "mlp" / "multilevel", "test")
+    assert multilevel.meta["timesteps"] == 1 and multilevel.meta["spike_levels"] == spec.levels
     assert rows["ANN"]["ops"] == 574_080  # the plain MLP's MACs (spec §2)
     out = tmp_path / "out" / "mlp"
     train = TraceSet.load(out / "qdsnn", "train")
@@ -126,7 +141,8 @@ def test_pipeline_runs_and_resumes_on_mnist(tmp_path: Path, capsys: pytest.Captu
     capsys.readouterr()
     run_pipeline(config)  # everything is recorded and unchanged: every stage is skipped
     log = capsys.readouterr().out
-    for stage in ("convert", "qat", "extract:qdsnn:train", "extract:snn:test"):
+    for stage in ("convert", "qat", "extract:qdsnn:train", "extract:snn:test", "spquant",
+                  "extract:multilevel:train", "extract:spquant:test"):
         assert f"{stage}: up to date, skipped" in log
     again = read_json(tmp_path / "work" / "pipeline_state.json")
     assert again["stages"]["qat"]["finished_at"] == state["stages"]["qat"]["finished_at"]

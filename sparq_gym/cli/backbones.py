@@ -1,8 +1,9 @@
-"""``sparq backbone stats|train``: static operation counts and ANN training.
+"""``sparq backbone stats|train|variants``: static operation counts, ANN training, seed variants.
 
 Examples::
 
     sparq backbone stats alexnet --json
+    sparq backbone variants --out docs/variants.md      # multilevel and spquant beside the QDSNN
     sparq backbone train lenet --data-root ../shared/data --epochs 20 --seed 0 --out runs/lenet
     sparq backbone train alexnet --out runs/alexnet --resume      # continue after a stop
     sparq backbone train alexnet --out runs/alexnet-wr --init-from runs/alexnet/model.pt \
@@ -30,6 +31,28 @@ def _stats(args: argparse.Namespace) -> int:
         print(json.dumps(stats, indent=2))
         return 0
     sys.stdout.write(format_network_stats(stats))
+    return 0
+
+
+def _variants(args: argparse.Namespace) -> int:
+    from sparq_gym.io import atomic_write_text, check_output_file
+    from sparq_gym.reports.variants import compare_variants, variants_markdown, width_choices
+
+    if args.widths:
+        for name in args.backbones:
+            for row in width_choices(name, args.widths, data_root=args.data_root):
+                print(name, json.dumps(row))
+        return 0
+    if args.out is not None:
+        check_output_file(args.out)
+    results = [compare_variants(name) for name in args.backbones]
+    text = variants_markdown(results)
+    if args.out is not None:
+        atomic_write_text(args.out, text)
+    if args.json:
+        print(json.dumps({"backbones": results}, indent=2))
+    else:
+        sys.stdout.write(text)
     return 0
 
 
@@ -61,6 +84,18 @@ def register(subparsers: Any) -> None:
     stats.add_argument("name", help="backbone: mlp, lenet or alexnet")
     stats.add_argument("--json", action="store_true", help="print JSON")
     stats.set_defaults(handler=_stats)
+
+    variants = sub.add_parser("variants", help="multi-level and SpQuant networks beside the binary QDSNN "
+                              "(accuracy, ops, spike rate, memory, energy; spec §8)")
+    variants.add_argument("--backbones", nargs="+", default=["mlp", "lenet", "alexnet"],
+                          choices=["mlp", "lenet", "alexnet"], help="backbones (default: all three)")
+    variants.add_argument("--out", default=None, help="also write the Markdown to this file")
+    variants.add_argument("--json", action="store_true", help="print JSON")
+    variants.add_argument("--widths", type=int, default=None, metavar="N",
+                          help="instead: accuracy of the untrained SpQuant network for each weight and "
+                               "membrane width on N hold-out images (how its defaults were chosen)")
+    variants.add_argument("--data-root", default=None, help="dataset root (for --widths)")
+    variants.set_defaults(handler=_variants)
 
     tr = sub.add_parser("train", help="train the conversion-ready dynamic ANN")
     tr.add_argument("name", help="backbone: mlp, lenet or alexnet")

@@ -46,15 +46,21 @@ def _command_line(args: argparse.Namespace) -> str:
 def _run(args: argparse.Namespace) -> int:
     import torch
 
+    from sparq_gym.backbones.spiking.spquant import SpQuantConfig
     from sparq_gym.paths import NETWORKS, TIME_NETWORKS
     from sparq_gym.pipeline import PipelineConfig, run_pipeline
 
     if args.threads:
         torch.set_num_threads(args.threads)
     networks = tuple(args.networks.split(",")) if args.networks else NETWORKS + TIME_NETWORKS
+    spquant = SpQuantConfig(train_images=args.spquant_images, lr=args.spquant_lr,
+                            prune_fraction=args.spquant_prune,
+                            prune_fraction_linear=args.spquant_prune_linear,
+                            batch_size=args.spquant_batch_size, spike_penalty=args.spquant_spike_penalty,
+                            distill=args.spquant_distill)
     config = config_from_args(PipelineConfig, args, backbone=args.name, work_dir=args.work,
                               out_root=args.out, networks=networks, progress=not args.no_progress,
-                              command=_command_line(args))
+                              command=_command_line(args), spquant=spquant)
     result = run_pipeline(config, _STAGES[args.backbone_action])
     if "table1" in result:
         print(json.dumps({"backbone": result["backbone"], "summary": result["summary"],
@@ -86,8 +92,23 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only the first N images per split for the T=32 FP32 SNN (default: --limit)")
     parser.add_argument("--networks", default=None,
                         help="comma-separated trace sets to extract (default: qdsnn,dynamic_ann,snn,"
-                             "qdsnn_time; qdsnn_time alone needs no ANN: it uses the INT8 weights in WORK "
-                             "or the shipped ones)")
+                             "multilevel,spquant,qdsnn_time; multilevel, spquant and qdsnn_time need no "
+                             "ANN: they use the INT8 weights in WORK or the shipped ones)")
+    parser.add_argument("--multilevel-timesteps", type=int, default=1,
+                        help="T of the multi-level network (seed 004; default 1)")
+    parser.add_argument("--spquant-images", type=int, default=None,
+                        help="fit images the SpQuant fine-tuning sees (default: one epoch)")
+    parser.add_argument("--spquant-lr", type=float, default=1e-3,
+                        help="SpQuant fine-tuning learning rate (default 1e-3, cosine-annealed)")
+    parser.add_argument("--spquant-prune", type=float, default=0.25,
+                        help="fraction of conv channels SpQuant prunes per layer (default 0.25)")
+    parser.add_argument("--spquant-prune-linear", type=float, default=0.5,
+                        help="fraction of linear units SpQuant prunes per layer (default 0.5)")
+    parser.add_argument("--spquant-batch-size", type=int, default=64, help="SpQuant fine-tuning batch size")
+    parser.add_argument("--spquant-spike-penalty", type=float, default=0.0,
+                        help="weight of the mean spike rate in the SpQuant fine-tuning loss (default 0: off)")
+    parser.add_argument("--spquant-distill", type=float, default=0.0,
+                        help="weight of distillation from the INT8 network's exact QNN twin (default 0: off)")
     parser.add_argument("--force", action="store_true", help="re-run stages even when up to date")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -104,10 +104,14 @@ _IDX_MD5: tuple[tuple[str, str, str, str | None], ...] = (
     ("mnist", "train_labels", "d53e105ee54ea40749a09fcbcd1e9432", "a25bea736e30d166cdddb491f175f624"),
     ("mnist", "test_images", "9fb629c4189551a2d022fa330f9573f3", "2646ac647ad5339dbf082846283269ea"),
     ("mnist", "test_labels", "ec29112dd5afa0611ce80d1b7f02629c", "27ae3e4e09519cfbb04c329615203637"),
-    ("fashion-mnist", "train_images", "8d4fb7e6c68d591d4c3dfef9ec88bf0d", None),
-    ("fashion-mnist", "train_labels", "25c81989df183df01b3e8a0aad5dffbe", None),
-    ("fashion-mnist", "test_images", "bef4ecab320f06d8554ea6380940ec79", None),
-    ("fashion-mnist", "test_labels", "bb300cfdad3c16e7a12a480ee83cd310", None),
+    # Fashion-MNIST's content digests: the md5 of the decompressed official files as published
+    # beside the .gz digests in public dataset loaders; the labels' were recomputed here from
+    # zalandoresearch/fashion-mnist's own data/fashion/*-labels-idx1-ubyte.gz. Debian's
+    # dataset-fashion-mnist (0.0~git20200523.55506a9-1, re-gzipped) decompresses to all four.
+    ("fashion-mnist", "train_images", "8d4fb7e6c68d591d4c3dfef9ec88bf0d", "f4a8712d7a061bf5bd6d2ca38dc4d50a"),
+    ("fashion-mnist", "train_labels", "25c81989df183df01b3e8a0aad5dffbe", "9018921c3c673c538a1fc5bad174d6f9"),
+    ("fashion-mnist", "test_images", "bef4ecab320f06d8554ea6380940ec79", "8181f5470baa50b63fa0f6fddb340f0a"),
+    ("fashion-mnist", "test_labels", "bb300cfdad3c16e7a12a480ee83cd310", "15d484375f8d13e6eb1aabb0c3f46965"),
     ("kmnist", "train_images", "bdb82020997e1d708af4cf47b453dcf7", None),
     ("kmnist", "train_labels", "e144d726b3acfaa3e44228e80efcd344", None),
     ("kmnist", "test_images", "5c965bf0a639b31b8f53240b1b52f4d7", None),

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["PICO", "EnergyModel"]
+__all__ = ["PICO", "EnergyModel", "spike_width"]
 
 PICO = 1e-12
 """Joules per picojoule."""
@@ -77,3 +77,11 @@ def _columns(
             f"(the traces have {names})"
         )
     return {name: array[..., names.index(name)].astype(np.float64) for name in required}
+
+
+def spike_width(meta: Mapping[str, Any], model: str) -> int:
+    """``meta["spike_bits"]``: bits of one spike event (1 for binary spikes, more for multi-level ones)."""
+    bits = int(meta.get("spike_bits", 1))
+    if bits < 1:
+        raise ValueError(f"energy model {model!r}: meta spike_bits must be >= 1, got {bits}")
+    return bits

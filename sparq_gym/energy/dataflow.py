@@ -12,7 +12,7 @@ from typing import Any
 
 from numpy.typing import ArrayLike
 
-from sparq_gym.energy.base import PICO, EnergyModel, FloatArray, _columns
+from sparq_gym.energy.base import PICO, EnergyModel, FloatArray, _columns, spike_width
 from sparq_gym.energy.dataflow_hardware import DataflowHardware
 
 __all__ = ["DataflowEnergyModel"]
@@ -41,8 +41,12 @@ class DataflowEnergyModel(EnergyModel):
       transfers are already derived from the op counts, and counting
       ``mem_bytes`` too would count the same traffic twice.
 
+    * multi-level spikes (``spike_bits`` = b > 1, seed 004): each synaptic op
+      is ``b`` accumulates (shift-and-add of ``z * w``) and moves ``b`` bits;
+      its weight is still read once.
+
     Manifest keys read: ``weight_bits`` (optional; default the preset's 8),
-    ``activation_bits`` (optional; default 8).
+    ``activation_bits`` (optional; default 8), ``spike_bits`` (optional; default 1).
 
     :param hardware: the preset (see :data:`DATAFLOW_PRESETS`).
     :param name: registry name.
@@ -70,11 +74,12 @@ class DataflowEnergyModel(EnergyModel):
                 f"got {weight_bits} and {activation_bits}"
             )
         macs, syn, lif = col["macs"], col["synaptic_ops"], col["lif_ops"]
+        spike_bits = spike_width(meta, self.name)
         weight_pj = hw.weight_access_pj(weight_bits)
         neuron_pj = hw.mult_8bit_pj + hw.add_8bit_pj
         return {
             "mac": macs * (hw.mac_pj(weight_bits) * PICO),
-            "synaptic": syn * (hw.accumulate_pj(weight_bits) * PICO),
+            "synaptic": syn * (spike_bits * hw.accumulate_pj(weight_bits) * PICO),
             "neuron": (lif / 2.0) * (neuron_pj * PICO),
             "weight_access": (
                 macs * (weight_pj / hw.weight_reuse_qnn) + syn * (weight_pj / hw.weight_reuse_snn)
@@ -82,7 +87,7 @@ class DataflowEnergyModel(EnergyModel):
             * PICO,
             "movement": (
                 macs * (activation_bits * hw.dense_pj_per_bit * hw.hops)
-                + syn * (hw.sparse_pj_per_bit * hw.hops)
+                + syn * (spike_bits * hw.sparse_pj_per_bit * hw.hops)
             )
             * PICO,
         }

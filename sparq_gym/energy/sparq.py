@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from sparq_gym.energy.base import PICO, EnergyModel, FloatArray, _columns
+from sparq_gym.energy.base import PICO, EnergyModel, FloatArray, _columns, spike_width
 
 __all__ = ["SparqEnergyModel"]
 
@@ -37,7 +37,12 @@ class SparqEnergyModel(EnergyModel):
     bytes of weights, membrane potentials and spikes read or written on the
     path; every byte costs the same ``E_mem`` whatever the level of the memory
     hierarchy, as in the paper's Eq. 4-5 (no caching, no reuse, no distinction
-    between SRAM and DRAM). This model reads no manifest (``meta``) key.
+    between SRAM and DRAM).
+
+    Multi-level spikes (seed 004): a synaptic op on a spike of ``b`` =
+    ``meta["spike_bits"]`` bits (default 1) adds ``z * w`` for ``z < 2**b``
+    by shift-and-add, at most ``b`` accumulates, and is priced as ``b`` of
+    them (an upper bound). That is the only manifest key this model reads.
 
     Constants (45 nm CMOS, M. Horowitz, "Computing's energy problem (and what
     we can do about it)", ISSCC 2014, the paper's ref. [5]; values as the paper
@@ -70,8 +75,9 @@ class SparqEnergyModel(EnergyModel):
         """Return ``mac``, ``synaptic``, ``lif`` and ``memory`` energies in joules.
 
         Each part has the leading shape of ``counts``; ``memory`` is zero when
-        ``include_memory`` is False. ``meta`` is not read.
+        ``include_memory`` is False. ``meta``: ``spike_bits`` only.
         """
+        spike_bits = spike_width(meta, self.name)
         required = ["macs", "synaptic_ops", "lif_ops"]
         if self.include_memory:
             required.append("mem_bytes")
@@ -83,7 +89,7 @@ class SparqEnergyModel(EnergyModel):
         )
         return {
             "mac": col["macs"] * (self.mac_pj * PICO),
-            "synaptic": col["synaptic_ops"] * (self.accumulate_pj * PICO),
+            "synaptic": col["synaptic_ops"] * (spike_bits * self.accumulate_pj * PICO),
             "lif": (col["lif_ops"] / 2.0) * ((self.decay_pj + self.compare_pj) * PICO),
             "memory": memory,
         }

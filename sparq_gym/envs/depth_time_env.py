@@ -150,7 +150,9 @@ class SPARQDepthTimeEnv(TraceReplayEnv):
     ================ ==================== ========================================================
     ``backbone``     ``None``             ``"mlp"``, ``"lenet"`` or ``"alexnet"``: shipped traces
                                           in ``pretrained/<backbone>/<network>_time``
-    ``network``      ``"qdsnn"``          the network variant (only ``qdsnn`` ships with time)
+    ``network``      ``"qdsnn"``          the network variant: ``"qdsnn"`` (INT8, T=4),
+                                          ``"spquant"`` (seed 002, T=4) or ``"multilevel"``
+                                          (seed 004, T=1: one timestep, nothing to wait for)
     ``split``        ``None``             ``"train"`` (train and tune here) or ``"test"``;
                                           ``None``: ``"train"``, or the split of ``traces``
     ``alpha``        ``0.3``              weight of the savings in the reward
@@ -180,6 +182,8 @@ class SPARQDepthTimeEnv(TraceReplayEnv):
     ## Version History
     * v0: Initial version: decision points (head, timestep), actions CONTINUE / EXIT /
       WAIT with masks, path cost of blocks and visited heads, v0's reward rule.
+    * v0, unchanged meaning: ``network`` also takes ``"multilevel"`` and ``"spquant"`` (their
+      ``<network>_time`` trace sets; the default ``"qdsnn"`` is what it was).
     """
 
     metadata: dict[str, Any] = {"render_modes": ["ansi"], "render_fps": 4}

@@ -129,7 +129,10 @@ class SPARQExitEnv(TraceReplayEnv):
     argument         default              meaning
     ================ ==================== ========================================================
     ``backbone``     ``None``             ``"mlp"``, ``"lenet"`` or ``"alexnet"``: shipped traces
-    ``network``      ``"qdsnn"``          ``"qdsnn"``, ``"dynamic_ann"`` or ``"snn"``
+    ``network``      ``"qdsnn"``          ``"qdsnn"``, ``"dynamic_ann"``, ``"snn"``,
+                                          ``"multilevel"`` (seed 004: multi-level spikes,
+                                          T=1) or ``"spquant"`` (seed 002: integer
+                                          membrane, pruned, 4-bit linear weights)
     ``split``        ``None``             ``"train"`` (the hold-out: train and tune here) or
                                           ``"test"``; ``None``: ``"train"``, or the split of
                                           ``traces``
@@ -162,6 +165,8 @@ class SPARQExitEnv(TraceReplayEnv):
       arguments are refused that were accepted before (``alpha < 0``, ``n_bins > 1000``,
       non-dict ``options``), ``render_mode="rgb_array"`` added, the ansi line shows the cost
       so far, and the native vector env builds its info on first read.
+    * v0, unchanged meaning: ``network`` also takes ``"multilevel"`` and ``"spquant"``, the
+      related seeds' networks (new trace sets; the default ``"qdsnn"`` is what it was).
     """
 
     metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}

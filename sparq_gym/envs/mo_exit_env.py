@@ -48,6 +48,7 @@ class MOSPARQExitEnv(SPARQExitEnv):
 
     ## Version History
     * v0: Initial version: ``[+1 / -1, savings if right else 0]``, the two terms of v0's reward.
+    * v0, unchanged meaning: ``network`` also takes ``"multilevel"`` and ``"spquant"``.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 from sparq_gym.checks import check_integer, check_number, is_integer
 from sparq_gym.envs.costs import cost_names
 from sparq_gym.errors import SettingsError
-from sparq_gym.paths import NETWORKS
+from sparq_gym.paths import DEFAULT_NETWORK, NETWORKS
 
 __all__ = [
     "MAX_BINS",
@@ -76,14 +76,14 @@ class ExitSettings:
     :param obs_type: ``"multidiscrete"`` (exit, bin), ``"discrete"`` (one index, for tabular
         code) or ``"box"`` (confidence, entropy, margin, one-hot exit: for deep RL).
     :param network: the network variant whose traces are replayed (``"qdsnn"``,
-        ``"dynamic_ann"``, ``"snn"``).
+        ``"dynamic_ann"``, ``"snn"``, ``"multilevel"``, ``"spquant"``: :data:`sparq_gym.paths.NETWORKS`).
     """
 
     alpha: float = 0.3
     n_bins: int = 10
     cost: str = "total_ops"
     obs_type: ObsType = "multidiscrete"
-    network: str = "qdsnn"
+    network: str = DEFAULT_NETWORK
 
     def __post_init__(self) -> None:
         """Check every setting and store numpy scalars as plain Python numbers."""

@@ -17,7 +17,9 @@ Rows (on one split, ``test`` in both products), in this order:
   environment gives for a policy that always continues);
 - ``QDSNN Cfg 0.2/0.4`` and ``QDSNN Cfg 0.6/0.7``: the threshold rule on the INT8 network;
 - ``QDSNN full pass (every head)``: every head evaluated, the final head's answer
-  (the report's Tables 3-4 only).
+  (the report's Tables 3-4 only);
+- ``Multi-level SNN T=1`` and ``SpQuant-SNN T=4`` (the related seeds' networks,
+  spec §8), each as the plain network and with the threshold rule Cfg 0.6/0.7.
 
 ``ops`` is MACs for the ANN rows and synaptic ops (accumulates) for the
 spiking rows, as in the paper; every counter's mean is kept too.
@@ -59,6 +61,9 @@ DYNAMIC_ANN_CONFIG: tuple[float, float] = (0.6, 0.7)
 
 SAME_IMAGES_KEY = "ann_on_snn_images"
 """Key of the row "ANN on the SNN's images" (present only for a limited SNN extraction)."""
+
+SEED_LABELS: dict[str, str] = {"multilevel": "Multi-level SNN", "spquant": "SpQuant-SNN"}
+"""Row labels of the related seeds' networks (spec §8): the plain network and the paper's Cfg 0.6/0.7."""
 
 FULL_PASS_KEY = "qdsnn_full"
 """Key of the row "QDSNN full pass (every head)"."""
@@ -245,6 +250,13 @@ def table1_rows(traces: Mapping[str, TraceSet], qsnn_timesteps: int | None = Non
             every_head = np.full(q.n_samples, q.n_exits - 1, dtype=np.int64)
             rows.append(evaluate_policy(q, FULL_PASS_KEY, "QDSNN full pass (every head)", every_head,
                                         "synaptic_ops"))
+    for name, label in SEED_LABELS.items():
+        if name in traces:
+            v = traces[name]
+            title = f"{label} T={_timesteps(v, None, 1)}"
+            rows.append(evaluate_policy(v, name, title, None, "synaptic_ops"))
+            rows.append(evaluate_policy(v, f"{name}_0.6_0.7", f"{title} Cfg 0.6/0.7",
+                                        threshold_exits(v.confidence(), PAPER_CONFIGS[1]), "synaptic_ops"))
     return rows
 
 

@@ -78,16 +78,30 @@ class MemoryModel:
     membrane potential (``2 x membrane_bytes``), and each emitted spike is
     written once (``spike_bytes``).
 
-    :param weight_bytes: bytes per weight (4 for FP32, 1 for INT8).
+    Widths may be fractions of a byte in multiples of one bit (``0.5`` for a
+    4-bit weight or membrane): traffic is summed in bits and each per-sample
+    total is rounded up to whole bytes when read.
+
+    :param weight_bytes: bytes per weight (4 for FP32, 1 for INT8, 0.5 for 4-bit).
     :param activation_bytes: bytes per analog activation.
     :param membrane_bytes: bytes per membrane potential.
     :param spike_bytes: bytes per spike event.
     """
 
-    weight_bytes: int = 4
-    activation_bytes: int = 4
-    membrane_bytes: int = 4
-    spike_bytes: int = 1
+    weight_bytes: float = 4
+    activation_bytes: float = 4
+    membrane_bytes: float = 4
+    spike_bytes: float = 1
+
+    def __post_init__(self) -> None:
+        for name in ("weight_bytes", "activation_bytes", "membrane_bytes", "spike_bytes"):
+            value = getattr(self, name)
+            if value <= 0 or abs(value * 8 - round(value * 8)) > 1e-9:
+                raise ValueError(f"MemoryModel.{name} must be a positive multiple of 1/8 byte, got {value!r}")
+
+    def bits(self, name: str) -> int:
+        """Width of ``name`` (``"weight"``, ``"activation"``, ``"membrane"`` or ``"spike"``) in bits."""
+        return round(getattr(self, f"{name}_bytes") * 8)
 
 
 def conv_fanout(conv: nn.Conv2d, input_hw: tuple[int, int]) -> Tensor:
@@ -143,6 +157,21 @@ def synaptic_ops(spikes: Tensor, fanout: Tensor) -> Tensor:
         return counts.flatten(1).sum(1) * fanout
     per_pixel = counts.sum(1)  # (N, H, W): the fan-out does not depend on the channel
     return (per_pixel * fanout).flatten(1).sum(1)
+
+
+def _active_fraction(block: nn.Module) -> tuple[int, int]:
+    """``(active, all)`` output channels of ``block`` (all of them unless pruned)."""
+    layer = block.layer
+    total = layer.out_channels if isinstance(layer, nn.Conv2d) else layer.out_features
+    return int(getattr(block, "active_outputs", total)), int(total)
+
+
+def _bytes(counts: Tensor) -> NDArray[np.int64]:
+    """A copy of ``counts`` with its ``mem_bytes`` column turned from bits into whole bytes (rounded up)."""
+    out = counts.clone()
+    k = _K["mem_bytes"]
+    out[..., k] = torch.div(out[..., k] + 7, 8, rounding_mode="floor")
+    return out.numpy()
 
 
 def _layer_macs(layer: nn.Module, output: Tensor) -> int:
@@ -234,26 +263,31 @@ class OpCounter:
             x = inputs[0]
             n = x.shape[0]
             layer = block.layer
-            n_weights = sum(p.numel() for p in layer.parameters())
-            out_per_sample = output[0].numel()
-            traffic = n_weights * mem.weight_bytes
+            # a pruned layer (spquant) reads only the weights it keeps and evaluates only its
+            # active output channels; the others do not exist on the chip
+            n_weights = getattr(block, "stored_weights", None)
+            if n_weights is None:
+                n_weights = sum(p.numel() for p in layer.parameters())
+            active = _active_fraction(block)
+            out_per_sample = output[0].numel() * active[0] // active[1]
+            traffic = n_weights * getattr(block, "weight_bits", mem.bits("weight"))
             analog = not self.spiking or getattr(block, "analog_input", False)
             if analog:
-                self._add(part, "macs", _layer_macs(layer, output), n)
-                traffic += x[0].numel() * mem.activation_bytes
+                self._add(part, "macs", _layer_macs(layer, output) * active[0] // active[1], n)
+                traffic += x[0].numel() * mem.bits("activation")
             else:
                 key = (id(block), tuple(x.shape[1:]))
                 if key not in self._fanouts:
-                    self._fanouts[key] = _block_fanout(block, tuple(x.shape[1:]))
+                    self._fanouts[key] = _block_fanout(block, tuple(x.shape[1:])) * active[0] // active[1]
                 spikes = x.detach() != 0
                 self._add(part, "synaptic_ops", synaptic_ops(spikes, self._fanouts[key]), n)
                 in_spikes = spikes.flatten(1).sum(1).to(torch.int64)
-                self._add(part, "mem_bytes", in_spikes * mem.spike_bytes, n)
+                self._add(part, "mem_bytes", in_spikes * mem.bits("spike"), n)
             if self.spiking:
                 self._add(part, "lif_ops", 2 * out_per_sample, n)
-                traffic += 2 * out_per_sample * mem.membrane_bytes
+                traffic += 2 * out_per_sample * mem.bits("membrane")
             else:
-                traffic += out_per_sample * mem.activation_bytes
+                traffic += out_per_sample * mem.bits("activation")
             self._add(part, "mem_bytes", traffic, n)
 
         return hook
@@ -265,7 +299,7 @@ class OpCounter:
             n = output.shape[0]
             emitted = (output.detach() != 0).flatten(1).sum(1).to(torch.int64)
             self._add(part, "spikes", emitted, n)
-            self._add(part, "mem_bytes", emitted * self.memory.spike_bytes, n)
+            self._add(part, "mem_bytes", emitted * self.memory.bits("spike"), n)
 
         return hook
 
@@ -277,7 +311,7 @@ class OpCounter:
 
     def part_counts(self) -> NDArray[np.int64]:
         """Raw counts per part ``(N, 2E-1, K)``: backbone segments 0..E-1, then heads 0..E-2."""
-        return self._require().numpy().copy()
+        return _bytes(self._require())
 
     def exit_counts(self) -> NDArray[np.int64]:
         """Cumulative counts to reach each exit, ``(N, E, K)`` int64.
@@ -291,7 +325,7 @@ class OpCounter:
         total = backbone.clone()
         total[:, : e - 1] += heads
         total[:, e - 1] += heads[:, -1] if e > 1 else 0
-        return total.numpy()
+        return _bytes(total)
 
     def block_counts(self) -> NDArray[np.int64]:
         """Counts of the backbone up to each exit's tap point, ``(N, E, K)`` int64, no head.
@@ -299,7 +333,7 @@ class OpCounter:
         Entry ``e`` is backbone segments ``0..e``: every backbone layer and neuron
         up to the tap of exit ``e``; for the final exit the whole plain network.
         """
-        return self._require()[:, : self.n_exits].cumsum(1).numpy()
+        return _bytes(self._require()[:, : self.n_exits].cumsum(1))
 
     def head_counts(self) -> NDArray[np.int64]:
         """Counts of each exit head alone, ``(N, E, K)`` int64; 0 for the final exit.
@@ -310,11 +344,11 @@ class OpCounter:
         parts = self._require()
         heads = torch.zeros_like(parts[:, : self.n_exits])
         heads[:, : self.n_exits - 1] = parts[:, self.n_exits:]
-        return heads.numpy()
+        return _bytes(heads)
 
     def full_counts(self) -> NDArray[np.int64]:
         """Counts of the plain network without heads, ``(N, K)`` int64."""
-        return self._require()[:, : self.n_exits].sum(1).numpy()
+        return _bytes(self._require()[:, : self.n_exits].sum(1))
 
 
 @torch.no_grad()

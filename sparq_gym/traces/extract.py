@@ -19,7 +19,18 @@ network         timesteps weight_bits   activation_bits memory model (bytes)
 ``qdsnn``       4         8 (INT8)      8               weights 1, membrane 4, spike 1
 ``snn``         32        32 (FP32)     32              weights 4, membrane 4, spike 1
 ``dynamic_ann`` 1         32 (FP32)     32              weights 4, activations 4
+``multilevel``  1         8 (INT8)      8               weights 1, membrane 4, spike 1
+``spquant``     4         4 / 8         8               weights 0.5 / 1, membrane 5/8, spike 1
 =============== ========= ============= =============== ===============================
+
+``multilevel`` (seed 004) sends integer spikes ``0..N``: ``spike_levels`` is
+``N`` and ``spike_bits`` = ``ceil(log2(N+1))`` (1 for the binary networks); a
+non-zero spike is one event in ``spikes`` and ``synaptic_ops`` and one byte in
+``mem_bytes``, and the energy models price each of its synaptic ops as
+``spike_bits`` accumulates (shift-and-add of ``z * w``). ``spquant`` (seed
+002) keeps 4-bit weights in its linear layers and 8-bit ones in its
+convolutions (``layer_weight_bits``), a ``membrane_bits``-bit integer membrane
+(``neuron``), and counts only the channels and weights its pruning kept.
 
 ``activation_bits`` is the width of the analog operands that enter MACs: for
 the spiking networks only the first layer's input image (8-bit codes after the
@@ -71,6 +82,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
             "description": "FP32 dynamic SNN: T=32, IF neurons, spiking exit heads"},
     "dynamic_ann": {"spiking": False, "timesteps": 1, "precision": "fp32",
                     "description": "dynamic ANN: the trained clip-floor-shift ANN with its exit heads"},
+    "multilevel": {"spiking": True, "timesteps": 1, "precision": "int8",
+                   "description": "multi-level SNN (seed 004): the QDSNN's INT8 weights and exits, integer "
+                                  "spikes 0..N per timestep, T=1"},
+    "spquant": {"spiking": True, "timesteps": 4, "precision": "int8",
+                "description": "SpQuant-SNN (seed 002): integer membrane with saturation, membrane-guided "
+                               "channel pruning, learned thresholds, 4-bit linear weights, fine-tuned from "
+                               "the INT8 QSNN"},
 }
 """Defaults of the shipped network variants (see the module docstring)."""
 
@@ -233,9 +251,20 @@ def variant_meta(network: nn.Module, spec: BackboneSpec, variant: str) -> tuple[
     info = VARIANTS[variant]
     precision = getattr(network, "precision", info["precision"])
     bits = 8 if precision == "int8" else 32
+    # narrower layers (spquant's 4-bit linear layers) are priced per layer by the memory counter;
+    # ``weight_bits`` is the widest layer's, the width the dataflow models take for every weight
+    narrow = dict(getattr(network, "layer_weight_bits", {}) or {})
+    n_layers = sum(1 for m in network.modules() if hasattr(m, "layer") and hasattr(m, "spec"))
+    weight_bits = max(narrow.values()) if narrow and len(narrow) == n_layers else bits
+    spike_levels = int(getattr(network, "spike_levels", 1))
+    spike_bits = max(1, (spike_levels).bit_length())  # a spike 0..N needs ceil(log2(N+1)) bits
+    membrane_bytes: float = 4
+    neuron = dict(getattr(network, "neuron_model", {}) or {})
+    if neuron.get("kind") == "integer_membrane":
+        membrane_bytes = int(neuron["membrane_bits"]) / 8
     if info["spiking"]:
-        memory = MemoryModel(weight_bytes=bits // 8, activation_bytes=bits // 8, membrane_bytes=4,
-                             spike_bytes=1)
+        memory = MemoryModel(weight_bytes=bits // 8, activation_bytes=bits // 8,
+                             membrane_bytes=membrane_bytes, spike_bytes=1)
     else:
         memory = MemoryModel(weight_bytes=4, activation_bytes=4)
     timesteps = getattr(network, "timesteps", info["timesteps"])
@@ -248,7 +277,7 @@ def variant_meta(network: nn.Module, spec: BackboneSpec, variant: str) -> tuple[
         "exit_names": list(spec.exit_names),
         "timesteps": int(timesteps),
         "precision": precision,
-        "weight_bits": bits,
+        "weight_bits": weight_bits,
         "activation_bits": bits,
         "memory_model": asdict(memory),
         "description": info["description"],
@@ -256,7 +285,13 @@ def variant_meta(network: nn.Module, spec: BackboneSpec, variant: str) -> tuple[
         "software": software_versions(),
     }
     if info["spiking"]:
-        meta["spike_bits"] = 1
+        meta["spike_bits"] = spike_bits
+        meta["spike_levels"] = spike_levels
+    if neuron:
+        meta["neuron"] = neuron
+    layer_bits = dict(getattr(network, "layer_weight_bits", {}) or {})
+    if layer_bits:
+        meta["layer_weight_bits"] = layer_bits
     return meta, memory
 
 

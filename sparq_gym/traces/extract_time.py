@@ -84,7 +84,8 @@ __all__ = [
     "save_time_split",
 ]
 
-TIME_VARIANTS: dict[str, str] = {"qdsnn_time": "qdsnn"}
+TIME_VARIANTS: dict[str, str] = {"qdsnn_time": "qdsnn", "multilevel_time": "multilevel",
+                                 "spquant_time": "spquant"}
 """Depth x time trace names -> the network variant (:data:`~sparq_gym.traces.extract.VARIANTS`) they run."""
 
 TIME_ARRAYS: tuple[str, ...] = ("labels", "sample_ids", "probs", "block_counts", "head_counts",

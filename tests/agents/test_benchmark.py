@@ -27,3 +27,34 @@ def test_hand_front(hand_config):
     # and exits sample 1 (conf 0.875) at exit 2: (1800 + 600) / 2 = 1200 ops, both right.
     front = threshold_front(hand_config)["front"]
     assert [(p["mean_total_ops"], p["accuracy"]) for p in front] == [(200.0, 0.5), (1200.0, 1.0)]
+
+
+def test_benchmark_ranks_policies_on_each_network(tmp_path):
+    """``networks``: every variant is its own leaderboard section, named by id and network."""
+    import json
+
+    import pytest
+
+    from agents.benchmark import BenchmarkConfig, env_label, run_benchmark
+    from sparq_gym.paths import trace_dir
+
+    if not (trace_dir("mlp", "multilevel") / "test.npz").exists():
+        pytest.skip("no shipped multilevel traces for MLP")
+    cfg = BenchmarkConfig(out=str(tmp_path / "b"), envs=("SPARQExit-MLP-v0",), seeds=(0,), agents=(),
+                          baselines=("always-final", "exact-optimum"), plots=False, progress=False,
+                          bootstrap_reps=10, networks=("qdsnn", "multilevel"))
+    record = run_benchmark(cfg)
+    labels = {row["env_id"]: row["network"] for row in record["aggregate"]}
+    assert labels == {"SPARQExit-MLP-v0": "qdsnn", "SPARQExit-MLP-v0[multilevel]": "multilevel"}
+    assert env_label("SPARQExit-MLP-v0", "multilevel") == "SPARQExit-MLP-v0[multilevel]"
+    board = (tmp_path / "b" / "leaderboard.md").read_text()
+    assert "## SPARQExit-MLP-v0[multilevel] (traces: pretrained; network: multilevel)" in board
+    finals = {r["network"]: r["accuracy"] for r in record["aggregate"] if r["policy"] == "always-final"}
+    # always-final is the final head's accuracy of each network's test traces
+    from sparq_gym.traces import TraceSet
+
+    for network, accuracy in finals.items():
+        traces = TraceSet.load(trace_dir("mlp", network), "test")
+        assert accuracy == pytest.approx(float(traces.accuracy_per_exit()[-1]))
+    assert json.loads((tmp_path / "b" / "results.json").read_text())["meta"]["config"]["networks"] == [
+        "qdsnn", "multilevel"]

@@ -112,3 +112,27 @@ def test_sb3_learners_train_and_evaluate_on_synthetic_traces(learner: str, hyper
     assert -1.0 <= row["mean_return"] <= 1.3
     assert 0.0 <= row["accuracy"] <= 1.0
     assert 0 <= row["mean_exit"] <= 2 and 1 <= row["mean_timesteps"] <= 4
+
+
+def test_maskable_ppo_reads_its_rl_zoo_file_whose_values_are_the_defaults() -> None:
+    """``agents/hyperparams/ppo_mask.yml`` is MaskablePPO's one source; its values are sb3-contrib's
+    defaults (what docs/depth_time.md was measured with)."""
+    pytest.importorskip("sb3_contrib")
+    import gymnasium as gym
+    from sb3_contrib import MaskablePPO
+
+    import yaml
+    from agents.depth_time_learners import RL_ZOO_KEYS, maskable_hyperparams
+    from agents.sb3 import HYPERPARAMS_DIR
+
+    table = yaml.safe_load((HYPERPARAMS_DIR / "ppo_mask.yml").read_text())
+    for env_id in ("SPARQDepthTime-MLP-v0", "SPARQDepthTime-LeNet-v0", "SPARQDepthTime-AlexNet-v0"):
+        assert set(RL_ZOO_KEYS) <= set(table[env_id]) and table[env_id]["env_kwargs"] == {"obs_type": "box"}
+    hyper = maskable_hyperparams("SPARQDepthTime-LeNet-v0")
+    assert not set(hyper) & set(RL_ZOO_KEYS)
+    env = gym.make("SPARQDepthTime-v0", traces=make_synthetic_time_traces(n_samples=8, seed=0), obs_type="box")
+    default = MaskablePPO("MlpPolicy", env, device="cpu")
+    for key, value in hyper.items():
+        got = getattr(default, key)
+        got = got(1.0) if callable(got) else got  # schedules: their value at the start
+        assert got == pytest.approx(value), key

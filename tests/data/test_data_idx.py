@@ -137,3 +137,19 @@ def test_md5_mismatch_names_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert md5_of(blob) in message
     assert "--no-verify" in message and "verify=False" in message
     assert data.load_split("mnist", "test", tmp_path, verify=False).labels.tolist() == [1] * 5
+
+
+DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.mark.skipif(not (DEBIAN_FASHION / "t10k-images-idx3-ubyte.gz").exists(),
+                    reason="Debian's dataset-fashion-mnist is not installed")
+def test_debians_regzipped_fashion_mnist_passes_by_its_content() -> None:
+    """Debian re-gzips the files (other .gz md5s); their content matches the published digests."""
+    import hashlib
+
+    published = data.DATASETS["fashion-mnist"].file("test_images")
+    gz = (DEBIAN_FASHION / "t10k-images-idx3-ubyte.gz").read_bytes()
+    assert hashlib.md5(gz).hexdigest() not in published.md5  # not the published archive
+    split = data.load_split("fashion-mnist", "test", DEBIAN_FASHION.parent, verify=True)
+    assert split.images.shape == (10_000, 1, 28, 28) and split.labels.max() == 9

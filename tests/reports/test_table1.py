@@ -110,7 +110,7 @@ def test_shipped_manifest_table1_is_recomputed_exactly(backbone: str) -> None:
         pytest.skip(f"no shipped traces under {root / backbone}")
     manifest = read_json(root / backbone / "manifest.json")
     traces = {network: TraceSet.load(root / backbone / network, "test")
-              for network in ("dynamic_ann", "snn", "qdsnn")
+              for network in ("dynamic_ann", "snn", "qdsnn", "multilevel", "spquant")
               if (root / backbone / network / "manifest.json").exists()}
     config = manifest["pipeline_config"]
     rows = table1(traces, config["qsnn_timesteps"], config["snn_timesteps"])

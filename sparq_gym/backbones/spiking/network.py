@@ -7,7 +7,7 @@ computes and why its INT8 accumulator is exact.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -16,16 +16,17 @@ from torch import Tensor, nn
 
 from sparq_gym.backbones.model import run_layers, run_with_exits
 from sparq_gym.backbones.spec import BackboneSpec, LayerSpec
-from sparq_gym.backbones.spiking.neurons import IFNeuron
+from sparq_gym.backbones.spiking.integer_membrane import IntegerMembraneNeuron
+from sparq_gym.backbones.spiking.neurons import IFNeuron, MembraneLayer, MultiLevelNeuron
 from sparq_gym.backbones.spiking.weights import LayerWeights, SpikingWeights
 
-__all__ = ["SpikingHead", "SpikingNetwork", "SpikingSynapse"]
+__all__ = ["SpikingHead", "SpikingNetwork", "SpikingSynapse", "assemble", "feeding_activation"]
 
 _EXACT_FLOAT32 = 2**24
 """Integers up to this magnitude are exact in float32."""
 
 
-def _feeding_activation(spec: BackboneSpec, key: str) -> str | None:
+def feeding_activation(spec: BackboneSpec, key: str) -> str | None:
     """Key of the activation whose spikes enter layer ``key`` (``None`` for the analog input)."""
     parts = key.split(".")
     if parts[0] == "blocks":
@@ -35,6 +36,22 @@ def _feeding_activation(spec: BackboneSpec, key: str) -> str | None:
     if j == 0:
         return f"activations.{spec.exits[k].after}"
     return f"heads.{k}.activations.{j - 1}"
+
+
+def _stored_weights(shape: tuple[int, ...], out_mask: np.ndarray, in_mask: np.ndarray | None) -> int:
+    """Weights and biases a pruned layer keeps: rows of active outputs x columns of active inputs.
+
+    ``shape`` is the weight's; ``in_mask`` masks the sending layer's channels
+    (a linear layer fed by a flattened conv output has ``in // len(in_mask)``
+    columns per channel).
+    """
+    rows = int(out_mask.sum())
+    columns = shape[1]
+    if in_mask is not None:
+        per_channel = shape[1] // len(in_mask)
+        columns = int(np.asarray(in_mask, dtype=bool).sum()) * per_channel
+    kernel = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+    return rows * columns * kernel + rows
 
 
 class SpikingSynapse(nn.Module):
@@ -48,6 +65,15 @@ class SpikingSynapse(nn.Module):
     :param analog_input: the layer receives the image (MACs) rather than spikes.
     :param input_zero_point: INT8 analog input only: quantize the input to
         unsigned 8-bit codes with ``in_scale`` and this zero point.
+    :param max_spike: the largest spike a sending neuron emits per timestep
+        (1 for binary spikes, ``N`` for multi-level neurons); bounds the accumulator.
+    :param active: pruned layers only: boolean mask of the output channels that
+        exist (the others output nothing); sets ``active_outputs``.
+    :param input_active: pruned layers only: mask of the sending layer's
+        channels that exist; with ``active`` it sets ``stored_weights``, the
+        weights and biases a pruned layer keeps (what the counters read).
+    :param weight_bits: integer weights narrower than 8 bits (``spquant``): their
+        width, read by the memory counter instead of the memory model's.
 
     ``layer`` is a plain ``nn.Conv2d``/``nn.Linear`` holding the weights (INT8
     values stored as integer-valued float32; :meth:`int8_weight` returns them as
@@ -57,8 +83,12 @@ class SpikingSynapse(nn.Module):
     """
 
     def __init__(self, spec: LayerSpec, weights: LayerWeights, in_scale: float,
-                 analog_input: bool = False, input_zero_point: int | None = None) -> None:
+                 analog_input: bool = False, input_zero_point: int | None = None,
+                 max_spike: int = 1, active: np.ndarray | None = None,
+                 input_active: np.ndarray | None = None, weight_bits: int | None = None) -> None:
         super().__init__()
+        if weight_bits is not None:
+            self.weight_bits = int(weight_bits)  # read by the memory counter
         self.spec = spec
         self.analog_input = analog_input
         self.quantized = weights.weight_scale is not None
@@ -83,13 +113,23 @@ class SpikingSynapse(nn.Module):
         self.register_buffer("out_scale", (channel_scale * (self.in_scale / pool_area)).float())
         if self.quantized:
             max_input = pool_area * (max(input_zero_point or 0, 255 - (input_zero_point or 0))
-                                     if analog_input else 1)
+                                     if analog_input else max_spike)
             per_output = weight.abs().flatten(1).sum(1).max().item() * max_input
             self.accumulator_bound = int(per_output)
             self.accumulate_dtype = torch.float32 if per_output < _EXACT_FLOAT32 else torch.float64
         else:
             self.accumulator_bound = 0
             self.accumulate_dtype = torch.float32
+        self.register_buffer("mask", None)
+        if active is not None or input_active is not None:
+            out_mask = (np.ones(spec.out_features, dtype=bool) if active is None
+                        else np.asarray(active, dtype=bool))
+            if out_mask.shape != (spec.out_features,):
+                raise ValueError(f"{spec.name}: active mask of shape {out_mask.shape}, expected "
+                                 f"({spec.out_features},)")
+            self.active_outputs = int(out_mask.sum())
+            self.stored_weights = _stored_weights(tuple(weight.shape), out_mask, input_active)
+            self.mask = torch.from_numpy(out_mask.astype(np.float32))
 
     def int8_weight(self) -> Tensor:
         """The INT8 weights as a ``torch.int8`` tensor (INT8 layers only)."""
@@ -126,7 +166,8 @@ class SpikingSynapse(nn.Module):
             x = self.quantize_input(x)
         acc = self.accumulate(x)
         shape = (1, -1) + (1,) * (acc.dim() - 2)
-        return acc * self.out_scale.view(shape) + self.layer.bias.view(shape)
+        current = acc * self.out_scale.view(shape) + self.layer.bias.view(shape)
+        return current if self.mask is None else current * self.mask.view(shape)
 
 
 class SpikingHead(nn.Module):
@@ -136,7 +177,7 @@ class SpikingHead(nn.Module):
     :param activations: one :class:`IFNeuron` per layer but the last.
     """
 
-    def __init__(self, blocks: list[SpikingSynapse], activations: list[IFNeuron]) -> None:
+    def __init__(self, blocks: list[SpikingSynapse], activations: list[nn.Module]) -> None:
         super().__init__()
         self.blocks = nn.ModuleList(blocks)
         self.activations = nn.ModuleList(activations)
@@ -146,11 +187,35 @@ class SpikingHead(nn.Module):
         return run_layers(self.blocks, self.activations, spikes)
 
 
+def assemble(network: nn.Module, spec: BackboneSpec, synapse: Callable[[str, LayerSpec], nn.Module],
+             neuron: Callable[[str], nn.Module]) -> None:
+    """Give ``network`` the layout that ``run_with_exits`` and the counters read.
+
+    ``blocks`` (``synapse("blocks.i", layer)``), ``activations`` (``neuron("activations.i")``,
+    every block but the last), ``heads`` (one :class:`SpikingHead` per exit, built the same
+    way from the ``heads.k.*`` keys) and ``exit_after``. Shared by :class:`SpikingNetwork`
+    and the trainable SpQuant network.
+    """
+    network.blocks = nn.ModuleList(synapse(f"blocks.{i}", ls) for i, ls in enumerate(spec.layers))
+    network.activations = nn.ModuleList(neuron(f"activations.{i}") for i in range(len(spec.layers) - 1))
+    heads = []
+    for k, ex in enumerate(spec.exits):
+        blocks = [synapse(f"heads.{k}.blocks.{j}", ls) for j, ls in enumerate(ex.layers)]
+        acts = [neuron(f"heads.{k}.activations.{j}") for j in range(len(ex.layers) - 1)]
+        heads.append(SpikingHead(blocks, acts))
+    network.heads = nn.ModuleList(heads)
+    network.exit_after = tuple(e.after for e in spec.exits)
+
+
 class SpikingNetwork(nn.Module):
     """The spiking network with exits (SNN / QSNN / QDSNN) built from :class:`SpikingWeights`.
 
     :param weights: converted FP32 or INT8 weights and thresholds.
     :param timesteps: number of timesteps ``T`` each input is presented for.
+    :param spike_levels: 1 (default): binary integrate-and-fire neurons
+        (:class:`IFNeuron`); ``N > 1``: multi-level neurons emitting an integer
+        spike ``0..N`` per timestep (:class:`MultiLevelNeuron`, seed 004), whose
+        receiving layers take one level (``lam / N``) as their input unit.
 
     Shapes: input ``(N, *spec.input_shape)`` normalized floats (as for the
     ANN); output a list of ``spec.n_exits`` tensors ``(N, num_classes)``: the
@@ -158,41 +223,60 @@ class SpikingNetwork(nn.Module):
     Call under ``torch.no_grad()``.
     """
 
-    def __init__(self, weights: SpikingWeights, timesteps: int) -> None:
+    blocks: nn.ModuleList
+    activations: nn.ModuleList
+    heads: nn.ModuleList
+    exit_after: tuple[int, ...]
+
+    def __init__(self, weights: SpikingWeights, timesteps: int, spike_levels: int = 1) -> None:
         super().__init__()
         if timesteps < 1:
             raise ValueError(f"timesteps must be >= 1, got {timesteps}")
+        if spike_levels < 1:
+            raise ValueError(f"spike_levels must be >= 1, got {spike_levels}")
+        self.spike_levels = int(spike_levels)
+        self.neuron_model = dict(weights.neuron)
+        self.layer_weight_bits = dict(weights.weight_bits)
         spec = weights.spec
         self.spec = spec
         self.precision = weights.precision
         self.timesteps = int(timesteps)
         int8 = weights.precision == "int8"
 
+        kind = weights.neuron.get("kind", "if")
+        if kind == "integer_membrane" and spike_levels != 1:
+            raise ValueError("integer-membrane neurons emit binary spikes: spike_levels must be 1")
+        pruned = bool(weights.active)
+
         def synapse(key: str, layer_spec: LayerSpec) -> SpikingSynapse:
-            source = _feeding_activation(spec, key)
+            source = feeding_activation(spec, key)
+            own = key.replace("blocks", "activations")
+            bits = {"weight_bits": weights.weight_bits[key]} if key in weights.weight_bits else {}
+            masks = {"active": weights.active.get(own),
+                     "input_active": weights.active.get(source) if source else None} if pruned else {}
             if source is None:
                 scale = float(weights.input_scale) if int8 else 1.0  # type: ignore[arg-type]
                 return SpikingSynapse(layer_spec, weights.layers[key], scale, analog_input=True,
-                                      input_zero_point=weights.input_zero_point if int8 else None)
-            return SpikingSynapse(layer_spec, weights.layers[key], weights.thresholds[source])
+                                      input_zero_point=weights.input_zero_point if int8 else None,
+                                      **masks, **bits)
+            return SpikingSynapse(layer_spec, weights.layers[key],
+                                  weights.thresholds[source] / self.spike_levels,
+                                  max_spike=self.spike_levels, **masks, **bits)
 
-        self.blocks = nn.ModuleList(synapse(f"blocks.{i}", ls) for i, ls in enumerate(spec.layers))
-        self.activations = nn.ModuleList(
-            IFNeuron(weights.thresholds[f"activations.{i}"]) for i in range(len(spec.layers) - 1)
-        )
-        heads = []
-        for k, ex in enumerate(spec.exits):
-            blocks = [synapse(f"heads.{k}.blocks.{j}", ls) for j, ls in enumerate(ex.layers)]
-            acts = [IFNeuron(weights.thresholds[f"heads.{k}.activations.{j}"])
-                    for j in range(len(ex.layers) - 1)]
-            heads.append(SpikingHead(blocks, acts))
-        self.heads = nn.ModuleList(heads)
-        self.exit_after: tuple[int, ...] = tuple(e.after for e in spec.exits)
+        def neuron(key: str) -> nn.Module:
+            if kind == "integer_membrane":
+                return IntegerMembraneNeuron(weights.thresholds[key], int(weights.neuron["membrane_bits"]),
+                                             int(weights.neuron["steps"]))
+            if self.spike_levels == 1:
+                return IFNeuron(weights.thresholds[key])
+            return MultiLevelNeuron(weights.thresholds[key], self.spike_levels)
+
+        assemble(self, spec, synapse, neuron)
 
     def reset(self) -> None:
         """Reset every neuron's membrane potential (done at the start of :meth:`forward`)."""
         for module in self.modules():
-            if isinstance(module, IFNeuron):
+            if isinstance(module, MembraneLayer):
                 module.reset()
 
     def step(self, x: Tensor, with_exits: bool = True) -> list[Tensor]:

@@ -72,6 +72,15 @@ class SpikingWeights:
     :param input_scale: INT8 only: scale of the unsigned 8-bit input quantization.
     :param input_zero_point: INT8 only: its zero point (code of the value 0).
     :param provenance: JSON-able notes (source checkpoint, QAT record, ...).
+    :param weight_bits: bits of the integer weights per layer key where they
+        are not 8 (``spquant``'s 4-bit layers, whose values in ``[-7, 7]`` are
+        kept in int8 arrays).
+    :param neuron: the neuron model: ``{}`` or ``{"kind": "if"}`` for
+        integrate-and-fire with a float membrane;
+        ``{"kind": "integer_membrane", "membrane_bits": B, "steps": S}`` for
+        :class:`~sparq_gym.backbones.spiking.integer_membrane.IntegerMembraneNeuron`.
+    :param active: per activation key, a boolean mask of the channels (conv) or
+        units (linear) that survive pruning; absent keys keep every channel.
     """
 
     spec: BackboneSpec
@@ -83,6 +92,9 @@ class SpikingWeights:
     input_scale: float | None = None
     input_zero_point: int | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
+    weight_bits: dict[str, int] = field(default_factory=dict)
+    neuron: dict[str, Any] = field(default_factory=dict)
+    active: dict[str, NDArray[np.bool_]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.precision not in ("fp32", "int8"):
@@ -104,6 +116,15 @@ class SpikingWeights:
         bad = {k: v for k, v in self.thresholds.items() if not v > 0}
         if bad:
             raise ValueError(f"thresholds must be > 0, got {bad}")
+        unknown = sorted(set(self.active) - expected_act)
+        if unknown:
+            raise ValueError(f"active masks must be keyed by activation keys, got unknown {unknown}")
+        if self.neuron.get("kind", "if") not in ("if", "integer_membrane"):
+            raise ValueError(f"neuron kind must be 'if' or 'integer_membrane', "
+                             f"got {self.neuron.get('kind')!r}")
+        bad_bits = {k: v for k, v in self.weight_bits.items() if k not in expected or not 2 <= v <= 8}
+        if bad_bits or (self.weight_bits and self.precision != "int8"):
+            raise ValueError(f"weight_bits must map layer keys of integer weights to 2..8, got {bad_bits}")
 
 
 def layer_keys(spec: BackboneSpec) -> Iterator[str]:
@@ -143,6 +164,8 @@ def save_weights(weights: SpikingWeights, directory: str | os.PathLike[str], ste
             arrays[f"{key}.weight_scale"] = layer.weight_scale.astype(np.float32)
     for key, value in weights.thresholds.items():
         arrays[f"{key}.threshold"] = np.float32(value)
+    for key, mask in weights.active.items():
+        arrays[f"{key}.active"] = np.asarray(mask, dtype=bool)
     archive = directory / f"{stem}.npz"
     atomic_save_npz(archive, **arrays)
     config = {
@@ -158,6 +181,9 @@ def save_weights(weights: SpikingWeights, directory: str | os.PathLike[str], ste
         "archive": archive.name,
         "sha256": sha256_file(archive),
         "provenance": weights.provenance,
+        "weight_bits": weights.weight_bits,
+        "neuron": weights.neuron,
+        "active": list(weights.active),
     }
     atomic_write_json(directory / f"{stem}.json", config)
     return config
@@ -195,6 +221,9 @@ def load_weights(directory: str | os.PathLike[str], stem: str, verify: bool = Tr
         input_scale=config["input_scale"],
         input_zero_point=config["input_zero_point"],
         provenance=config.get("provenance", {}),
+        weight_bits={key: int(v) for key, v in (config.get("weight_bits") or {}).items()},
+        neuron=dict(config.get("neuron") or {}),
+        active={key: arrays[f"{key}.active"].astype(bool) for key in config.get("active", [])},
     )
 
 
