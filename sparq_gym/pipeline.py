@@ -73,6 +73,7 @@ from sparq_gym.pipeline_variants import (
     extract_variant_split,
     run_spquant,
     ship_variants,
+    spquant_folder,
 )
 from sparq_gym.reports.table1 import (
     policy_row,
@@ -476,8 +477,8 @@ def run_pipeline(config: PipelineConfig, stages: Sequence[str] = PIPELINE_STAGES
         for trace_split in TRACE_SPLITS:
             extract_variant_split(config, run.state, run.work, run.out, name, trace_split)
     for name in timed if "extract" in stages else ():
-        if name == "spquant_time" and "spquant" not in seeds:
-            run_spquant(config, run.state, run.work, run.out)  # its weights first (skipped if current)
+        if name == "spquant_time" and "spquant" not in seeds and spquant_folder(run.work, run.out) is None:
+            run_spquant(config, run.state, run.work, run.out)  # no SpQuant weights yet: make them
         for trace_split in TRACE_SPLITS:
             if name == "qdsnn_time":
                 extract_time_split(config, run.state, run.work, run.out, name, trace_split)

@@ -44,7 +44,7 @@ from sparq_gym.traces import TraceSet
 from sparq_gym.traces.extract import code_sha256, extract_traces, save_split
 
 __all__ = ["SPQUANT_STEM", "VariantSettings", "extract_seed_time_split", "extract_variant_split",
-           "run_spquant", "ship_variants", "variant_network"]
+           "run_spquant", "ship_variants", "spquant_folder", "variant_network"]
 
 SPQUANT_STEM = "spquant"
 """File stem of the SpQuant-SNN weights (``<work_dir>/spquant.{npz,json}``, shipped in ``weights/``)."""
@@ -72,7 +72,8 @@ def _int8_folder(work: Path, out: Path, stage: str) -> Path:
     return folder
 
 
-def _spquant_folder(work: Path, out: Path) -> Path | None:
+def spquant_folder(work: Path, out: Path) -> Path | None:
+    """Folder of the SpQuant weights: ``work`` if the pipeline made them, else ``out/weights``, else None."""
     for folder in (work, out / "weights"):
         if (folder / f"{SPQUANT_STEM}.npz").exists() and (folder / f"{SPQUANT_STEM}.json").exists():
             return folder
@@ -126,7 +127,7 @@ def variant_network(name: str, work: Path, out: Path,
         levels = -(-weights.spec.levels // t)
         return SpikingNetwork(weights, t, spike_levels=levels), weights, folder, INT8_STEM
     if name == "spquant":
-        found = _spquant_folder(work, out)
+        found = spquant_folder(work, out)
         if found is None:
             raise FileNotFoundError(f"extract:spquant: no {SPQUANT_STEM}.npz/.json in {work} or "
                                     f"{out / 'weights'}; run the pipeline's spquant stage first")
