@@ -181,7 +181,9 @@ def ship_variants(records: StageRecords, work: Path, out: Path, names: tuple[str
         if stage in records.data["stages"]:
             rec = records.data["stages"][stage]
             manifest["stages"][stage] = {k: v for k, v in rec.items() if k != "outputs"}
-            manifest["wall_seconds"][stage] = rec["seconds"]
+            tuned = (rec.get("details") or {}).get("finetune") or {}
+            # a stage that resumed a finished fine-tuning is quick: the checkpoint keeps the training time
+            manifest["wall_seconds"][stage] = max(rec["seconds"], float(tuned.get("seconds", 0.0)))
     for path in weight_files:
         manifest["files"][str(path.relative_to(out))] = {"bytes": path.stat().st_size,
                                                          "sha256": sha256_file(path)}

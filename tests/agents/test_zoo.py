@@ -118,3 +118,25 @@ def test_benchmark_ranks_a_zip_on_its_recorded_environment_only(tmp_path):
     rows = [r for r in record["aggregate"] if r["policy"] == str(archive)]
     assert [r["env_id"] for r in rows] == ["SPARQExit-MLP-v0"]
     assert rows[0]["iqm"] == rows[0]["normalized_score"]  # one run: its own IQM
+
+
+def test_rl_zoo_trains_maskable_ppo_on_a_depth_time_id_from_its_file(tmp_path, monkeypatch):
+    """``python -m agents.rl_zoo --algo ppo_mask ...``: RL Zoo's own training from ppo_mask.yml."""
+    pytest.importorskip("rl_zoo3.train")
+    pytest.importorskip("sb3_contrib")
+    from agents import rl_zoo
+
+    env_id = "SPARQDepthTime-LeNet-v0"
+    from sparq_gym.envs.depth_time_env import time_trace_dir
+
+    if not (time_trace_dir("lenet") / "train.npz").exists():
+        pytest.skip("no shipped depth x time traces for LeNet")
+    argv = ["train", "--algo", "ppo_mask", "--env", env_id, "--gym-packages", "sparq_gym",
+            "-conf", str(sb3.HYPERPARAMS_DIR / "ppo_mask.yml"), "-n", "128", "-f", str(tmp_path), "--seed", "0",
+            "--eval-freq", "-1", "--hyperparams", "n_steps:64", "batch_size:32"]
+    monkeypatch.setattr(sys, "argv", argv)
+    rl_zoo.main()
+    run = tmp_path / "ppo_mask" / f"{env_id}_1"
+    assert zip_algorithm(run / f"{env_id}.zip") == "sb3_contrib:MaskablePPO"
+    config = _zoo_yaml(run / env_id / "config.yml")
+    assert config["env_kwargs"] == {"obs_type": "box"} and config["n_timesteps"] == 20000
