@@ -119,9 +119,9 @@ def test_maskable_ppo_reads_its_rl_zoo_file_whose_values_are_the_defaults() -> N
     defaults (what docs/depth_time.md was measured with)."""
     pytest.importorskip("sb3_contrib")
     import gymnasium as gym
+    import yaml
     from sb3_contrib import MaskablePPO
 
-    import yaml
     from agents.depth_time_learners import RL_ZOO_KEYS, maskable_hyperparams
     from agents.sb3 import HYPERPARAMS_DIR
 
