@@ -130,7 +130,8 @@ def test_maskable_ppo_reads_its_rl_zoo_file_whose_values_are_the_defaults() -> N
         assert set(RL_ZOO_KEYS) <= set(table[env_id]) and table[env_id]["env_kwargs"] == {"obs_type": "box"}
     hyper = maskable_hyperparams("SPARQDepthTime-LeNet-v0")
     assert not set(hyper) & set(RL_ZOO_KEYS)
-    env = gym.make("SPARQDepthTime-v0", traces=make_synthetic_time_traces(n_samples=8, seed=0), obs_type="box")
+    traces = make_synthetic_time_traces(n_samples=8, seed=0)
+    env = gym.make("SPARQDepthTime-v0", traces=traces, obs_type="box")
     default = MaskablePPO("MlpPolicy", env, device="cpu")
     for key, value in hyper.items():
         got = getattr(default, key)

@@ -132,7 +132,8 @@ def test_rl_zoo_trains_maskable_ppo_on_a_depth_time_id_from_its_file(tmp_path, m
     if not (time_trace_dir("lenet") / "train.npz").exists():
         pytest.skip("no shipped depth x time traces for LeNet")
     argv = ["train", "--algo", "ppo_mask", "--env", env_id, "--gym-packages", "sparq_gym",
-            "-conf", str(sb3.HYPERPARAMS_DIR / "ppo_mask.yml"), "-n", "128", "-f", str(tmp_path), "--seed", "0",
+            "-conf", str(sb3.HYPERPARAMS_DIR / "ppo_mask.yml"), "-n", "128", "-f", str(tmp_path),
+            "--seed", "0",
             "--eval-freq", "-1", "--hyperparams", "n_steps:64", "batch_size:32"]
     monkeypatch.setattr(sys, "argv", argv)
     rl_zoo.main()
