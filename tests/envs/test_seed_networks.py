@@ -67,7 +67,7 @@ def test_variant_report_rows_are_the_traces_full_path(backbone: str) -> None:
 @pytest.mark.parametrize(("network", "timesteps"), [("multilevel", 1), ("spquant", 4)])
 @pytest.mark.parametrize("backbone", ["mlp", "lenet", "alexnet"])
 def test_depth_time_ids_replay_the_seed_networks(backbone: str, network: str, timesteps: int) -> None:
-    """``SPARQDepthTime-*-v0`` with ``network=`` reads ``<network>_time``, whose last timestep is v0's trace."""
+    """``SPARQDepthTime-*-v0`` with ``network=`` reads ``<network>_time``; its last timestep is v0's trace."""
     from sparq_gym.envs.depth_time_env import time_trace_dir
     from sparq_gym.traces.timeset import TimeTraceSet
 
