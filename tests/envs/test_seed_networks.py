@@ -80,6 +80,6 @@ def test_depth_time_ids_replay_the_seed_networks(backbone: str, network: str, ti
     np.testing.assert_array_equal(timed.probs[:, :, -1], flat.probs)  # the same run, read at T
     names = IDS[backbone].replace("SPARQExit", "SPARQDepthTime")
     env = gym.make(names, network=network, split="test")
-    obs, _ = env.reset(seed=0)
+    env.reset(seed=0)
     assert env.unwrapped.tables.n_timesteps == timesteps
     env.close()
