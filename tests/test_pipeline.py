@@ -127,7 +127,8 @@ def test_pipeline_runs_and_resumes_on_mnist(tmp_path: Path, capsys: pytest.Captu
     assert list(rows) == ["ANN", "Dynamic ANN Cfg 0.6/0.7", "SNN T=4", "QSNN T=4",
                           "QDSNN Cfg 0.2/0.4", "QDSNN Cfg 0.6/0.7", "Multi-level SNN T=1",
                           "Multi-level SNN T=1 Cfg 0.6/0.7", "SpQuant-SNN T=4", "SpQuant-SNN T=4 Cfg 0.6/0.7"]
-    assert manifest["weights"]["spquant"] == "weights/spquant.npz" and "weights/spquant.npz" in manifest["files"]
+    assert manifest["weights"]["spquant"] == "weights/spquant.npz"
+    assert "weights/spquant.npz" in manifest["files"]
     multilevel = TraceSet.load(tmp_path / "out" / "mlp" / "multilevel", "test")
     assert multilevel.meta["timesteps"] == 1 and multilevel.meta["spike_levels"] == spec.levels
     assert rows["ANN"]["ops"] == 574_080  # the plain MLP's MACs (spec §2)
