@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_spiking import _exit_spec, _randomize
 
 from sparq_gym.backbones.model import build_network
 from sparq_gym.backbones.spiking import SpikingNetwork, convert
 from sparq_gym.backbones.spiking.integer_membrane import IntegerMembraneNeuron, membrane_range
 from sparq_gym.backbones.spiking.neurons import MultiLevelNeuron
-from tests.backbones.test_spiking import _exit_spec, _randomize
 
 
 def test_multilevel_neuron_is_clip_floor_shift_at_one_timestep() -> None:

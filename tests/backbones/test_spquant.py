@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_quantize import _observe, _spec
 
 from sparq_gym.backbones.model import build_network
 from sparq_gym.backbones.quantize import export_int8, prepare_qat
 from sparq_gym.backbones.spiking import SpikingNetwork, load_weights, save_weights
 from sparq_gym.backbones.spiking.spquant import SpQuantConfig, SpQuantNetwork, finetune, prune_by_membrane
 from sparq_gym.traces.counters import MemoryModel, OpCounter
-from tests.backbones.test_quantize import _observe, _spec
 
 
 def _int8_weights(seed: int = 0):  # type: ignore[no-untyped-def]
