@@ -10,14 +10,14 @@ Per timestep::
     U <- U - S * s                               reset by subtraction
 
 with ``U = S // 2`` (half the threshold: the "shift" of clip-floor-shift) after
-a reset. With ``S`` equal to the ANN's quantization levels ``L`` the input
-quantum ``theta / L`` is the QNN twin's activation step, so the converted
-network starts at the INT8 QSNN's function up to saturation. The default
-``B = 4, S = 4`` keeps ``U`` in ``[-8, 7]``: up to one threshold and three
-quarters of charge can wait for the next timestep, enough for the reset by
-subtraction at ``T = 4``; a ternary (1.58-bit) membrane would keep no
-sub-threshold charge at all (see ``docs/backbones.md`` for the measured
-choice). :func:`integer_membrane_step` is the one implementation of the rule:
+a reset. With ``S`` a multiple of the ANN's quantization levels ``L`` the input
+quantum ``theta / S`` divides the QNN twin's activation step, so the converted
+network starts near the INT8 QSNN's function, saturation aside. The
+``spquant`` default ``B = 5, S = 8`` keeps ``U`` in ``[-16, 15]``: almost two
+thresholds of charge can wait for the next timestep. A ternary (1.58-bit)
+membrane (``B = 2, S = 1``) keeps no sub-threshold charge at all; the widths
+measured on the hold-out are in ``docs/backbones.md``.
+:func:`integer_membrane_step` is the one implementation of the rule:
 :class:`IntegerMembraneNeuron` runs it without gradients, and the SpQuant
 fine-tuning (:mod:`sparq_gym.backbones.spiking.spquant`) runs it with a
 straight-through round and snntorch's fast-sigmoid surrogate for the spike.
