@@ -429,7 +429,6 @@ def build_spquant(source: SpikingWeights, config: SpQuantConfig, fit_images: NDA
                   fit_labels: NDArray[np.integer[Any]], work_dir: str | Path, *,
                   progress: bool = True) -> tuple[SpikingWeights, dict[str, Any]]:
     """Prune, fine-tune and export the ``spquant`` network (module docstring); returns weights and a log."""
-    torch.manual_seed(config.seed)
     network = SpQuantNetwork(source, config)
     t0 = time.perf_counter()
     pruning = prune_by_membrane(network, fit_images[:config.stat_images])
