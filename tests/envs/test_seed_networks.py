@@ -78,6 +78,9 @@ def test_depth_time_ids_replay_the_seed_networks(backbone: str, network: str, ti
     assert timed.meta["timesteps"] == timesteps and timed.probs.shape[2] == timesteps
     assert np.array_equal(timed.sample_ids, flat.sample_ids)
     np.testing.assert_array_equal(timed.probs[:, :, -1], flat.probs)  # the same run, read at T
+    for k in range(flat.n_exits):  # and the same costs: block k plus every head up to k, at T
+        at_t = timed.block_counts[:, k, -1] + timed.head_counts[:, : k + 1, -1].sum(1)
+        np.testing.assert_array_equal(at_t, flat.exit_counts[:, k])
     names = IDS[backbone].replace("SPARQExit", "SPARQDepthTime")
     env = gym.make(names, network=network, split="test")
     env.reset(seed=0)
