@@ -147,3 +147,28 @@ def test_pipeline_runs_and_resumes_on_mnist(tmp_path: Path, capsys: pytest.Captu
         assert f"{stage}: up to date, skipped" in log
     again = read_json(tmp_path / "work" / "pipeline_state.json")
     assert again["stages"]["qat"]["finished_at"] == state["stages"]["qat"]["finished_at"]
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("backbone", ["mlp", "lenet"])
+def test_shipped_spquant_pruning_is_reproduced_from_its_record(backbone: str) -> None:
+    """The membrane-guided pruning recorded in weights/spquant.json comes back from the INT8 weights."""
+    from sparq_gym.backbones.spiking import load_weights
+    from sparq_gym.backbones.spiking.spquant import SpQuantConfig, SpQuantNetwork, prune_by_membrane
+    from sparq_gym.data import load_split
+    from sparq_gym.paths import pretrained_root
+
+    folder = pretrained_root() / backbone / "weights"
+    if not (folder / "spquant.json").exists():
+        pytest.skip(f"no shipped SpQuant weights for {backbone}")
+    if not _data_root().is_dir():
+        pytest.skip("datasets not available (SPARQ_DATA or ../shared/data)")
+    source, shipped = load_weights(folder, "qsnn_int8"), load_weights(folder, "spquant")
+    config = SpQuantConfig(**shipped.provenance["spquant"]["config"])
+    network = SpQuantNetwork(source, config)
+    fit = load_split(source.spec.dataset, "fit", _data_root())
+    record = prune_by_membrane(network, fit.images[:config.stat_images])
+    assert shipped.active and set(shipped.active) == set(record)
+    for key, mask in shipped.active.items():
+        assert np.array_equal(network.synapse_of(key).mask.bool().numpy(), mask), key
+        assert int(mask.sum()) == record[key]["kept"] == shipped.provenance["spquant"]["pruning"][key]["kept"]

@@ -174,7 +174,6 @@ class _Neuron(nn.Module):
         self.spike_fn = surrogate.fast_sigmoid(slope=slope)
         self.mem: Tensor | None = None
         self.stats: Tensor | None = None  # summed pre-reset membrane per channel, when recording
-        self.stat_count = 0
         self.rates: list[Tensor] = []  # mean spike rate of each timestep, while training
 
     def forward(self, current: Tensor) -> Tensor:
@@ -189,7 +188,6 @@ class _Neuron(nn.Module):
             before = (self.mem + self.steps * spikes).detach()  # the potential that met the threshold
             dims = [0, *range(2, before.dim())]
             self.stats += before.clamp_min(0).mean(dim=dims)
-            self.stat_count += 1
         return spikes
 
 
@@ -299,17 +297,14 @@ def prune_by_membrane(network: SpQuantNetwork, images: NDArray[np.uint8]) -> dic
 
     Statistics over ``images`` (uint8, training images) with the unpruned
     network in eval mode. Returns, per activation key, the channels kept and
-    the mean-potential cut (in membrane units).
+    the score of the last kept channel (its mean non-negative potential in
+    membrane units, summed over the ``T`` timesteps).
     """
     network.eval()
     neurons = network.neurons()
-    for neuron in neurons.values():
-        neuron.stats, neuron.stat_count = None, 0
     sums: dict[str, Tensor] = {}
     for x in _batches(images, network.source.mean, network.source.std, 128):
-        for neuron in neurons.values():
-            neuron.stats = None
-        for key, neuron in neurons.items():
+        for key, neuron in neurons.items():  # recording on: per channel, summed over the timesteps
             neuron.stats = torch.zeros(network.synapse_of(key).spec.out_features)
         network(x)
         for key, neuron in neurons.items():
