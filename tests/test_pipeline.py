@@ -150,7 +150,7 @@ def test_pipeline_runs_and_resumes_on_mnist(tmp_path: Path, capsys: pytest.Captu
 
 
 @pytest.mark.data
-@pytest.mark.parametrize("backbone", ["mlp", "lenet"])
+@pytest.mark.parametrize("backbone", ["mlp", "lenet", pytest.param("alexnet", marks=pytest.mark.slow)])
 def test_shipped_spquant_pruning_is_reproduced_from_its_record(backbone: str) -> None:
     """The membrane-guided pruning recorded in weights/spquant.json comes back from the INT8 weights."""
     from sparq_gym.backbones.spiking import load_weights
