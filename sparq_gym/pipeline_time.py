@@ -36,7 +36,7 @@ from sparq_gym.traces.extract import LabelledImages, code_sha256, software_versi
 from sparq_gym.traces.extract_time import extract_time_traces, save_time_split
 
 __all__ = ["TimeStageSettings", "WeightsStage", "extract_time_split", "int8_source", "recorded_holdout",
-           "ship_time_traces", "weights_split"]
+           "require_int8", "ship_time_traces", "weights_folder", "weights_split"]
 
 
 class TimeStageSettings(Protocol):
@@ -51,12 +51,18 @@ class TimeStageSettings(Protocol):
     command: str
 
 
-def int8_source(work: Path, out: Path) -> Path | None:
-    """Folder of the INT8 weights: ``work`` if the pipeline made them, else ``out/weights``, else None."""
+def weights_folder(work: Path, out: Path, stem: str) -> Path | None:
+    """Folder of the weights ``<stem>.{npz,json}``: ``work`` if the pipeline made them, else
+    ``out/weights`` (the shipped ones), else None."""
     for folder in (work, out / "weights"):
-        if (folder / f"{INT8_STEM}.npz").exists() and (folder / f"{INT8_STEM}.json").exists():
+        if (folder / f"{stem}.npz").exists() and (folder / f"{stem}.json").exists():
             return folder
     return None
+
+
+def int8_source(work: Path, out: Path) -> Path | None:
+    """Folder of the INT8 weights (:func:`weights_folder` of ``qsnn_int8``)."""
+    return weights_folder(work, out, INT8_STEM)
 
 
 def recorded_holdout(provenance: dict[str, Any],
@@ -69,13 +75,23 @@ def recorded_holdout(provenance: dict[str, Any],
     return args, records.get(dataset_split)
 
 
+def require_int8(work: Path, out: Path, stage: str) -> Path:
+    """:func:`int8_source`, or an error naming ``stage`` and where it looked."""
+    folder = int8_source(work, out)
+    if folder is None:
+        raise FileNotFoundError(f"{stage}: no INT8 weights {INT8_STEM}.npz/.json in {work} or "
+                                f"{out / 'weights'}; run the pipeline's qat stage first")
+    return folder
+
+
 def weights_split(weights: SpikingWeights, data_root: str | None, stage: str,
                   trace_split: str) -> tuple[Any, dict[str, Any]]:
     """The dataset split behind ``trace_split`` with the hold-out ``weights`` were made with, and its record.
 
+    ``trace_split`` is ``"train"`` or ``"test"`` (or a dataset split, e.g. ``"fit"``).
     Fails, naming ``stage``, when the images differ from those the weights' provenance records.
     """
-    dataset_split = TRACE_SPLITS[trace_split]
+    dataset_split = TRACE_SPLITS.get(trace_split, trace_split)
     holdout, recorded = recorded_holdout(weights.provenance, dataset_split)
     split = load_split(weights.spec.dataset, dataset_split, data_root,
                        holdout_size=holdout["holdout_size"], holdout_seed=holdout["holdout_seed"])
@@ -164,10 +180,7 @@ def extract_time_split(settings: TimeStageSettings, records: StageRecords, work:
     """
     stage = f"extract:{name}:{trace_split}"
     if source is None:
-        folder = int8_source(work, out)
-        if folder is None:
-            raise FileNotFoundError(f"{stage}: no INT8 weights {INT8_STEM}.npz/.json in {work} or "
-                                    f"{out / 'weights'}; run the pipeline's qat stage first")
+        folder = require_int8(work, out, stage)
         weights = load_weights(folder, INT8_STEM)
         source = (SpikingNetwork(weights, settings.qsnn_timesteps), weights, folder, INT8_STEM)
     job = WeightsStage.start(settings, records, stage, trace_split, source)

@@ -28,16 +28,16 @@ from typing import Any, Protocol
 
 from sparq_gym.backbones.spiking import SpikingNetwork, SpikingWeights, load_weights, save_weights
 from sparq_gym.backbones.spiking.spquant import SpQuantConfig, build_spquant
-from sparq_gym.data import load_split, split_record
 from sparq_gym.io import atomic_write_bytes, atomic_write_json, read_json, sha256_file
 from sparq_gym.paths import NETWORKS
 from sparq_gym.pipeline_records import INT8_STEM, StageRecords, log
 from sparq_gym.pipeline_time import (
     WeightsStage,
     extract_time_split,
-    int8_source,
-    recorded_holdout,
+    require_int8,
     ship_time_traces,
+    weights_folder,
+    weights_split,
 )
 from sparq_gym.reports.table1 import table1, table1_markdown, table1_summary
 from sparq_gym.traces import TraceSet
@@ -64,33 +64,17 @@ class VariantSettings(Protocol):
     command: str
 
 
-def _int8_folder(work: Path, out: Path, stage: str) -> Path:
-    folder = int8_source(work, out)
-    if folder is None:
-        raise FileNotFoundError(f"{stage}: no INT8 weights {INT8_STEM}.npz/.json in {work} or "
-                                f"{out / 'weights'}; run the pipeline's qat stage first")
-    return folder
-
-
 def spquant_folder(work: Path, out: Path) -> Path | None:
-    """Folder of the SpQuant weights: ``work`` if the pipeline made them, else ``out/weights``, else None."""
-    for folder in (work, out / "weights"):
-        if (folder / f"{SPQUANT_STEM}.npz").exists() and (folder / f"{SPQUANT_STEM}.json").exists():
-            return folder
-    return None
+    """Folder of the SpQuant weights (:func:`sparq_gym.pipeline_time.weights_folder`)."""
+    return weights_folder(work, out, SPQUANT_STEM)
 
 
 def run_spquant(settings: VariantSettings, records: StageRecords, work: Path, out: Path) -> None:
     """Stage ``spquant``: prune, fine-tune and export the SpQuant-SNN -> ``<work>/spquant.{npz,json}``."""
-    folder = _int8_folder(work, out, "spquant")
+    folder = require_int8(work, out, "spquant")
     source_sha = sha256_file(folder / f"{INT8_STEM}.npz")
     weights = load_weights(folder, INT8_STEM)
-    holdout, recorded = recorded_holdout(weights.provenance, "fit")
-    fit = load_split(weights.spec.dataset, "fit", settings.data_root, holdout_size=holdout["holdout_size"],
-                     holdout_seed=holdout["holdout_seed"])
-    record = split_record(fit)
-    if recorded and recorded.get("indices_sha256") != record["indices_sha256"]:
-        raise ValueError("spquant: the 'fit' images differ from those the INT8 weights record")
+    fit, record = weights_split(weights, settings.data_root, "spquant", "fit")
     config = settings.spquant
     inputs = {"source_sha256": source_sha, "data": record["indices_sha256"], "config": asdict(config),
               "code_sha256": code_sha256()}
@@ -121,7 +105,7 @@ def variant_network(name: str, work: Path, out: Path,
     weights at their ``T``.
     """
     if name == "multilevel":
-        folder = _int8_folder(work, out, f"extract:{name}")
+        folder = require_int8(work, out, f"extract:{name}")
         weights = load_weights(folder, INT8_STEM)
         t = settings.multilevel_timesteps
         levels = -(-weights.spec.levels // t)
