@@ -25,9 +25,9 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 from numpy.typing import NDArray
 
-from sparq_gym.envs.core import SAMPLE_BLOCK, draw_sample_block
+from sparq_gym.envs.core import SAMPLE_BLOCK, StepTables, draw_sample_block, exit_step
 from sparq_gym.envs.registration import ENV_TABLE
-from sparq_gym.envs.settings import ExitSettings, ObsType
+from sparq_gym.envs.settings import ExitSettings, ObsType, SettingsError
 from sparq_gym.paths import NETWORKS
 from sparq_gym.traces import SPLITS
 
@@ -203,7 +203,7 @@ class TraceReplayEnv(_FamilyHooks, gym.Env[Any, Any]):
     ``np_random``) drops what the old one drew.
     """
 
-    _draws: Iterator[int] = iter(())
+    _draws: Iterator[Any] = iter(())  # the next starts drawn (sample indices, or a family's start tuples)
     traces: Any
     tables: Any
 
@@ -264,13 +264,20 @@ class TraceReplayEnv(_FamilyHooks, gym.Env[Any, Any]):
         return sample
 
 
+SPARE_DRAWS = 64
+"""A slot of the vector env holds up to this many draws besides a full block: slots with fewer
+left are topped up with their next block every this many takes, not checked at every take."""
+
+
 class SlotDraws:
     """The start draws of the ``n`` slots of a vector environment, one generator per slot.
 
-    Slot i's draws fill row i of a table with one spare -1 after the block; a cursor per
-    slot walks its row. A slot that reads the -1 draws its next block from its own
-    generator, as a single environment would when it needs it, and reads again.
-    What :meth:`take` returns is the drawn sample times ``scale`` (a start state).
+    Slot i's draws fill row i of a table (a block of :data:`SAMPLE_BLOCK` from its own
+    generator, as a single environment draws them, behind what is left of the previous
+    one); a cursor per slot walks its row. A take consumes at most one draw per slot, so
+    every :data:`SPARE_DRAWS` takes the slots with fewer than that left get their next block
+    (:meth:`_top_up`), and no take needs to check. What :meth:`take` returns is the drawn
+    sample times ``scale`` (a start state).
 
     :param n: number of slots.
     :param n_samples: N, the samples drawn from.
@@ -281,8 +288,11 @@ class SlotDraws:
     def __init__(self, n: int, n_samples: int, scale: int, dtype: Any) -> None:
         self.n, self.n_samples, self.scale = n, n_samples, scale
         self.rngs: list[np.random.Generator] = []
-        self.draws = np.full(n * (SAMPLE_BLOCK + 1), -1, dtype=dtype)
-        self.cursor = np.arange(n, dtype=np.int64) * (SAMPLE_BLOCK + 1) + SAMPLE_BLOCK
+        self.width = SAMPLE_BLOCK + SPARE_DRAWS
+        self.draws = np.zeros(n * self.width, dtype=dtype)
+        self.cursor = np.arange(n, dtype=np.int64) * self.width  # the next draw of each slot
+        self.end = self.cursor.copy()  # one past its last draw: every slot starts empty
+        self.safe = 0  # takes left before a top-up
 
     def reseed(self, seed: int | Sequence[int | None] | None, error: type[Exception]) -> None:
         """Seed slot i with ``seed + i`` (or ``seed[i]``; ``None`` keeps a slot's generator).
@@ -305,22 +315,32 @@ class SlotDraws:
         for i, s in enumerate(seeds):
             if s is not None:
                 self.rngs[i] = seeding.np_random(s)[0]
-                self.cursor[i] = i * (SAMPLE_BLOCK + 1) + SAMPLE_BLOCK  # draw anew
+                self.cursor[i] = self.end[i] = i * self.width  # draw anew
+                self.safe = 0
 
     def take(self, slots: NDArray[np.int64]) -> NDArray[Any]:
         """The next start of each slot in ``slots`` (sample times ``scale``), consumed from its draws."""
-        cursor = self.cursor[slots]
-        starts = self.draws.take(cursor)
-        if starts.size and starts.min() < 0:
-            for slot in slots[starts < 0].tolist():
-                row = slot * (SAMPLE_BLOCK + 1)
-                block = draw_sample_block(self.rngs[slot], self.n_samples) * self.scale
-                self.draws[row : row + SAMPLE_BLOCK] = block
-                self.cursor[slot] = row
-            cursor = self.cursor[slots]
-            starts = self.draws.take(cursor)
+        if self.safe <= 0:
+            self._top_up()
+        self.safe -= 1
+        cursor = self.cursor.take(slots)
         self.cursor[slots] = cursor + 1
-        return starts
+        return self.draws.take(cursor)
+
+    def give_back(self, slots: NDArray[np.int64]) -> None:
+        """Undo the last :meth:`take` of each slot in ``slots``: its next take returns that start again."""
+        self.cursor[slots] -= 1
+
+    def _top_up(self) -> None:
+        """Move what is left of each slot with fewer than :data:`SPARE_DRAWS` draws to the front
+        of its row and draw its next block behind it."""
+        for slot in np.flatnonzero(self.end - self.cursor < SPARE_DRAWS).tolist():
+            row, left = slot * self.width, self.end[slot] - self.cursor[slot]
+            self.draws[row : row + left] = self.draws[self.cursor[slot] : self.end[slot]]
+            block = draw_sample_block(self.rngs[slot], self.n_samples) * self.scale
+            self.draws[row + left : row + left + SAMPLE_BLOCK] = block
+            self.cursor[slot], self.end[slot] = row, row + left + SAMPLE_BLOCK
+        self.safe = SPARE_DRAWS
 
 
 class TraceReplayVectorEnv(_FamilyHooks, VectorEnv[Any, Any, Any]):
@@ -359,8 +379,103 @@ class TraceReplayVectorEnv(_FamilyHooks, VectorEnv[Any, Any, Any]):
         self.render_mode = render_mode
         self.autoreset_mode = mode
         self.metadata = {**type(self).metadata, "autoreset_mode": mode}
-        self._autoreset = np.zeros(self.num_envs, dtype=np.bool_)
         self._started = False
         self._build()
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+
+    # ------------------------------------------------------------------
+    # The slots' state and step, shared by both families (their ``_build`` calls _setup_slots).
+
+    def _setup_slots(self, steps: StepTables, observations: NDArray[Any], stride: int) -> None:
+        """Hold the family's step tables and per-state observations; make the slots' draws.
+
+        :param steps: the family's :class:`~sparq_gym.envs.core.StepTables`.
+        :param observations: what :meth:`_observe` gathers from, one row per state (or per
+            ``state // (states per row)``, as the family's ``_observe`` reads it).
+        :param stride: states per sample: sample i's episodes start at state ``i * stride``.
+        """
+        self._steps = steps
+        self._observations = observations
+        self._stride = stride
+        self._pending = steps.pending
+        self._pending_offset = np.int64(steps.pending)  # an int64 scalar: int32 draws + it are int64
+        # Per slot: a generator and its drawn start states (int32 while pending + start fits:
+        # half the memory traffic).
+        dtype = np.int32 if 2 * steps.pending < 2**31 else np.int64
+        self._slot_draws = SlotDraws(self.num_envs, self.tables.n_samples, stride, dtype)
+        # Per slot: its state, or pending + s0 once its episode has ended and the next one
+        # (NEXT_STEP) starts at s0, drawn when the episode ended.
+        self._state = np.zeros(self.num_envs, dtype=np.int64)
+        self._resetting = False  # whether some slot is pending
+
+    def _observe(self, states: NDArray[np.int64]) -> Any:
+        """The observations of ``states`` (rows of the table given to :meth:`_setup_slots`)."""
+        return self._observations.take(states, axis=0)
+
+    def _reset_slots(self, seed: Any, options: dict[str, Any] | None) -> NDArray[np.int64]:
+        """Seed and start every slot (``reset``); return the sample of each."""
+        if self._started:
+            # A slot whose episode ended drew its next start already: give it back, so the
+            # reset draws it as a single environment's reset would.
+            self._slot_draws.give_back(np.flatnonzero(self._state >= self._pending))
+        self._slot_draws.reseed(seed, SettingsError)
+        if options and "sample_index" in options:
+            samples = self._sample_option(options["sample_index"])
+        else:
+            samples = self._slot_draws.take(np.arange(self.num_envs)).astype(np.int64) // self._stride
+        self._state = samples * self._stride
+        self._started = True
+        self._resetting = False
+        return samples
+
+    def _sample_option(self, value: Any) -> NDArray[np.int64]:
+        """``options["sample_index"]``: one integer, or one per slot, each in [0, N)."""
+        n = self.num_envs
+        try:
+            index = np.asarray(value)
+        except (ValueError, TypeError) as err:
+            raise SettingsError(f"options['sample_index'] must be integers, got {value!r}") from err
+        if index.shape not in ((), (n,)):
+            raise SettingsError(
+                f"options['sample_index'] must be one integer or {n} integers (one per slot), "
+                f"got shape {index.shape}"
+            )
+        index = np.broadcast_to(index, (n,))
+        if not np.issubdtype(index.dtype, np.integer):
+            raise SettingsError(f"options['sample_index'] must be integers, got {value!r}")
+        if index.min() < 0 or index.max() >= self.tables.n_samples:
+            raise SettingsError(
+                f"options['sample_index'] must lie in [0, {self.tables.n_samples}), got {value!r}"
+            )
+        return index.astype(np.int64)
+
+    def _advance(self, act: NDArray[np.int64]) -> tuple[Any, ...]:
+        """One step of every slot (actions already checked): :func:`~sparq_gym.envs.core.exit_step`,
+        the observations and the autoreset draws.
+
+        A slot whose episode ends draws its next start now: under ``NEXT_STEP`` it waits on
+        it as a pending state (its next step moves there with reward 0, the same look-up as
+        any step); under ``SAME_STEP`` it starts there at once and its observation is the
+        new episode's (the final one is returned apart).
+
+        :return: ``(state, next_state, obs, reward, terminated, ended, final_obs)``: the
+            states before the step, after it (the slots' new state), the observations, the
+            rewards and terminations, the indices of the slots that ended, and the final
+            observations (``SAME_STEP`` with some slot ended; else None).
+        """
+        state = self._state
+        next_state, reward, terminated = exit_step(self._steps, state, act)
+        obs = self._observe(next_state)
+        ended = terminated.nonzero()[0]
+        final_obs = None
+        if ended.size:
+            starts = self._slot_draws.take(ended)
+            if self.autoreset_mode is AutoresetMode.NEXT_STEP:
+                next_state[ended] = starts + self._pending_offset
+            else:
+                next_state[ended] = starts
+                final_obs, obs = obs, obs.copy()
+                obs[ended] = self._observe(starts)
+        self._state = next_state
+        return state, next_state, obs, reward, terminated, ended, final_obs

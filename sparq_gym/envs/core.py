@@ -24,7 +24,6 @@ from sparq_gym.traces import TraceSet
 __all__ = [
     "OBS_TYPES",
     "SAMPLE_BLOCK",
-    "TRANSITION_DTYPE",
     "Action",
     "ExitTables",
     "ObsType",
@@ -33,8 +32,10 @@ __all__ = [
     "build_exit_tables",
     "confidence_bins",
     "draw_sample_block",
+    "end_cell",
     "exit_step",
     "step_tables",
+    "transition_tables",
 ]
 
 SAMPLE_BLOCK = 1024
@@ -208,46 +209,81 @@ def build_exit_tables(
     )
 
 
-TRANSITION_DTYPE = np.dtype([("next_state", np.int64), ("reward", np.float64), ("end_cell", np.int64)])
-"""One transition's outcome, packed so that a step of many episodes is one gather."""
-
-
 @dataclass(frozen=True, slots=True)
 class StepTables:
-    """Everything a step reads: one row per transition, so that a step is one look-up.
+    """Everything a step reads: the outcome of every transition, computed once per configuration.
 
-    An episode's state is one integer, ``s = 2 (sample * (E-1) + k)`` for early exit k, and
-    the transition of action a is row ``s + a``. Everything the configuration (alpha, cost,
-    bins) fixes is computed here once per transition: the state after it (unchanged when
-    the episode ends), the reward, and the (sample, exit) *cell* ``sample * E + e`` whose
-    prediction ended the episode, or :attr:`no_end` when it goes on. A structured numpy
-    array (:data:`TRANSITION_DTYPE`) for the vector environment, a list of tuples for the
-    single one (indexing a list with an int is several times cheaper than an array).
+    Both environment families encode an episode's state as one integer whose transition
+    under action a is row ``state + a`` (v0: ``s = 2 (sample * (E-1) + k)`` at early exit
+    k; depth x time: ``s = 3 (sample * S + state)``). Per row, what the configuration
+    (alpha, cost, bins) fixes: the state after it (unchanged when the episode ends), the
+    reward, whether the episode ends, whether the action is valid there, and the *cell*
+    whose prediction ended it (v0: ``sample * E + e``; depth x time: the position of the
+    EXIT; :attr:`no_end` when it goes on), which only the info reads.
 
-    :param rows: ``(next_state, reward, end_cell)`` per transition, ``N (E-1) 2`` rows.
-    :param no_end: ``N E``, one past the last cell: "the episode goes on".
-    :param n_early_exits: E-1, decision points per sample.
+    The arrays hold a second block of :attr:`pending` rows for the vector environments'
+    autoreset: state ``pending + s0`` is "the episode has ended and the next one starts at
+    ``s0``"; every action there is valid and moves to ``s0`` with reward 0 and no end, so
+    the reset step of ``NEXT_STEP`` is the same look-ups as any other step.
+
+    :param next_state: state after each row, ``2 pending`` entries (int64).
+    :param reward: reward of each row (float64).
+    :param ends: whether each row ends the episode (bool).
+    :param valid: whether each row's action is allowed in its state (bool).
+    :param end_cell: cell that ended the episode, or ``no_end`` (int64).
+    :param rows: ``(next_state, reward, ends)`` tuples of the first ``pending`` rows, for
+        the single environments (indexing a list with an int is several times cheaper than
+        indexing an array).
+    :param cells: ``end_cell`` of the first ``pending`` rows, as a list.
+    :param no_end: one past the last cell: "the episode goes on".
+    :param pending: the number of transition rows, and the first pending state.
+    :param n_actions: actions per state (rows per state).
     """
 
-    rows: Any
+    next_state: NDArray[np.int64]
+    reward: NDArray[np.float64]
+    ends: NDArray[np.bool_]
+    valid: NDArray[np.bool_]
+    end_cell: NDArray[np.int64]
+    rows: list[tuple[int, float, bool]]
+    cells: list[int]
     no_end: int
-    n_early_exits: int
+    pending: int
+    n_actions: int
 
 
-class _Gather:
-    """Rows of a structured array looked up with ``take`` (ten times faster than fancy indexing)."""
+def transition_tables(
+    next_state: NDArray[np.int64],
+    reward: NDArray[np.float64],
+    end_cell: NDArray[np.int64],
+    *,
+    no_end: int,
+    n_actions: int,
+    valid: NDArray[np.bool_] | None = None,
+) -> StepTables:
+    """:class:`StepTables` of the given rows (row ``state + a`` of states that are multiples
+    of ``n_actions``), with their pending block; ``valid`` defaults to every row."""
+    pending = next_state.shape[0]
+    index = np.arange(pending, dtype=np.int64)
+    ends = end_cell != no_end
+    return StepTables(
+        next_state=np.concatenate([next_state, index - index % n_actions]),  # row s0 + a of pending + s0
+        reward=np.concatenate([reward.astype(np.float64), np.zeros(pending)]),
+        ends=np.concatenate([ends, np.zeros(pending, dtype=np.bool_)]),
+        valid=np.concatenate(
+            [np.ones(pending, dtype=np.bool_) if valid is None else valid, np.ones(pending, dtype=np.bool_)]
+        ),
+        end_cell=np.concatenate([end_cell, np.full(pending, no_end, dtype=np.int64)]),
+        rows=list(zip(next_state.tolist(), reward.tolist(), ends.tolist())),
+        cells=end_cell.tolist(),
+        no_end=no_end,
+        pending=pending,
+        n_actions=n_actions,
+    )
 
-    __slots__ = ("_take",)
 
-    def __init__(self, rows: NDArray[Any]) -> None:
-        self._take = rows.take
-
-    def __getitem__(self, index: NDArray[np.int64]) -> NDArray[Any]:
-        return self._take(index)  # type: ignore[no-any-return]
-
-
-def step_tables(tables: ExitTables, *, as_lists: bool = False) -> StepTables:
-    """Flatten ``tables`` into the per-transition :class:`StepTables` that :func:`exit_step` reads."""
+def step_tables(tables: ExitTables) -> StepTables:
+    """Flatten v0's ``tables`` into the per-transition :class:`StepTables` that :func:`exit_step` reads."""
     n, n_early = tables.n_samples, tables.n_early_exits
     n_exits = n_early + 1
     position = np.arange(n * n_early, dtype=np.int64)
@@ -255,29 +291,43 @@ def step_tables(tables: ExitTables, *, as_lists: bool = False) -> StepTables:
     # Per (position, action), row-major: the transition of action a at state s = 2 position is s + a.
     decided = np.broadcast_to(tables.decided_exit[None], (n, n_early, 2)).reshape(-1)
     moved = np.broadcast_to((tables.next_exit - np.arange(n_early)[:, None])[None], (n, n_early, 2))
-    rows = np.empty(n * n_early * 2, dtype=TRANSITION_DTYPE)
-    rows["next_state"] = 2 * (position.repeat(2) + moved.reshape(-1))
-    rows["reward"] = tables.reward.reshape(-1)
     no_end = n * n_exits
-    rows["end_cell"] = np.where(decided >= 0, sample.repeat(2) * n_exits + decided, no_end)
-    return StepTables(rows.tolist() if as_lists else _Gather(rows), no_end, n_early)
+    return transition_tables(
+        2 * (position.repeat(2) + moved.reshape(-1)),
+        tables.reward.reshape(-1),
+        np.where(decided >= 0, sample.repeat(2) * n_exits + decided, no_end),
+        no_end=no_end,
+        n_actions=2,
+    )
 
 
 def exit_step(tables: StepTables, state: Any, action: Any) -> Any:
-    """One transition for one episode (ints) or many (equal-shaped integer arrays).
+    """One transition for one episode (ints) or many (equal-shaped int64 arrays).
 
-    The environments' only dynamics: the single environment calls it with ints, the vector
-    environment with arrays of thousands of episodes.
+    The only dynamics of both environment families: the single environments call it with
+    ints, the vector environments with arrays of thousands of episodes (whose states may
+    be pending ones).
 
     :param tables: the environment's :class:`StepTables`.
-    :param state: ``2 (sample * (E-1) + k)`` of each episode.
-    :param action: :class:`Action` of each episode (already validated).
-    :return: the transition row(s) ``(next_state, reward, end_cell)``: a tuple for one
-        episode, a :data:`TRANSITION_DTYPE` array for many. The episode ends where
-        ``end_cell != tables.no_end``, and then ``end_cell = sample * E + e`` names the
-        exit e whose prediction was used (E-1 = final head).
+    :param state: the state of each episode (see :class:`StepTables`).
+    :param action: the action of each episode (checked against the action space and the
+        mask, ``tables.valid[state + action]``, by the caller).
+    :return: ``(next_state, reward, terminated)``: a tuple for one episode, three fresh
+        arrays for many. Where the episode ends, :func:`end_cell` names the exit whose
+        prediction was used.
     """
-    return tables.rows[state + action]
+    if type(state) is int:
+        return tables.rows[state + action]
+    row = state + action
+    return tables.next_state.take(row), tables.reward.take(row), tables.ends.take(row)
+
+
+def end_cell(tables: StepTables, state: Any, action: Any) -> Any:
+    """The cell ``sample * E + e`` whose head e answered, for transitions that end the episode
+    (``tables.no_end`` for the others); ints or arrays, as :func:`exit_step`."""
+    if type(state) is int:
+        return tables.cells[state + action]
+    return tables.end_cell.take(state + action)
 
 
 def draw_sample_block(rng: np.random.Generator, n_samples: int) -> NDArray[np.int64]:

@@ -5,9 +5,11 @@ there (head j is paid for the t_j timesteps it had run when the agent left it),
 so the environment's *state* is (k, t, t_0 <= ... <= t_{k-1}): the timesteps of
 every head left behind. Those histories are few (34 for E = 3 heads, T = 4), so
 every (sample, state) is enumerated once: its observation, its reward for EXIT,
-its cost and counters. A step is then three look-ups in :func:`depth_time_step`,
-which the single environment calls with ints and the vector environment with
-arrays, exactly as :func:`sparq_gym.envs.core.exit_step` does for v0.
+its cost and counters. A step is then the look-ups of
+:func:`sparq_gym.envs.core.exit_step` in the :class:`~sparq_gym.envs.core.StepTables`
+of :func:`depth_time_step_tables`: the same step function and the same table layout
+as v0, called by the single environment with ints and by the vector environment with
+arrays.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from sparq_gym.envs.core import SampleTables, confidence_bins
+from sparq_gym.envs.core import SampleTables, StepTables, confidence_bins, transition_tables
 from sparq_gym.envs.settings import OBS_TYPES, ObsType
 from sparq_gym.traces.costs import is_ann_counts, total_ops
 from sparq_gym.traces.timeset import TimeTraceSet
@@ -27,11 +29,9 @@ from sparq_gym.traces.timeset import TimeTraceSet
 __all__ = [
     "MAX_TABLE_ENTRIES",
     "DepthTimeAction",
-    "DepthTimeStepTables",
     "DepthTimeTables",
     "box_dim",
     "build_depth_time_tables",
-    "depth_time_step",
     "depth_time_step_tables",
     "enumerate_states",
     "path_cost",
@@ -242,52 +242,21 @@ def build_depth_time_tables(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class DepthTimeStepTables:
-    """Everything a step reads, flattened per transition ``3 p + a`` of position ``p = i S + s``.
-
-    :param reward: reward per transition, ``N S 3`` entries (0 but for EXIT).
-    :param next_position: position after the transition (unchanged when it ends the episode).
-    :param end_cell: the position whose EXIT ended the episode, or ``no_end``.
-    :param valid: the action mask per transition (``S 3``, indexed by ``3 s + a``).
-    :param no_end: ``N S``: "the episode goes on".
-    :param n_states: S.
-    """
-
-    reward: Any
-    next_position: Any
-    end_cell: Any
-    valid: Any
-    no_end: int
-    n_states: int
-
-
-def depth_time_step_tables(tables: DepthTimeTables, *, as_lists: bool = False) -> DepthTimeStepTables:
-    """Flatten ``tables`` into the per-transition tables that :func:`depth_time_step` reads."""
+def depth_time_step_tables(tables: DepthTimeTables) -> StepTables:
+    """Flatten ``tables`` into the per-transition :class:`~sparq_gym.envs.core.StepTables` that
+    :func:`~sparq_gym.envs.core.exit_step` reads: state ``3 p`` of position ``p = i S + s``,
+    its transition under action a row ``3 p + a``; an EXIT ends in cell ``p``."""
     n, n_states = tables.n_samples, tables.n_states
     position = np.arange(n * n_states, dtype=np.int64)
     base = (position - position % n_states)[:, None]
     next_position = (base + tables.next_state[position % n_states]).reshape(-1)
     exiting = np.zeros((n * n_states, 3), dtype=np.bool_)
     exiting[:, DepthTimeAction.EXIT] = True
-    end_cell = np.where(exiting, position[:, None], n * n_states).reshape(-1)
-    reward = np.where(exiting, tables.reward_exit.reshape(-1)[:, None], 0.0).reshape(-1)
-    valid = tables.valid.reshape(-1)
-    if as_lists:
-        return DepthTimeStepTables(
-            reward.tolist(), next_position.tolist(), end_cell.tolist(), valid.tolist(), n * n_states, n_states
-        )
-    return DepthTimeStepTables(reward, next_position, end_cell, valid, n * n_states, n_states)
-
-
-def depth_time_step(tables: DepthTimeStepTables, position: Any, action: Any) -> tuple[Any, Any, Any]:
-    """One transition for one episode (ints) or many (equal-shaped integer arrays).
-
-    :param tables: the environment's :class:`DepthTimeStepTables`.
-    :param position: ``sample * S + state`` of each episode.
-    :param action: :class:`DepthTimeAction` of each episode (already checked against the mask).
-    :return: ``(next_position, reward, end_cell)``; the episode ends where
-        ``end_cell != tables.no_end``, and then ``end_cell`` is the position of the EXIT.
-    """
-    transition = position * 3 + action
-    return tables.next_position[transition], tables.reward[transition], tables.end_cell[transition]
+    return transition_tables(
+        3 * next_position,
+        np.where(exiting, tables.reward_exit.reshape(-1)[:, None], 0.0).reshape(-1),
+        np.where(exiting, position[:, None], n * n_states).reshape(-1),
+        no_end=n * n_states,
+        n_actions=3,
+        valid=np.broadcast_to(tables.valid[None], (n, n_states, 3)).reshape(-1),
+    )

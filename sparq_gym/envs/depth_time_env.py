@@ -11,12 +11,12 @@ from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 
 from sparq_gym.envs.common import TraceReplayEnv, load_family_traces, prepare_tables, shipped_traces
+from sparq_gym.envs.core import end_cell, exit_step
 from sparq_gym.envs.depth_time_core import (
     DepthTimeAction,
     DepthTimeTables,
     box_dim,
     build_depth_time_tables,
-    depth_time_step,
     depth_time_step_tables,
 )
 from sparq_gym.envs.exit_env import InvalidActionError
@@ -198,7 +198,8 @@ class SPARQDepthTimeEnv(TraceReplayEnv):
         self.observation_space = depth_time_observation_space(
             obs_type, self.n_exits, self.n_timesteps, self.n_bins
         )
-        self._steps = depth_time_step_tables(t, as_lists=True)
+        self._steps = depth_time_step_tables(t)
+        self._valid = t.valid.reshape(-1).tolist()  # per state s and action a, at 3 s + a
         self._n_states = t.n_states
         flat = t.observation.reshape(t.n_samples * self._n_states, *t.observation.shape[2:])
         self._obs_list: list[Any] = flat.tolist() if obs_type == "discrete" else list(flat)
@@ -240,15 +241,15 @@ class SPARQDepthTimeEnv(TraceReplayEnv):
         if position < 0:
             raise ResetNeeded("call reset() before step(): the episode has ended or never started")
         state = position % self._n_states
-        if not self._steps.valid[state * 3 + act]:
+        if not self._valid[state * 3 + act]:
             k, tau = int(self.tables.state_head[state]), int(self.tables.state_time[state])
             raise InvalidActionError(
                 f"{DepthTimeAction(act).name} is masked at head {k}, t = {tau + 1} "
                 f"(valid: {[a.name for a in DepthTimeAction if self._masks[state][a]]}); read action_masks()"
             )
-        position, reward, cell = depth_time_step(self._steps, position, act)
-        if cell == self._steps.no_end:
-            self._position = self._mask_position = position
+        next_state, reward, terminated = exit_step(self._steps, 3 * position, act)
+        if not terminated:
+            self._position = self._mask_position = position = next_state // 3
             return (
                 self._obs(position),
                 0.0,
@@ -257,7 +258,7 @@ class SPARQDepthTimeEnv(TraceReplayEnv):
                 {"action_mask": self._masks[position % self._n_states].copy()},
             )
         self._position = -1
-        self._last_info = final_info(self.tables, cell)
+        self._last_info = final_info(self.tables, end_cell(self._steps, 3 * position, act))
         return (
             self._obs(position),
             reward,

@@ -11,10 +11,12 @@ from gymnasium.error import ResetNeeded
 from gymnasium.vector import AutoresetMode
 from numpy.typing import NDArray
 
-from sparq_gym.envs.common import SlotDraws, TraceReplayVectorEnv
-from sparq_gym.envs.depth_time_core import depth_time_step, depth_time_step_tables
+from sparq_gym.envs.common import TraceReplayVectorEnv
+from sparq_gym.envs.core import end_cell
+from sparq_gym.envs.depth_time_core import depth_time_step_tables
 from sparq_gym.envs.depth_time_env import depth_time_observation_space, prepare_depth_time_tables
 from sparq_gym.envs.exit_env import InvalidActionError
+from sparq_gym.envs.settings import check_reset_arguments
 
 __all__ = ["SPARQDepthTimeVectorEnv"]
 
@@ -25,7 +27,8 @@ class SPARQDepthTimeVectorEnv(TraceReplayVectorEnv):
     Same arguments, spaces, rewards and info keys as
     :class:`~sparq_gym.envs.depth_time_env.SPARQDepthTimeEnv` (plus ``num_envs`` and
     ``autoreset_mode``) and the same transition function
-    (:func:`~sparq_gym.envs.depth_time_core.depth_time_step`) on arrays. Slot i seeded
+    (:func:`~sparq_gym.envs.core.exit_step`, the v0 vector env's, on the tables of
+    :func:`~sparq_gym.envs.depth_time_core.depth_time_step_tables`). Slot i seeded
     with ``seed + i`` draws the same samples as a single environment seeded with
     ``seed + i`` (per-slot generators, sample draws in the same blocks), so it gives
     the same transitions as ``SyncVectorEnv`` in both ``NEXT_STEP`` and ``SAME_STEP``
@@ -41,18 +44,19 @@ class SPARQDepthTimeVectorEnv(TraceReplayVectorEnv):
     def _build(self) -> None:
         """Single spaces, step tables, observations and slot state (``__init__``)."""
         t = self.tables
-        self._steps = depth_time_step_tables(t)
         self._n_states = t.n_states
-        self._observations = t.observation.reshape(t.n_samples * t.n_states, *t.observation.shape[2:])
+        observations = t.observation.reshape(t.n_samples * t.n_states, *t.observation.shape[2:])
+        self._setup_slots(depth_time_step_tables(t), observations, 3 * t.n_states)
         self.n_exits, self.n_timesteps = t.n_exits, t.n_timesteps
         self.single_action_space = spaces.Discrete(3)
         self.single_observation_space = depth_time_observation_space(
             self.settings.obs_type, t.n_exits, t.n_timesteps, self.settings.n_bins
         )
-        n = self.num_envs
-        self._slot_draws = SlotDraws(n, t.n_samples, 1, np.int64)  # sample indices, per slot
-        self._draw = self._slot_draws.take
-        self._position = np.zeros(n, dtype=np.int64)  # sample * S + state, per slot
+        self._mask_state = self._state  # where action_masks() reads: a slot's state, or where it ended
+
+    def _observe(self, states: NDArray[np.int64]) -> Any:
+        """Observations are stored per position ``state // 3``."""
+        return self._observations.take(states // 3, axis=0)
 
     def reset(
         self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None
@@ -61,52 +65,68 @@ class SPARQDepthTimeVectorEnv(TraceReplayVectorEnv):
 
         ``options={"sample_index": i}`` (one integer, or one per slot) starts the slots on given samples.
         """
-        n = self.num_envs
-        self._slot_draws.reseed(seed, ValueError)
-        if options and "sample_index" in options:
-            index = np.broadcast_to(np.asarray(options["sample_index"]), (n,))
-            if (
-                not np.issubdtype(index.dtype, np.integer)
-                or index.min() < 0
-                or index.max() >= self.tables.n_samples
-            ):
-                raise ValueError(f"options['sample_index'] must be integers in [0, {self.tables.n_samples})")
-            samples = index.astype(np.int64)
-        else:
-            samples = self._draw(np.arange(n))
-        self._position = samples * self._n_states
-        self._autoreset[:] = False
-        self._started = True
-        all_slots = np.ones(n, dtype=np.bool_)
+        samples = self._reset_slots(check_reset_arguments(seed, options, seed_list=True), options)
+        self._mask_state = self._state
+        all_slots = np.ones(self.num_envs, dtype=np.bool_)
         info = {
             "sample_index": samples.copy(),
             "_sample_index": all_slots,
             "action_mask": self.action_masks(),
             "_action_mask": all_slots.copy(),
         }
-        return self._observations.take(self._position, axis=0), info
+        return self._observe(self._state), info
 
     def action_masks(self) -> NDArray[np.bool_]:
-        """Valid actions (CONTINUE, EXIT, WAIT) of every slot, (num_envs, 3)."""
-        return self.tables.valid[self._position % self._n_states]
+        """Valid actions (CONTINUE, EXIT, WAIT) of every slot, (num_envs, 3); a slot whose
+        episode has ended (``NEXT_STEP``) has the mask of where it ended."""
+        return self.action_masks_at(self._mask_state)
+
+    def action_masks_at(self, state: NDArray[np.int64]) -> NDArray[np.bool_]:
+        """The action masks of the decision points at ``state`` (3 (sample * S + state))."""
+        return self.tables.valid[(state // 3) % self._n_states]
 
     def step(
         self, actions: Any
     ) -> tuple[Any, NDArray[np.float64], NDArray[np.bool_], NDArray[np.bool_], dict[str, Any]]:
         """Apply one action per slot (0 = CONTINUE, 1 = EXIT, 2 = WAIT)."""
         act = self._checked_actions(actions)
-        resetting = self._autoreset  # NEXT_STEP: these slots ignore their action (always False in SAME_STEP)
-        masked = ~self._steps.valid[(self._position % self._n_states) * 3 + act] & ~resetting
-        if masked.any():
-            slot = int(np.flatnonzero(masked)[0])
+        # Pending slots (NEXT_STEP: about to start a new episode) ignore their action.
+        allowed = self._steps.valid.take(self._state + act)
+        if not allowed.all():
+            slot = int(np.flatnonzero(~allowed)[0])
             raise InvalidActionError(
                 f"slot {slot}: action {int(act[slot])} is masked there; read action_masks()"
             )
-        position, reward, cell = depth_time_step(self._steps, self._position, act)
-        ended = cell != self._steps.no_end
+        state, next_state, obs, reward, terminated, ended, final_obs = self._advance(act)
+        # An ended slot's mask is the one where it ended (its state: EXIT stays), as in SyncVectorEnv.
+        self._mask_state = np.where(terminated, state, next_state) if final_obs is None else next_state
+        info: dict[str, Any] = {}
         if self.autoreset_mode is AutoresetMode.NEXT_STEP:
-            return self._step_next(position, reward, cell, ended)
-        return self._step_same(position, reward, cell, ended)
+            if ended.size:
+                info = self._final_info(end_cell(self._steps, state, act), terminated)
+            if self._resetting:
+                reset = state >= self._pending
+                sample_index = info.get("sample_index", np.zeros(self.num_envs, dtype=np.int64))
+                sample_index[reset] = next_state[reset] // self._stride
+                info["sample_index"], info["_sample_index"] = sample_index, terminated | reset
+            self._resetting = bool(ended.size)
+        elif ended.size:
+            info["final_obs"], info["_final_obs"] = final_obs, terminated.copy()
+            final = self._final_info(end_cell(self._steps, state, act), terminated)
+            final["action_mask"], final["_action_mask"] = (
+                self.action_masks_at(state) & terminated[:, None],
+                terminated.copy(),
+            )
+            info["final_info"], info["_final_info"] = final, terminated.copy()
+            sample_index = np.zeros(self.num_envs, dtype=np.int64)
+            sample_index[ended] = next_state[ended] // self._stride
+            info["sample_index"], info["_sample_index"] = sample_index, terminated.copy()
+        info["action_mask"], info["_action_mask"] = (
+            self.action_masks(),
+            np.ones(self.num_envs, dtype=np.bool_),
+        )
+        truncated = np.zeros(self.num_envs, dtype=np.bool_)
+        return obs, reward, terminated, truncated, info
 
     def _checked_actions(self, actions: Any) -> NDArray[np.int64]:
         """``actions`` as int64, once reset was called and each is 0, 1 or 2 (masks aside)."""
@@ -118,60 +138,6 @@ class SPARQDepthTimeVectorEnv(TraceReplayVectorEnv):
                 f"actions must be {self.num_envs} integers in {{0, 1, 2}}, got {actions!r}"
             )
         return act.astype(np.int64)
-
-    def _step_next(
-        self, position: Any, reward: Any, cell: Any, ended: Any
-    ) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
-        """NEXT_STEP: slots that ended last step start a new episode (reward 0, reset info)."""
-        resetting = self._autoreset.copy()
-        ended &= ~resetting
-        reward[resetting] = 0.0
-        slots = np.flatnonzero(resetting)
-        samples = self._draw(slots) if slots.size else slots
-        position[slots] = samples * self._n_states
-        self._position, self._autoreset = position, ended.copy()
-        info = self._final_info(cell, ended) if ended.any() else {}
-        if slots.size:
-            sample_index = info.get("sample_index", np.zeros(self.num_envs, dtype=np.int64))
-            sample_index[slots] = samples
-            info["sample_index"], info["_sample_index"] = sample_index, ended | resetting
-        info["action_mask"], info["_action_mask"] = (
-            self.action_masks(),
-            np.ones(self.num_envs, dtype=np.bool_),
-        )
-        truncated = np.zeros(self.num_envs, dtype=np.bool_)
-        return self._observations.take(position, axis=0), reward, ended, truncated, info
-
-    def _step_same(
-        self, position: Any, reward: Any, cell: Any, ended: Any
-    ) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
-        """SAME_STEP: slots that end are reset at once; final obs and info go under ``final_*``."""
-        info: dict[str, Any] = {}
-        if ended.any():
-            slots = np.flatnonzero(ended)
-            info["final_obs"], info["_final_obs"] = self._observations.take(position, axis=0), ended.copy()
-            final = self._final_info(cell, ended)
-            final["action_mask"], final["_action_mask"] = (
-                self.action_masks_at(position) & ended[:, None],
-                ended.copy(),
-            )
-            info["final_info"], info["_final_info"] = final, ended.copy()
-            samples = self._draw(slots)
-            position[slots] = samples * self._n_states
-            sample_index = np.zeros(self.num_envs, dtype=np.int64)
-            sample_index[slots] = samples
-            info["sample_index"], info["_sample_index"] = sample_index, ended.copy()
-        self._position = position
-        info["action_mask"], info["_action_mask"] = (
-            self.action_masks(),
-            np.ones(self.num_envs, dtype=np.bool_),
-        )
-        truncated = np.zeros(self.num_envs, dtype=np.bool_)
-        return self._observations.take(position, axis=0), reward, ended, truncated, info
-
-    def action_masks_at(self, position: NDArray[np.int64]) -> NDArray[np.bool_]:
-        """The action masks of the decision points at ``position`` (sample * S + state)."""
-        return self.tables.valid[position % self._n_states]
 
     def _final_info(self, cell: NDArray[np.int64], ended: NDArray[np.bool_]) -> dict[str, Any]:
         """Final info of the slots that ended (zeros elsewhere), merged as ``SyncVectorEnv`` merges it."""

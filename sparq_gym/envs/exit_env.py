@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
+from itertools import repeat
 from typing import Any, SupportsFloat
 
 import numpy as np
@@ -10,7 +11,8 @@ from gymnasium import spaces
 from gymnasium.error import InvalidAction, ResetNeeded
 
 from sparq_gym.envs.common import TraceReplayEnv, load_family_traces, prepare_tables, shipped_traces
-from sparq_gym.envs.core import Action, build_exit_tables, exit_step, step_tables
+from sparq_gym.envs.core import Action, build_exit_tables, draw_sample_block, end_cell, exit_step, step_tables
+from sparq_gym.envs.info import LazyInfo
 from sparq_gym.envs.registration import ENV_TABLE
 from sparq_gym.envs.settings import OBS_TYPES, SettingsError, check_reset_arguments
 from sparq_gym.errors import SparqError
@@ -181,7 +183,7 @@ class SPARQExitEnv(TraceReplayEnv):
         self.observation_space = make_observation_space(obs_type, self.n_exits - 1, self.n_bins)
 
         t = self.tables
-        self._steps = step_tables(t, as_lists=True)
+        self._steps = step_tables(t)
         self._no_end = self._steps.no_end
         self._n_early = t.n_early_exits
         self._stride = 2 * t.n_early_exits  # states per sample
@@ -200,29 +202,62 @@ class SPARQExitEnv(TraceReplayEnv):
         )
         self._counter_names = t.counter_names
         self._info_cache: dict[int, tuple[dict[str, Any], dict[str, int]]] = {}
-        # One small array (or an int) per state, each listed twice (states s and s + 1 share
-        # it); arrays are copied on return, as users keep what they receive (Gymnasium's
-        # checker asserts fresh observation data).
+        # The observation of every state, listed twice (states s and s + 1 share it): a step
+        # that ends the episode returns row s + 1, a copy of what the agent saw at s, so no two
+        # returns share memory (users keep what they receive; Gymnasium's checker tests it).
         flat_obs = t.observation.reshape(t.n_samples * self._n_early, *t.observation.shape[2:])
-        per_state = flat_obs.tolist() if obs_type == "discrete" else list(flat_obs)
-        self._obs_list: list[Any] = [obs for obs in per_state for _ in range(2)]
-        self._copy_obs = obs_type != "discrete"
+        self._obs_table = flat_obs.repeat(2, axis=0)
+        self._obs_ints: list[int] | None = self._obs_table.tolist() if obs_type == "discrete" else None
         self._state = -1  # 2 (sample * (E-1) + early exit); -1 when no episode runs
+        self._base = 0  # the episode's first state, whose observation is _episode_obs[0]
+        self._episode_obs: Any = self._obs_ints
 
     # ------------------------------------------------------------------
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
         """Start an episode on a random image of the split, or on ``options["sample_index"]``."""
-        if seed is not None or options is not None:  # the plain reset() of a training loop skips this
-            seed = check_reset_arguments(seed, options)
-        if seed is not None:  # Gymnasium's reset does nothing but seed np_random: skip the call otherwise
+        if seed is None and options is None:  # a training loop's plain reset()
+            start = next(self._draws, None)
+            if start is None:
+                start = self._draw_block()
+        else:
+            start = self._start_with(check_reset_arguments(seed, options), options)
+        sample, state, self._base, episode_obs = start
+        self._state = state
+        self._episode_obs = episode_obs
+        return episode_obs[state - self._base], {"sample_index": sample}
+
+    def _draw_block(self) -> tuple[int, int, int, Any]:
+        """Draw the next block of samples from ``np_random``; return its first start.
+
+        ``_draws`` then yields one ``(sample, state, base, observations)`` per episode: with
+        array observations, ``observations`` is that episode's own rows (a slice of one fresh
+        gather per block, so each episode's observations are new memory) and ``base`` its
+        first state; with integer observations, the shared list of every state's and 0.
+        """
+        samples = draw_sample_block(self.np_random, self.tables.n_samples)
+        states = samples * self._stride
+        if self._obs_ints is not None:
+            starts = zip(samples.tolist(), states.tolist(), repeat(0), repeat(self._obs_ints))
+        else:
+            rows = self._obs_table.take(states[:, None] + np.arange(self._stride), axis=0)
+            starts = zip(samples.tolist(), states.tolist(), states.tolist(), rows)
+        self._draws = starts
+        return next(starts)
+
+    def _start_with(self, seed: int | None, options: dict[str, Any] | None) -> tuple[int, int, int, Any]:
+        """The start of a ``reset`` given a seed or options (checked by ``reset``)."""
+        if seed is not None:  # Gymnasium's reset does nothing but seed np_random
             super().reset(seed=seed)
             self._draws = iter(())
+        if not (options and "sample_index" in options):
+            return next(self._draws, None) or self._draw_block()
         sample = self._start_sample(options, self.tables.n_samples, SettingsError)
-        state = self._state = sample * self._stride
-        obs = self._obs_list[state]
-        return (obs.copy() if self._copy_obs else obs), {"sample_index": sample}
+        state = sample * self._stride
+        if self._obs_ints is not None:
+            return sample, state, 0, self._obs_ints
+        return sample, state, state, self._obs_table[state : state + self._stride].copy()
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         """Apply CONTINUE (0) or EXIT (1) at the current early exit."""
@@ -232,42 +267,46 @@ class SPARQExitEnv(TraceReplayEnv):
         state = self._state
         if state < 0:
             raise ResetNeeded("call reset() before step(): the episode has ended or never started")
-        state, reward, cell = exit_step(self._steps, state, act)
-        obs = self._obs_list[state]
-        if cell == self._no_end:
-            self._state = state
-            return (obs.copy() if self._copy_obs else obs), 0.0, False, False, {}
+        next_state, reward, terminated = exit_step(self._steps, state, act)
+        if not terminated:
+            self._state = next_state
+            return self._episode_obs[next_state - self._base], 0.0, False, False, {}
         self._state = -1
-        return (obs.copy() if self._copy_obs else obs), reward, True, False, self._final_info(cell)
+        # Row s + 1: a copy of the last observation. The info is built when first read.
+        self._last_info = info = LazyInfo(self._final_info, end_cell(self._steps, state, act))
+        return self._episode_obs[state + 1 - self._base], reward, True, False, info
 
     def _final_info(self, cell: int) -> dict[str, Any]:
-        """Info of an episode that ended in ``cell = sample * E + exit`` (fresh dicts).
+        """The final info of an episode that ended in ``cell = sample * E + exit`` (fresh dicts).
 
-        Built once per cell and copied on every return, so a caller may modify what it
-        receives; the cache holds at most N x E entries (about 1 kB each).
+        Built once per cell and copied on every call (the info and its ``counters``), so a
+        caller may modify what it receives; the cache holds at most N x E entries (about 1 kB
+        each).
         """
-        cached = self._info_cache.get(cell)
-        if cached is None:
-            label, prediction, correct, *counts = self._int_cells[cell].tolist()
-            confidence, cost, savings = self._float_cells[cell].tolist()
-            sample, exit_index = divmod(cell, self.n_exits)
-            cached = self._info_cache[cell] = (
-                {
-                    "sample_index": sample,
-                    "label": label,
-                    "exit": exit_index,
-                    "prediction": prediction,
-                    "correct": correct == 1,
-                    "confidence": confidence,
-                    "cost": cost,
-                    "savings": savings,
-                },
-                dict(zip(self._counter_names, counts)),
-            )
+        cached = self._info_cache.get(cell) or self._cell_info(cell)
         info = cached[0].copy()
         info["counters"] = cached[1].copy()
-        self._last_info = info
         return info
+
+    def _cell_info(self, cell: int) -> tuple[dict[str, Any], dict[str, int]]:
+        """The cached values of :meth:`_final_info`."""
+        label, prediction, correct, *counts = self._int_cells[cell].tolist()
+        confidence, cost, savings = self._float_cells[cell].tolist()
+        sample, exit_index = divmod(cell, self.n_exits)
+        cached = self._info_cache[cell] = (
+            {
+                "sample_index": sample,
+                "label": label,
+                "exit": exit_index,
+                "prediction": prediction,
+                "correct": correct == 1,
+                "confidence": confidence,
+                "cost": cost,
+                "savings": savings,
+            },
+            dict(zip(self._counter_names, counts)),
+        )
+        return cached
 
     def _coerce_action(self, action: Any) -> int:
         """A numpy integer scalar (or 0-d array) 0 or 1; anything else is not in ``Discrete(2)``."""

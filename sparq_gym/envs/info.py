@@ -90,28 +90,32 @@ class FinalInfoTable:
 
 
 class LazyInfo(dict[str, Any]):
-    """A ``dict`` filled by ``build()`` the first time it is read or written.
+    """A ``dict`` filled by ``build(*args)`` the first time it is read or written.
 
     Every ``dict`` method fills it first; ``{**info}``, ``dict(info)``, comparisons,
     ``copy``, ``pickle`` and ``repr`` all go through those methods (a subclass that
     overrides ``__iter__`` and ``keys`` is never read behind its back by CPython's
-    merge), and a copy or a pickle is a plain ``dict``.
+    merge), and a copy or a pickle is a plain ``dict``. Making one costs about as much as
+    a small dict (no ``functools.partial``, no ``dict.__init__`` call): the single
+    environment returns one at every episode end.
 
-    :param build: returns the entries; called at most once.
+    :param build: returns the entries; called at most once, with ``args``.
+    :param args: the arguments of ``build`` (keep them unchanged until the first read).
     """
 
-    __slots__ = ("_build",)
+    __slots__ = ("_args", "_build")
 
-    def __init__(self, build: Callable[[], dict[str, Any]]) -> None:
-        """Hold ``build`` until the first use."""
-        super().__init__()
-        self._build: Callable[[], dict[str, Any]] | None = build
+    def __init__(self, build: Callable[..., dict[str, Any]], *args: Any) -> None:
+        """Hold ``build`` and its arguments until the first use."""
+        self._build: Callable[..., dict[str, Any]] | None = build
+        self._args = args
 
     def _fill(self) -> None:
         build = self._build
         if build is not None:
             self._build = None
-            dict.update(self, build())
+            dict.update(self, build(*self._args))
+            self._args = ()
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Copies and pickles are plain dicts of the built entries."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -11,11 +10,11 @@ from gymnasium.error import ResetNeeded
 from gymnasium.vector import AutoresetMode
 from numpy.typing import NDArray
 
-from sparq_gym.envs.common import SlotDraws, TraceReplayVectorEnv
-from sparq_gym.envs.core import exit_step, step_tables
+from sparq_gym.envs.common import TraceReplayVectorEnv
+from sparq_gym.envs.core import end_cell, step_tables
 from sparq_gym.envs.exit_env import InvalidActionError, make_observation_space, prepare_exit_tables
 from sparq_gym.envs.info import FinalInfoTable, LazyInfo
-from sparq_gym.envs.settings import SettingsError, check_reset_arguments
+from sparq_gym.envs.settings import check_reset_arguments
 
 __all__ = ["SPARQExitVectorEnv"]
 
@@ -61,23 +60,14 @@ class SPARQExitVectorEnv(TraceReplayVectorEnv):
     def _build(self) -> None:
         """Single spaces, step tables, observations, final-info table and slot state (``__init__``)."""
         t = self.tables
-        self._steps = step_tables(t)
-        self._n_early = t.n_early_exits
-        self._stride = 2 * self._n_early  # states per sample
+        n_early = t.n_early_exits
         # One observation per state (each listed twice: states s and s + 1 share it).
-        per_position = t.observation.reshape(t.n_samples * self._n_early, *t.observation.shape[2:])
-        self._observations = per_position.repeat(2, axis=0)
+        per_position = t.observation.reshape(t.n_samples * n_early, *t.observation.shape[2:])
+        self._setup_slots(step_tables(t), per_position.repeat(2, axis=0), 2 * n_early)
         self._final_info = FinalInfoTable(t)
         self.n_exits = self.traces.n_exits
         self.single_action_space = make_action_space()
         self.single_observation_space = make_observation_space(self.obs_type, self.n_exits - 1, self.n_bins)
-
-        n = self.num_envs
-        # Per slot: a generator and a block of drawn start states (int32: half the memory
-        # traffic); _take_starts(slots) consumes the next start of each slot in ``slots``.
-        self._slot_draws = SlotDraws(n, t.n_samples, self._stride, np.int32)
-        self._take_starts = self._slot_draws.take
-        self._state = np.zeros(n, dtype=np.int64)  # 2 (sample * (E-1) + early exit), per slot
 
     # ------------------------------------------------------------------
     def reset(
@@ -91,39 +81,9 @@ class SPARQExitVectorEnv(TraceReplayVectorEnv):
         ``options={"sample_index": i}`` starts every slot on sample i, and a
         list of ``num_envs`` indices starts slot j on sample ``i_j``.
         """
-        seed = check_reset_arguments(seed, options, seed_list=True)
-        n = self.num_envs
-        self._slot_draws.reseed(seed, SettingsError)
-        if options and "sample_index" in options:
-            samples = self._sample_option(options["sample_index"])
-        else:
-            samples = self._take_starts(np.arange(n)).astype(np.int64) // self._stride
-        self._state = samples * self._stride
-        self._autoreset = np.zeros(self.num_envs, dtype=np.bool_)
-        self._started = True
-        info = {"sample_index": samples, "_sample_index": np.ones(n, dtype=np.bool_)}
-        return self._observations.take(self._state, axis=0), info
-
-    def _sample_option(self, value: Any) -> NDArray[np.int64]:
-        """``options["sample_index"]``: one integer, or one per slot, each in [0, N)."""
-        n = self.num_envs
-        try:
-            index = np.asarray(value)
-        except (ValueError, TypeError) as err:
-            raise SettingsError(f"options['sample_index'] must be integers, got {value!r}") from err
-        if index.shape not in ((), (n,)):
-            raise SettingsError(
-                f"options['sample_index'] must be one integer or {n} integers (one per slot), "
-                f"got shape {index.shape}"
-            )
-        index = np.broadcast_to(index, (n,))
-        if not np.issubdtype(index.dtype, np.integer):
-            raise SettingsError(f"options['sample_index'] must be integers, got {value!r}")
-        if index.min() < 0 or index.max() >= self.tables.n_samples:
-            raise SettingsError(
-                f"options['sample_index'] must lie in [0, {self.tables.n_samples}), got {value!r}"
-            )
-        return index.astype(np.int64)
+        samples = self._reset_slots(check_reset_arguments(seed, options, seed_list=True), options)
+        info = {"sample_index": samples, "_sample_index": np.ones(self.num_envs, dtype=np.bool_)}
+        return self._observe(self._state), info
 
     def step(
         self, actions: Any
@@ -142,82 +102,53 @@ class SPARQExitVectorEnv(TraceReplayVectorEnv):
             act = act.astype(np.int64)
         elif np.bitwise_or.reduce(act) >> 1:  # any bit above the lowest, or a sign bit
             raise InvalidActionError("actions must be 0 (CONTINUE) or 1 (EXIT)")
-        rows = exit_step(self._steps, self._state, act)
-        state, reward, cell = rows["next_state"], rows["reward"], rows["end_cell"]
+        state, next_state, obs, reward, terminated, ended, final_obs = self._advance(act)
+        info: dict[str, Any] = {}
         if self.autoreset_mode is AutoresetMode.NEXT_STEP:
-            return self._step_next(state, reward, cell)
-        return self._step_same(state, reward, cell)
-
-    def _step_next(
-        self, state: NDArray[np.int64], reward: NDArray[np.float64], cell: NDArray[np.int64]
-    ) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
-        resetting = self._autoreset
-        slots = np.flatnonzero(resetting) if resetting.any() else None
-        if slots is not None:
-            # Slots whose episode ended last step start a new one: reward 0, not terminated.
-            # (state, reward and cell are fields of this step's fresh transition rows.)
-            starts = self._take_starts(slots)
-            state[slots] = starts
-            reward[slots] = 0.0
-            cell[slots] = self._steps.no_end
-        terminated = cell != self._steps.no_end
-        # One private copy of the terminations: next step's autoreset mask and the info's mask
-        # (the caller may modify the array it receives).
-        ended = terminated.copy()
-        info: dict[str, Any] = {}
-        if slots is not None:
-            # The reset info of those slots, merged as SyncVectorEnv merges it.
-            info = LazyInfo(partial(self._reset_merged_info, cell, ended, slots, starts))
-        elif ended.any():
-            info = LazyInfo(partial(self._final_info.info, cell, ended))
-        self._state = state
-        self._autoreset = ended
-        truncated = np.zeros(self.num_envs, dtype=np.bool_)
-        return self._observations.take(state, axis=0), reward, terminated, truncated, info
-
-    def _step_same(
-        self, state: NDArray[np.int64], reward: NDArray[np.float64], cell: NDArray[np.int64]
-    ) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
-        terminated = cell != self._steps.no_end
-        info: dict[str, Any] = {}
-        if terminated.any():
-            final_obs = self._observations.take(state, axis=0)
-            final_info = LazyInfo(partial(self._final_info.info, cell, terminated.copy()))
-            slots = np.flatnonzero(terminated)
-            starts = self._take_starts(slots)
-            state[slots] = starts
+            if self._resetting:
+                # The reset info of the slots that were pending merged with the final info of
+                # those that ended, as SyncVectorEnv merges them.
+                info = LazyInfo(self._reset_merged_info, state, next_state, act.copy(), terminated.copy())
+            elif ended.size:
+                info = LazyInfo(self._ended_info, state, act.copy(), terminated.copy())
+            self._resetting = bool(ended.size)
+        elif ended.size:
             sample_index = np.zeros(self.num_envs, dtype=np.int64)
-            sample_index[slots] = starts // self._stride
+            sample_index[ended] = next_state[ended] // self._stride
             info = {
                 "final_obs": final_obs,
                 "_final_obs": terminated.copy(),
-                "final_info": final_info,
+                "final_info": LazyInfo(self._ended_info, state, act.copy(), terminated.copy()),
                 "_final_info": terminated.copy(),
                 "sample_index": sample_index,
                 "_sample_index": terminated.copy(),
             }
-        self._state = state
         truncated = np.zeros(self.num_envs, dtype=np.bool_)
-        return self._observations.take(state, axis=0), reward, terminated, truncated, info
+        return obs, reward, terminated, truncated, info
+
+    def _ended_info(
+        self, state: NDArray[np.int64], act: NDArray[np.int64], terminated: NDArray[np.bool_]
+    ) -> dict[str, Any]:
+        """The final info of the slots whose episode ended (``terminated``) in this step."""
+        return self._final_info.info(end_cell(self._steps, state, act), terminated)
 
     def _reset_merged_info(
         self,
-        cell: NDArray[np.int64],
-        ended: NDArray[np.bool_],
-        reset_slots: NDArray[np.int64],
-        starts: NDArray[np.int32],
+        state: NDArray[np.int64],
+        next_state: NDArray[np.int64],
+        act: NDArray[np.int64],
+        terminated: NDArray[np.bool_],
     ) -> dict[str, Any]:
-        """NEXT_STEP info: the final info of the slots that ended, plus the reset ``sample_index``
-        of the slots that started a new episode, with one mask over both."""
-        info = self._final_info.info(cell, ended) if ended.any() else {}
+        """NEXT_STEP info of a step that reset slots: the final info of the slots that ended,
+        plus the reset ``sample_index`` of the slots that were pending, with one mask over both."""
+        reset = state >= self._pending
+        info = self._ended_info(state, act, terminated.copy()) if terminated.any() else {}
         sample_index = info.get("sample_index")
         if sample_index is None:
             sample_index = np.zeros(self.num_envs, dtype=np.int64)
-        sample_index[reset_slots] = starts // self._stride
-        mask = ended.copy()
-        mask[reset_slots] = True
+        sample_index[reset] = next_state[reset] // self._stride
         info["sample_index"] = sample_index
-        info["_sample_index"] = mask
+        info["_sample_index"] = terminated | reset
         return info
 
 

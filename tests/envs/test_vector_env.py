@@ -13,6 +13,8 @@ from sparq_gym.envs.vector_env import SPARQExitVectorEnv
 from sparq_gym.traces import make_synthetic_traces
 
 N_ENVS = 7
+MID_RUN_RESETS = {100: {}, 150: {"options": {"sample_index": 3}}, 151: {}, 200: {"seed": 9}}
+"""Resets in the middle of the equivalence run: plain, on a given sample, then plain, then seeded."""
 
 
 @pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.name)
@@ -35,6 +37,14 @@ def test_same_transitions_as_sync_vector_env(family, mode, obs_type):
     assert_info_equal(info_nat, info_ref)
     rng = np.random.default_rng(0)
     for step in range(300):
+        if step in MID_RUN_RESETS:
+            # With episodes just ended (NEXT_STEP: their next start is drawn), a plain reset
+            # and a reset on a given sample draw what the single environments draw.
+            kwargs_reset = MID_RUN_RESETS[step]
+            obs_ref, info_ref = reference.reset(**kwargs_reset)
+            obs_nat, info_nat = native.reset(**kwargs_reset)
+            np.testing.assert_array_equal(obs_nat, obs_ref, err_msg=f"reset at step {step}")
+            assert_info_equal(info_nat, info_ref, f"reset at step {step}")
         if family.masked:
             np.testing.assert_array_equal(native.action_masks(), np.stack(reference.call("action_masks")))
         action = family.actions(rng, native)
@@ -45,6 +55,30 @@ def test_same_transitions_as_sync_vector_env(family, mode, obs_type):
         ):
             np.testing.assert_array_equal(a, b, err_msg=f"step {step}: {name}")
         assert_info_equal(out_nat[4], out_ref[4], f"step {step} info")
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.name)
+@pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP])
+def test_same_starts_across_draw_blocks(family, mode):
+    """Slots draw their starts in blocks of SAMPLE_BLOCK (1,024) from their own generators and
+    top up ahead of need: over three blocks of episodes (and a plain and a seeded reset past
+    the first block) every start is the one a single environment draws."""
+    traces = family.make_traces(50, seed=3, split="train")
+    reference = SyncVectorEnv(
+        [lambda: family.env_class(traces=traces) for _ in range(2)], autoreset_mode=mode
+    )
+    native = family.vector_class(2, traces=traces, autoreset_mode=mode)
+    reference.reset(seed=7)
+    native.reset(seed=7)
+    rng = np.random.default_rng(1)
+    for step in range(7000):
+        if step in (3000, 5000):
+            kwargs = {} if step == 3000 else {"seed": 11}
+            np.testing.assert_array_equal(native.reset(**kwargs)[0], reference.reset(**kwargs)[0])
+        action = family.actions(rng, native)
+        out_nat, out_ref = native.step(action), reference.step(action)
+        np.testing.assert_array_equal(out_nat[0], out_ref[0], err_msg=f"step {step}: obs")
+        np.testing.assert_array_equal(out_nat[1], out_ref[1], err_msg=f"step {step}: reward")
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int32, np.uint64])
