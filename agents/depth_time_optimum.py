@@ -39,6 +39,7 @@ trace sets checks the optimum.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -122,8 +123,24 @@ def _cell_valid(tables: DepthTimeTables) -> NDArray[np.bool_]:
     return np.repeat(valid[:, :, None, :], b, axis=2).reshape(e * t * b, 3)
 
 
-def solve_depth_time_optimum(tables: DepthTimeTables, *, time_limit: float = 600.0) -> DepthTimeOptimum:
-    """The best table on ``tables`` (the ``train`` split), by the MILP of the module docstring."""
+@dataclass(frozen=True)
+class _Program:
+    """The MILP of the module docstring: maximise ``-cost @ v`` subject to
+    ``row_lower <= matrix @ v <= row_upper``, ``0 <= v <= upper``, integral where ``integrality``."""
+
+    cost: NDArray[np.float64]
+    matrix: Any
+    row_lower: NDArray[np.float64]
+    row_upper: NDArray[np.float64]
+    upper: NDArray[np.float64]
+    integrality: NDArray[np.float64]
+    n_x: int
+    nodes: _Nodes
+    cell_valid: NDArray[np.bool_]
+
+
+def build_program(tables: DepthTimeTables) -> _Program:
+    """The variables, objective and constraints of the module docstring's MILP for ``tables``."""
     nodes = build_nodes(tables)
     cell_valid = _cell_valid(tables)
     n_cells, n_nodes = cell_valid.shape[0], nodes.state.shape[0]
@@ -161,11 +178,22 @@ def solve_depth_time_optimum(tables: DepthTimeTables, *, time_limit: float = 600
     matrix = coo_matrix((vals, (rows, cols)), shape=(offset, n_vars)).tocsr()
     integrality = np.zeros(n_vars)
     integrality[:n_x] = 1
+    return _Program(
+        cost, matrix, np.concatenate(lower), np.concatenate(upper_rows), upper, integrality, n_x, nodes,
+        cell_valid,
+    )
+
+
+def solve_depth_time_optimum(tables: DepthTimeTables, *, time_limit: float = 600.0) -> DepthTimeOptimum:
+    """The best table on ``tables`` (the ``train`` split), by the MILP of the module docstring."""
+    program = build_program(tables)
+    nodes, cell_valid, n_x = program.nodes, program.cell_valid, program.n_x
+    n_cells, n_nodes = cell_valid.shape[0], nodes.state.shape[0]
     result = milp(
-        cost,
-        integrality=integrality,
-        bounds=Bounds(np.zeros(n_vars), upper),
-        constraints=LinearConstraint(matrix, np.concatenate(lower), np.concatenate(upper_rows)),
+        program.cost,
+        integrality=program.integrality,
+        bounds=Bounds(np.zeros(program.cost.shape[0]), program.upper),
+        constraints=LinearConstraint(program.matrix, program.row_lower, program.row_upper),
         options={"time_limit": float(time_limit), "mip_rel_gap": 0.0},
     )
     if result.x is None:

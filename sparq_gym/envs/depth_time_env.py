@@ -20,6 +20,7 @@ from sparq_gym.envs.depth_time_core import (
     depth_time_step_tables,
 )
 from sparq_gym.envs.exit_env import InvalidActionError
+from sparq_gym.envs.info import LazyInfo
 from sparq_gym.envs.registration import DEPTH_TIME_TABLE
 from sparq_gym.envs.settings import OBS_TYPES
 from sparq_gym.paths import pretrained_root
@@ -45,8 +46,11 @@ def time_trace_dir(backbone: str, network: str = "qdsnn") -> Path:
 
 
 shipped_time_traces = partial(
-    shipped_traces, container="TimeTraceSet", folder=lambda backbone, net: time_trace_dir(backbone, net),
-    kind="depth-time traces", note="the depth-time extraction stage",
+    shipped_traces,
+    container="TimeTraceSet",
+    folder=lambda backbone, net: time_trace_dir(backbone, net),
+    kind="depth-time traces",
+    note="the depth-time extraction stage",
     instead="pass trace_dir=PATH or traces=TimeTraceSet",
 )
 """``(backbone, network, split) -> (directory, message if missing)`` of the shipped depth-time traces."""
@@ -258,14 +262,9 @@ class SPARQDepthTimeEnv(TraceReplayEnv):
                 {"action_mask": self._masks[position % self._n_states].copy()},
             )
         self._position = -1
-        self._last_info = final_info(self.tables, end_cell(self._steps, 3 * position, act))
-        return (
-            self._obs(position),
-            reward,
-            True,
-            False,
-            {**self._last_info, "counters": dict(self._last_info["counters"])},
-        )
+        # Built when first read (a fresh dict each episode: the caller may keep or modify it).
+        self._last_info = info = LazyInfo(final_info, self.tables, end_cell(self._steps, 3 * position, act))
+        return self._obs(position), reward, True, False, info
 
     def render(self) -> str | None:
         """``"ansi"``: a one-line description of where the episode stands."""
