@@ -30,6 +30,10 @@ integrality.
 *Objective.* maximise ``sum_n R_n z[n, EXIT]``, with R_n the sum over the node's
 samples of the reward of EXIT at its state: the total return of the table.
 
+*Reduction.* Cells where EXIT beats every continuation at every node
+(:func:`provable_exits`) are fixed to EXIT before solving: a sound cut of the search,
+not of the optimum (tested against brute force).
+
 Cells no training node reaches under the optimum are filled from the nearest
 bin that is reached at the same (k, tau) (higher bins first), so the table is
 defined everywhere for ``test``. A brute-force test over every table of tiny
@@ -114,6 +118,38 @@ def build_nodes(tables: DepthTimeTables) -> _Nodes:
     )
 
 
+def provable_exits(nodes: _Nodes, n_cells: int) -> NDArray[np.bool_]:
+    """Cells where EXIT is optimal whatever the rest of the table: ``(E T B,)`` bool.
+
+    Every sample reads a cell at most once (paths only go deeper or later), and which
+    samples reach a cell depends only on cells read before it. So if at every node of a
+    cell EXIT earns at least the best any continuation could (the samples' best paths
+    with the table free to differ per node: an upper bound), switching that cell of an
+    optimal table to EXIT loses nothing. The bound is backward induction over the node
+    tree; the MILP fixes these cells to EXIT (fewer branches, same optimum).
+    """
+    n_nodes = nodes.state.shape[0]
+    value = np.zeros(n_nodes)
+    moves = np.full((n_nodes, 3), -np.inf)  # best continuation value per (node, action)
+    has_parent = nodes.parent >= 0
+    parent_node, parent_action = np.divmod(nodes.parent[has_parent], 3)
+    for s in np.unique(nodes.state)[::-1]:  # children live at later states
+        at = np.flatnonzero(nodes.state == s)
+        value[at] = np.maximum(nodes.reward[at], moves[at].max(axis=1))
+        child = at[has_parent[at]]
+        if child.size:
+            rows = np.searchsorted(np.flatnonzero(has_parent), child)
+            target = (parent_node[rows], parent_action[rows])
+            np.maximum.at(moves, target, 0.0)  # a reached move starts from 0, then sums its children
+            np.add.at(moves, target, value[child])
+    continuation = moves.max(axis=1)
+    beaten = np.zeros(n_cells, dtype=np.bool_)
+    np.logical_or.at(beaten, nodes.cell, nodes.reward < continuation - 1e-9)
+    reached = np.zeros(n_cells, dtype=np.bool_)
+    reached[nodes.cell] = True
+    return reached & ~beaten
+
+
 def _cell_valid(tables: DepthTimeTables) -> NDArray[np.bool_]:
     """Valid actions per cell (k, tau, b), (E T B, 3)."""
     e, t, b = tables.n_exits, tables.n_timesteps, tables.n_bins
@@ -147,7 +183,9 @@ def build_program(tables: DepthTimeTables) -> _Program:
     n_x = n_cells * 3
     node_valid = tables.valid[nodes.state]
     n_vars = n_x + n_nodes * 3
-    upper = np.concatenate([cell_valid.reshape(-1), node_valid.reshape(-1)]).astype(np.float64)
+    fixed = cell_valid & provable_exits(nodes, n_cells)[:, None]
+    fixed[:, EXIT] = False  # at a provable-exit cell only EXIT stays open
+    upper = np.concatenate([(cell_valid & ~fixed).reshape(-1), node_valid.reshape(-1)]).astype(np.float64)
     cost = np.zeros(n_vars)
     cost[n_x + np.arange(n_nodes) * 3 + EXIT] = -nodes.reward
     blocks: list[tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]] = []

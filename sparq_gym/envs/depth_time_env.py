@@ -188,6 +188,9 @@ class SPARQDepthTimeEnv(TraceReplayEnv):
       WAIT with masks, path cost of blocks and visited heads, v0's reward rule.
     * v0, unchanged meaning: ``network`` also takes ``"multilevel"`` and ``"spquant"`` (their
       ``<network>_time`` trace sets; the default ``"qdsnn"`` is what it was).
+    * v0, unchanged meaning (same transitions and info values for the same seeds): steps
+      through v0's step function and table layout (:func:`~sparq_gym.envs.core.exit_step`),
+      and the info of an episode's last step is a ``dict`` built when first read.
     """
 
     metadata: dict[str, Any] = {"render_modes": ["ansi"], "render_fps": 4}

@@ -169,6 +169,10 @@ class SPARQExitEnv(TraceReplayEnv):
       so far, and the native vector env builds its info on first read.
     * v0, unchanged meaning: ``network`` also takes ``"multilevel"`` and ``"spquant"``, the
       related seeds' networks (new trace sets; the default ``"qdsnn"`` is what it was).
+    * v0, unchanged meaning (same transitions, observations and info values for the same
+      seeds): the info of an episode's last step is a ``dict`` built when first read
+      (:class:`~sparq_gym.envs.info.LazyInfo`), and array observations are rows of one
+      gather per block of drawn images (new memory for every return, as before).
     """
 
     metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}

@@ -17,7 +17,7 @@ from agents.depth_time import (
     tune_kt_thresholds,
     tune_time_only,
 )
-from agents.depth_time_optimum import solve_depth_time_optimum
+from agents.depth_time_optimum import build_nodes, provable_exits, solve_depth_time_optimum
 from sparq_gym.envs.core import build_exit_tables
 from sparq_gym.envs.depth_time_core import build_depth_time_tables
 from sparq_gym.envs.depth_time_env import SPARQDepthTimeEnv
@@ -31,13 +31,16 @@ def _tables(traces, n_bins):
     )
 
 
-def _brute_force(tables):
-    """Best mean return over every valid table (E, T, B)."""
+def _brute_force(tables, exit_cells=()):
+    """Best mean return over every valid table (E, T, B); ``exit_cells`` (flat cell indices)
+    forced to EXIT."""
     e, t, b = tables.n_exits, tables.n_timesteps, tables.n_bins
     choices = []
     for k, tau in itertools.product(range(e), range(t)):
         valid = [a for a, ok in ((0, k < e - 1), (1, True), (2, tau < t - 1)) if ok]
         choices.extend([valid] * b)
+    for cell in exit_cells:
+        choices[cell] = [1]
     rows = np.arange(tables.n_samples)
     best = -np.inf
     for combo in itertools.product(*choices):
@@ -57,6 +60,16 @@ def test_milp_matches_brute_force(n_exits, n_timesteps, n, seed):
     value = tables.reward_exit[np.arange(n), rollout_table(tables, optimum.actions)].mean()
     assert value == pytest.approx(optimum.value, abs=1e-9)
     assert optimum.value == pytest.approx(_brute_force(tables), abs=1e-9)
+
+
+@pytest.mark.parametrize(("n_exits", "n_timesteps", "n", "seed"), [(2, 2, 14, 3), (3, 2, 10, 4), (2, 3, 9, 5)])
+def test_provable_exits_keep_the_optimum(n_exits, n_timesteps, n, seed):
+    """Forcing EXIT at the cells provable_exits names does not lower the brute-force optimum."""
+    traces = make_synthetic_time_traces(n, n_exits=n_exits, n_timesteps=n_timesteps, n_classes=3, seed=seed)
+    tables = _tables(traces, 2)
+    cells = np.flatnonzero(provable_exits(build_nodes(tables), n_exits * n_timesteps * 2))
+    assert cells.size  # the check is about something
+    assert _brute_force(tables, cells) == pytest.approx(_brute_force(tables), abs=1e-12)
 
 
 def test_rollout_table_agrees_with_the_env():

@@ -167,6 +167,29 @@ def test_observations_are_fresh_copies(tiny_traces):
     assert again.tolist() == [0, 5]
 
 
+@pytest.mark.parametrize("obs_type", ["multidiscrete", "box"])
+def test_drawn_episodes_return_their_own_observations(synthetic_traces, obs_type):
+    """Plain resets hand out rows of one gather per block of draws: every observation of an
+    episode is its own memory (a caller may keep or modify it) and holds the table's value."""
+    env = _env(synthetic_traces, obs_type=obs_type)
+    env.reset(seed=3)
+    rng = np.random.default_rng(0)
+    for _ in range(1500):  # past one block of 1,024 draws
+        obs, info = env.reset()
+        sample, k, seen = info["sample_index"], 0, [obs]
+        np.testing.assert_array_equal(obs, env.tables.observation[sample, 0])
+        terminated = False
+        while not terminated:
+            obs, _, terminated, _, _ = env.step(int(rng.integers(2)))
+            k += 0 if terminated else 1
+            np.testing.assert_array_equal(obs, env.tables.observation[sample, k])
+            seen.append(obs)
+        for i, first in enumerate(seen):
+            assert not any(np.shares_memory(first, other) for other in seen[i + 1 :])
+        seen[0][...] = 7  # the caller's own copy
+    assert not (env.reset(options={"sample_index": 0})[0] == 7).all()
+
+
 def test_same_seed_same_rollout(synthetic_traces):
     def rollout(seed):
         env = _env(synthetic_traces)
