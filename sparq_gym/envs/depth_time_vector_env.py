@@ -16,6 +16,7 @@ from sparq_gym.envs.core import end_cell
 from sparq_gym.envs.depth_time_core import depth_time_step_tables
 from sparq_gym.envs.depth_time_env import depth_time_observation_space, prepare_depth_time_tables
 from sparq_gym.envs.exit_env import InvalidActionError
+from sparq_gym.envs.info import LazyInfo
 from sparq_gym.envs.settings import check_reset_arguments
 
 __all__ = ["SPARQDepthTimeVectorEnv"]
@@ -35,6 +36,8 @@ class SPARQDepthTimeVectorEnv(TraceReplayVectorEnv):
     autoreset modes, and the same info: arrays with a ``_key`` mask per key.
     ``action_masks()`` returns a (num_envs, 3) bool array; an action masked in any
     slot raises ``InvalidActionError`` (slots about to be reset ignore their action).
+    Under ``NEXT_STEP`` every step's info (it always holds the action masks) is a
+    :class:`~sparq_gym.envs.info.LazyInfo`, built when first read.
     """
 
     metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
@@ -100,17 +103,54 @@ class SPARQDepthTimeVectorEnv(TraceReplayVectorEnv):
         state, next_state, obs, reward, terminated, ended, final_obs = self._advance(act)
         # An ended slot's mask is the one where it ended (its state: EXIT stays), as in SyncVectorEnv.
         self._mask_state = np.where(terminated, state, next_state) if final_obs is None else next_state
-        info: dict[str, Any] = {}
         if self.autoreset_mode is AutoresetMode.NEXT_STEP:
-            if ended.size:
-                info = self._final_info(end_cell(self._steps, state, act), terminated)
-            if self._resetting:
-                reset = state >= self._pending
-                sample_index = info.get("sample_index", np.zeros(self.num_envs, dtype=np.int64))
-                sample_index[reset] = next_state[reset] // self._stride
-                info["sample_index"], info["_sample_index"] = sample_index, terminated | reset
+            # Every step's info has the action masks: built when first read.
+            info: dict[str, Any] = LazyInfo(
+                self._next_step_info, state, next_state, act.copy(), terminated.copy(), self._mask_state,
+                self._resetting,
+            )
             self._resetting = bool(ended.size)
-        elif ended.size:
+        else:
+            info = self._same_step_info(state, next_state, act, terminated, ended, final_obs)
+        truncated = np.zeros(self.num_envs, dtype=np.bool_)
+        return obs, reward, terminated, truncated, info
+
+    def _next_step_info(
+        self,
+        state: NDArray[np.int64],
+        next_state: NDArray[np.int64],
+        act: NDArray[np.int64],
+        terminated: NDArray[np.bool_],
+        mask_state: NDArray[np.int64],
+        resetting: bool,
+    ) -> dict[str, Any]:
+        """NEXT_STEP info: the final info of the slots that ended, the reset ``sample_index`` of
+        those that were pending, and every slot's action mask, merged as SyncVectorEnv merges them."""
+        info: dict[str, Any] = {}
+        if terminated.any():
+            info = self._final_info(end_cell(self._steps, state, act), terminated)
+        if resetting:
+            reset = state >= self._pending
+            sample_index = info.get("sample_index", np.zeros(self.num_envs, dtype=np.int64))
+            sample_index[reset] = next_state[reset] // self._stride
+            info["sample_index"], info["_sample_index"] = sample_index, terminated | reset
+        info["action_mask"] = self.action_masks_at(mask_state)
+        info["_action_mask"] = np.ones(self.num_envs, dtype=np.bool_)
+        return info
+
+    def _same_step_info(
+        self,
+        state: NDArray[np.int64],
+        next_state: NDArray[np.int64],
+        act: NDArray[np.int64],
+        terminated: NDArray[np.bool_],
+        ended: NDArray[np.int64],
+        final_obs: Any,
+    ) -> dict[str, Any]:
+        """SAME_STEP info: final observations and info of the slots that ended, the new episodes'
+        ``sample_index``, and every slot's action mask."""
+        info: dict[str, Any] = {}
+        if ended.size:
             info["final_obs"], info["_final_obs"] = final_obs, terminated.copy()
             final = self._final_info(end_cell(self._steps, state, act), terminated)
             final["action_mask"], final["_action_mask"] = (
@@ -121,12 +161,9 @@ class SPARQDepthTimeVectorEnv(TraceReplayVectorEnv):
             sample_index = np.zeros(self.num_envs, dtype=np.int64)
             sample_index[ended] = next_state[ended] // self._stride
             info["sample_index"], info["_sample_index"] = sample_index, terminated.copy()
-        info["action_mask"], info["_action_mask"] = (
-            self.action_masks(),
-            np.ones(self.num_envs, dtype=np.bool_),
-        )
-        truncated = np.zeros(self.num_envs, dtype=np.bool_)
-        return obs, reward, terminated, truncated, info
+        info["action_mask"] = self.action_masks()
+        info["_action_mask"] = np.ones(self.num_envs, dtype=np.bool_)
+        return info
 
     def _checked_actions(self, actions: Any) -> NDArray[np.int64]:
         """``actions`` as int64, once reset was called and each is 0, 1 or 2 (masks aside)."""
