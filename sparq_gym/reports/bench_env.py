@@ -200,6 +200,7 @@ def benchmark_envs(
     (``ratio_make_depth_time_vs_cartpole``, ``ratio_depth_time_vector4096_vs_cartpole_vector4096``).
     """
     cfg = config or BenchConfig()
+    load_before = os.getloadavg()  # how quiet the machine was: the 1, 5 and 15 minute load averages
     rng = np.random.default_rng(cfg.seed)
     single_actions = rng.integers(2, size=cfg.single_steps).tolist()
     makers, sources = _v0_makers(cfg, rng, single_actions)
@@ -239,6 +240,8 @@ def benchmark_envs(
             "gymnasium": gym.__version__,
             "cpu_count": os.cpu_count(),
             "platform": platform.platform(),
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
         },
     }
 

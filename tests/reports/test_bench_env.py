@@ -34,6 +34,12 @@ def test_ratios_are_quotients_of_the_entries(result):
     )
 
 
+def test_result_says_how_quiet_the_machine_was(result):
+    machine = result["machine"]
+    assert len(machine["load_average_before"]) == len(machine["load_average_after"]) == 3
+    assert all(load >= 0 for load in machine["load_average_before"] + machine["load_average_after"])
+
+
 def test_table_shows_the_vector_ratio(result):
     table = format_table(result)
     assert "ratio_vector4096_vs_cartpole_vector4096 = " in table
