@@ -1,13 +1,15 @@
 """What the environment families (v0 and depth x time) share around their step functions.
 
-Each family has its own tables and its own pure step function; everything around them is
-written once here: the in-memory trace source, the checks of the constructor arguments,
-the base of the single environments (:class:`TraceReplayEnv`: arguments, traces, sample
-draws) and of the vector environments (:class:`TraceReplayVectorEnv`), whose per-slot
-generators and draw cursors (:class:`SlotDraws`) make a slot seeded with ``seed + i`` draw
-the same samples as a single environment seeded alike. A family fills two hooks:
-``_prepare`` (load its traces, build its tables) and ``_build`` (its step tables, spaces
-and episode state).
+Each family has its own tables; both step through the same pure function and table layout
+(:func:`sparq_gym.envs.core.exit_step` on :func:`sparq_gym.envs.core.transition_tables`).
+Everything around them is written once here: the in-memory trace source, the checks of
+the constructor arguments, the base of the single environments (:class:`TraceReplayEnv`:
+arguments, traces, sample draws) and of the vector environments
+(:class:`TraceReplayVectorEnv`: the slots' state, reset and step, with per-slot generators
+and draws, :class:`SlotDraws`, so that a slot seeded with ``seed + i`` draws the same
+samples as a single environment seeded alike). A family fills two hooks: ``_prepare``
+(load its traces, build its tables) and ``_build`` (its step tables, spaces and episode
+state).
 """
 
 from __future__ import annotations
