@@ -22,6 +22,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--traces", choices=("pretrained", "synthetic"), default="pretrained",
                        help="the shipped traces (default; missing ones are an error) or synthetic ones")
+    bench.add_argument("--profile", action="store_true",
+                       help="instead: where a step's time goes (AlexNet; vector env at 4,096 envs; single)")
     bench.set_defaults(handler=_run_bench)
 
 
@@ -34,9 +36,15 @@ def _run_envs(args: argparse.Namespace) -> int:
 
 
 def _run_bench(args: argparse.Namespace) -> int:
-    from sparq_gym.reports.bench_env import BenchConfig, benchmark_envs, format_table
+    from sparq_gym.reports import bench_env
 
-    config = BenchConfig(single_steps=args.steps, repeats=args.repeats, seed=args.seed, traces=args.traces)
-    result = benchmark_envs(config, progress=lambda msg: print(msg, file=sys.stderr))
-    print(json.dumps(result, indent=2) if args.json else format_table(result))
+    if args.profile:
+        parts = bench_env.profile_steps(repeats=args.repeats, seed=args.seed)
+        print(json.dumps(parts, indent=2) if args.json else bench_env.format_profile(parts))
+        return 0
+    config = bench_env.BenchConfig(
+        single_steps=args.steps, repeats=args.repeats, seed=args.seed, traces=args.traces
+    )
+    result = bench_env.benchmark_envs(config, progress=lambda msg: print(msg, file=sys.stderr))
+    print(json.dumps(result, indent=2) if args.json else bench_env.format_table(result))
     return 0

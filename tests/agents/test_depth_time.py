@@ -62,7 +62,9 @@ def test_milp_matches_brute_force(n_exits, n_timesteps, n, seed):
     assert optimum.value == pytest.approx(_brute_force(tables), abs=1e-9)
 
 
-@pytest.mark.parametrize(("n_exits", "n_timesteps", "n", "seed"), [(2, 2, 14, 3), (3, 2, 10, 4), (2, 3, 9, 5)])
+@pytest.mark.parametrize(
+    ("n_exits", "n_timesteps", "n", "seed"), [(2, 2, 14, 3), (3, 2, 10, 4), (2, 3, 9, 5)]
+)
 def test_provable_exits_keep_the_optimum(n_exits, n_timesteps, n, seed):
     """Forcing EXIT at the cells provable_exits names does not lower the brute-force optimum."""
     traces = make_synthetic_time_traces(n, n_exits=n_exits, n_timesteps=n_timesteps, n_classes=3, seed=seed)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from sparq_gym.envs.registration import DEPTH_TIME_TABLE, ENV_TABLE
-from sparq_gym.reports.bench_env import BenchConfig, benchmark_envs, format_table
+from sparq_gym.reports.bench_env import (
+    BenchConfig,
+    benchmark_envs,
+    format_profile,
+    format_table,
+    profile_steps,
+)
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +66,12 @@ def test_synthetic_traces_only_when_asked(monkeypatch, tmp_path):
                          traces="synthetic", synthetic_samples=50)
     result = benchmark_envs(config)
     assert set(result["trace_sources"].values()) == {"synthetic"}
+
+
+def test_profile_names_every_part_of_a_step():
+    parts = profile_steps(num_envs=64, steps=20, repeats=1, single_calls=200)
+    assert set(parts) == {"vector_step", "action_check", "exit_step", "observation", "ended_and_draws",
+                          "step_arrays", "single_reset", "single_continue", "single_last_step"}
+    assert all(parts[key] > 0 for key in ("vector_step", "exit_step", "observation", "single_reset"))
+    assert sum(parts[k] for k in ("action_check", "exit_step", "observation", "ended_and_draws")) > 0
+    assert f"takes {parts['vector_step']:.0f} µs" in format_profile(parts, 64)
