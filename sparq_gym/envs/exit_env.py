@@ -227,30 +227,32 @@ class SPARQExitEnv(TraceReplayEnv):
                 start = self._draw_block()
         else:
             start = self._start_with(check_reset_arguments(seed, options), options)
-        sample, state, self._base, episode_obs = start
-        self._state = state
-        self._episode_obs = episode_obs
-        return episode_obs[state - self._base], {"sample_index": sample}
+        sample, self._state, self._base, self._episode_obs, obs = start
+        return obs, {"sample_index": sample}
 
-    def _draw_block(self) -> tuple[int, int, int, Any]:
+    def _draw_block(self) -> tuple[int, int, int, Any, Any]:
         """Draw the next block of samples from ``np_random``; return its first start.
 
-        ``_draws`` then yields one ``(sample, state, base, observations)`` per episode: with
-        array observations, ``observations`` is that episode's own rows (a slice of one fresh
-        gather per block, so each episode's observations are new memory) and ``base`` its
-        first state; with integer observations, the shared list of every state's and 0.
+        ``_draws`` then yields one ``(sample, state, base, observations, first)`` per
+        episode: with array observations, ``observations`` is that episode's own rows (a slice
+        of one fresh gather per block, so each episode's observations are new memory),
+        ``base`` its first state and ``first`` its first row; with integer observations, the
+        shared list of every state's, 0 and the first one.
         """
         samples = draw_sample_block(self.np_random, self.tables.n_samples)
         states = samples * self._stride
         if self._obs_ints is not None:
-            starts = zip(samples.tolist(), states.tolist(), repeat(0), repeat(self._obs_ints))
+            firsts = [self._obs_ints[state] for state in states.tolist()]
+            starts = zip(samples.tolist(), states.tolist(), repeat(0), repeat(self._obs_ints), firsts)
         else:
             rows = self._obs_table.take(states[:, None] + np.arange(self._stride), axis=0)
-            starts = zip(samples.tolist(), states.tolist(), states.tolist(), rows)
+            starts = zip(samples.tolist(), states.tolist(), states.tolist(), rows, rows[:, 0])
         self._draws = starts
         return next(starts)
 
-    def _start_with(self, seed: int | None, options: dict[str, Any] | None) -> tuple[int, int, int, Any]:
+    def _start_with(
+        self, seed: int | None, options: dict[str, Any] | None
+    ) -> tuple[int, int, int, Any, Any]:
         """The start of a ``reset`` given a seed or options (checked by ``reset``)."""
         if seed is not None:  # Gymnasium's reset does nothing but seed np_random
             super().reset(seed=seed)
@@ -260,8 +262,9 @@ class SPARQExitEnv(TraceReplayEnv):
         sample = self._start_sample(options, self.tables.n_samples, SettingsError)
         state = sample * self._stride
         if self._obs_ints is not None:
-            return sample, state, 0, self._obs_ints
-        return sample, state, state, self._obs_table[state : state + self._stride].copy()
+            return sample, state, 0, self._obs_ints, self._obs_ints[state]
+        rows = self._obs_table[state : state + self._stride].copy()
+        return sample, state, state, rows, rows[0]
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         """Apply CONTINUE (0) or EXIT (1) at the current early exit."""
