@@ -452,6 +452,26 @@ class TraceReplayVectorEnv(_FamilyHooks, VectorEnv[Any, Any, Any]):
             )
         return index.astype(np.int64)
 
+    def _add_reset_samples(
+        self,
+        info: dict[str, Any],
+        state: NDArray[np.int64],
+        next_state: NDArray[np.int64],
+        terminated: NDArray[np.bool_],
+    ) -> dict[str, Any]:
+        """``NEXT_STEP``: add to a step's ``info`` the ``sample_index`` of the slots that were
+        pending before it (``state``) and started their episode (at ``next_state``), in one
+        array with the ended slots' own (``terminated``) and one mask over both, as
+        ``SyncVectorEnv`` merges a reset's info with a final one."""
+        reset = state >= self._pending
+        sample_index = info.get("sample_index")
+        if sample_index is None:
+            sample_index = np.zeros(self.num_envs, dtype=np.int64)
+        sample_index[reset] = next_state[reset] // self._stride
+        info["sample_index"] = sample_index
+        info["_sample_index"] = terminated | reset
+        return info
+
     def _advance(self, act: NDArray[np.int64]) -> tuple[Any, ...]:
         """One step of every slot (actions already checked): :func:`~sparq_gym.envs.core.exit_step`,
         the observations and the autoreset draws.

@@ -130,10 +130,7 @@ class SPARQDepthTimeVectorEnv(TraceReplayVectorEnv):
         if terminated.any():
             info = self._final_info(end_cell(self._steps, state, act), terminated)
         if resetting:
-            reset = state >= self._pending
-            sample_index = info.get("sample_index", np.zeros(self.num_envs, dtype=np.int64))
-            sample_index[reset] = next_state[reset] // self._stride
-            info["sample_index"], info["_sample_index"] = sample_index, terminated | reset
+            info = self._add_reset_samples(info, state, next_state, terminated)
         info["action_mask"] = self.action_masks_at(mask_state)
         info["_action_mask"] = np.ones(self.num_envs, dtype=np.bool_)
         return info

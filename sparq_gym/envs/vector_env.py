@@ -145,15 +145,8 @@ class SPARQExitVectorEnv(TraceReplayVectorEnv):
     ) -> dict[str, Any]:
         """NEXT_STEP info of a step that reset slots: the final info of the slots that ended,
         plus the reset ``sample_index`` of the slots that were pending, with one mask over both."""
-        reset = state >= self._pending
         info = self._ended_info(state, act, terminated.copy()) if terminated.any() else {}
-        sample_index = info.get("sample_index")
-        if sample_index is None:
-            sample_index = np.zeros(self.num_envs, dtype=np.int64)
-        sample_index[reset] = next_state[reset] // self._stride
-        info["sample_index"] = sample_index
-        info["_sample_index"] = terminated | reset
-        return info
+        return self._add_reset_samples(info, state, next_state, terminated)
 
 
 def make_action_space() -> Any:
