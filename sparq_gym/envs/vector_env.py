@@ -47,7 +47,7 @@ class SPARQExitVectorEnv(TraceReplayVectorEnv):
     Speed: a step is :func:`~sparq_gym.envs.core.exit_step` on arrays (three
     gathers from per-transition tables: next state, reward, termination), one
     observation gather, and one draw per slot whose episode ended, from draws made
-    ahead in blocks (:class:`~sparq_gym.envs.common.SlotDraws`). Under ``NEXT_STEP`` a
+    ahead in blocks (:class:`~sparq_gym.envs.draws.SlotDraws`). Under ``NEXT_STEP`` a
     slot that ended waits in a *pending* state whose transition is its reset, so
     the reset step is the same gathers as any other step, not a masked patch-up;
     the (sample, exit) cell that ended an episode is only looked up when the info
