@@ -323,9 +323,11 @@ class TraceReplayVectorEnv(_FamilyHooks, VectorEnv[Any, Any, Any]):
         self._stride = stride
         self._pending = steps.pending
         self._pending_offset = np.int64(steps.pending)  # an int64 scalar: int32 draws + it are int64
-        # Per slot: a generator and its drawn start states (int32 while pending + start fits:
-        # half the memory traffic).
-        dtype = np.int32 if 2 * steps.pending < 2**31 else np.int64
+        # Per slot: a generator and its drawn start states, stored in the narrowest integer
+        # that holds a start state (below ``pending``): the draws table is the one large
+        # table a step reads at random, so its width is memory traffic (uint16 against int32:
+        # 7-12 % of a 4,096-slot step, A/B on this machine).
+        dtype = next(t for t in (np.uint16, np.int32, np.int64) if steps.pending <= np.iinfo(t).max + 1)
         self._slot_draws = SlotDraws(self.num_envs, self.tables.n_samples, stride, dtype)
         # Per slot: its state, or pending + s0 once its episode has ended and the next one
         # (NEXT_STEP) starts at s0, drawn when the episode ended.
@@ -417,6 +419,7 @@ class TraceReplayVectorEnv(_FamilyHooks, VectorEnv[Any, Any, Any]):
             if self.autoreset_mode is AutoresetMode.NEXT_STEP:
                 next_state[ended] = starts + self._pending_offset
             else:
+                starts = starts.astype(np.int64)  # int64 values: the assignment's fast path
                 next_state[ended] = starts
                 final_obs, obs = obs, obs.copy()
                 obs[ended] = self._observe(starts)
