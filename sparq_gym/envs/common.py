@@ -387,13 +387,18 @@ class TraceReplayVectorEnv(_FamilyHooks, VectorEnv[Any, Any, Any]):
         array with the ended slots' own (``terminated``) and one mask over both, as
         ``SyncVectorEnv`` merges a reset's info with a final one."""
         reset = state >= self._pending
-        sample_index = info.get("sample_index")
-        if sample_index is None:
-            sample_index = np.zeros(self.num_envs, dtype=np.int64)
-        sample_index[reset] = next_state[reset] // self._stride
-        info["sample_index"] = sample_index
+        info["sample_index"] = self._start_samples(next_state, reset, info.get("sample_index"))
         info["_sample_index"] = terminated | reset
         return info
+
+    def _start_samples(
+        self, next_state: NDArray[np.int64], started: Any, into: NDArray[np.int64] | None = None
+    ) -> NDArray[np.int64]:
+        """``sample_index`` of the slots ``started`` (a mask or indices) whose episode starts at
+        ``next_state``, written into ``into`` (zeros, as SyncVectorEnv fills, when None)."""
+        sample_index = np.zeros(self.num_envs, dtype=np.int64) if into is None else into
+        sample_index[started] = next_state[started] // self._stride
+        return sample_index
 
     def _advance(self, act: NDArray[np.int64]) -> tuple[Any, ...]:
         """One step of every slot (actions already checked): :func:`~sparq_gym.envs.core.exit_step`,

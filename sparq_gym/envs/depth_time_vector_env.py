@@ -155,8 +155,7 @@ class SPARQDepthTimeVectorEnv(TraceReplayVectorEnv):
                 terminated.copy(),
             )
             info["final_info"], info["_final_info"] = final, terminated.copy()
-            sample_index = np.zeros(self.num_envs, dtype=np.int64)
-            sample_index[ended] = next_state[ended] // self._stride
+            sample_index = self._start_samples(next_state, ended)
             info["sample_index"], info["_sample_index"] = sample_index, terminated.copy()
         info["action_mask"] = self.action_masks()
         info["_action_mask"] = np.ones(self.num_envs, dtype=np.bool_)

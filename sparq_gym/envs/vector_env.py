@@ -117,8 +117,7 @@ class SPARQExitVectorEnv(TraceReplayVectorEnv):
                 info = LazyInfo(self._ended_info, state, act.copy(), terminated.copy())
             self._resetting = bool(ended.size)
         elif ended.size:
-            sample_index = np.zeros(self.num_envs, dtype=np.int64)
-            sample_index[ended] = next_state[ended] // self._stride
+            sample_index = self._start_samples(next_state, ended)
             info = {
                 "final_obs": final_obs,
                 "_final_obs": terminated.copy(),
