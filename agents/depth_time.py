@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,7 @@ from agents.depth_time_optimum import solve_depth_time_optimum
 from sparq_gym.envs.core import build_exit_tables
 from sparq_gym.envs.depth_time_core import DepthTimeAction, DepthTimeTables, build_depth_time_tables
 from sparq_gym.envs.settings import ExitSettings
+from sparq_gym.io import atomic_write_text
 from sparq_gym.traces.timeset import TimeTraceSet, make_synthetic_time_traces
 
 __all__ = [
@@ -52,6 +54,7 @@ __all__ = [
     "summarize",
     "time_only_table",
     "tune_kt_thresholds",
+    "verdict",
 ]
 
 CONTINUE, EXIT, WAIT = (int(a) for a in DepthTimeAction)
@@ -253,7 +256,29 @@ def reference_numbers(
         f"MILP {'optimal' if optimum.optimal else 'time limit'}, train <= {optimum.bound:.4f}, "
         f"{optimum.n_nodes} nodes",
     )
+    rows[-1].update(proven=optimum.optimal, bound=optimum.bound)
     return rows
+
+
+def verdict(sections: list[tuple[int, list[dict[str, Any]]]]) -> str:
+    """Whether a proven optimum beats every depth-only and time-only row on ``test``.
+
+    ``sections`` holds ``(B, rows of reference_numbers)`` for one backbone at several B:
+    the threshold policies at every B compete (their best test return, the strictest
+    comparison), the table only where the MILP proved it optimal.
+    """
+    best = {name: max(((r["mean_return"], b) for b, rows in sections for r in rows if r["name"] == name),
+                      default=None) for name in ("depth-only", "time-only")}
+    proven = [(r["mean_return"], b) for b, rows in sections for r in rows
+              if r["name"] == "exact-optimum" and r.get("proven")]
+    others = "; ".join(f"best {name} {value[0]:.4f} (B = {value[1]})"
+                       for name, value in best.items() if value)
+    if not proven:
+        return f"no proven optimum; {others}"
+    value, b = max(proven)
+    beaten = all(value > other[0] for other in best.values() if other)
+    return (f"proven optimum at B = {b}: test {value:.4f}; {others}: "
+            f"{'beats both' if beaten else 'does not beat both'}")
 
 
 def format_rows(rows: list[dict[str, Any]], title: str) -> str:
@@ -274,6 +299,20 @@ def format_rows(rows: list[dict[str, Any]], title: str) -> str:
     return "\n".join(lines)
 
 
+_OPTIMUM_INTRO = """# The exact tabular optimum of the depth x time family
+
+`agents.depth_time_optimum` finds the best (k, t, bin) -> action table on `train` by a MILP
+(scipy's HiGHS; brute-force-tested on tiny trace sets). It is exact where the row's note says
+`MILP optimal`; `time limit` means HiGHS stopped with the best table found and a proven upper
+bound (`train <=`) on the best table's train return. The program grows with the number of
+confidence bins B of the tabular observation (the environments' `n_bins`, 10 by default):
+each section is one B (a section without an `exact-optimum` row is one where the MILP did not
+run: `--optimum-bins`). The threshold policies are tuned on `train` at the same B (their
+thresholds are multiples of 1/B). Each backbone's verdict compares the best proven table's
+`test` return with the best `test` return of depth-only and of time-only over every B
+listed, the strictest comparison for the table."""
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m agents.depth_time [--backbone NAME ... | --synthetic N]``: print the reference numbers."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -281,9 +320,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--synthetic", type=int, default=0, help="use N synthetic samples per split instead")
     parser.add_argument("--time-limit", type=float, default=600.0, help="MILP time limit per backbone (s)")
     parser.add_argument("--alpha", type=float, default=ExitSettings.alpha)
-    parser.add_argument("--n-bins", type=int, default=ExitSettings.n_bins)
+    parser.add_argument("--n-bins", type=int, nargs="+", default=[ExitSettings.n_bins],
+                        help="confidence bins B of the tables (several: one section each)")
+    parser.add_argument("--optimum-bins", type=int, nargs="*", default=None,
+                        help="the B at which the MILP runs (default: every --n-bins)")
+    parser.add_argument("--out", default=None,
+                        help="also write the sections and verdicts to this markdown file")
     args = parser.parse_args(argv)
-    settings = ExitSettings(alpha=args.alpha, n_bins=args.n_bins)
+    if min(args.n_bins) < 1 or args.time_limit <= 0:
+        parser.error("--n-bins must be >= 1 and --time-limit > 0")
+    optimum_bins = set(args.n_bins if args.optimum_bins is None else args.optimum_bins)
     if args.synthetic:
         pairs = {
             "synthetic": (
@@ -301,16 +347,24 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"{name}: no depth-time traces at {directory}; skipped")
                 continue
             pairs[name] = (TimeTraceSet.load(directory, "train"), TimeTraceSet.load(directory, "test"))
+    command = "python -m agents.depth_time " + " ".join(sys.argv[1:] if argv is None else argv)
+    parts = [_OPTIMUM_INTRO, "", f"Produced by `{command}` (seconds per row in `tuning s`).", ""]
     for name, (train, test) in pairs.items():
-        rows = reference_numbers(train, test, settings, time_limit=args.time_limit)
-        print(
-            format_rows(
-                rows,
-                f"{name}: alpha {settings.alpha}, B {settings.n_bins}, cost {settings.cost}, "
-                f"{train.n_samples} train / {test.n_samples} test samples",
-            ),
-            flush=True,
-        )
+        sections = []
+        for n_bins in args.n_bins:
+            settings = ExitSettings(alpha=args.alpha, n_bins=n_bins)
+            rows = reference_numbers(train, test, settings, time_limit=args.time_limit,
+                                     with_optimum=n_bins in optimum_bins)
+            sections.append((n_bins, rows))
+            text = format_rows(rows, f"{name}: alpha {settings.alpha}, B {n_bins}, cost {settings.cost}, "
+                                     f"{train.n_samples} train / {test.n_samples} test samples")
+            print(text, flush=True)
+            parts += [text, ""]
+        line = f"**{name}**: {verdict(sections)}."
+        print(line, flush=True)
+        parts += [line, ""]
+    if args.out:
+        atomic_write_text(args.out, "\n".join(parts))
 
 
 if __name__ == "__main__":

@@ -56,6 +56,8 @@ def _run(args: argparse.Namespace) -> int:
     spquant = SpQuantConfig(train_images=args.spquant_images, lr=args.spquant_lr,
                             prune_fraction=args.spquant_prune,
                             prune_fraction_linear=args.spquant_prune_linear,
+                            prune_ramp=args.spquant_prune_ramp, membrane_bits=args.spquant_membrane_bits,
+                            steps=args.spquant_steps,
                             batch_size=args.spquant_batch_size, spike_penalty=args.spquant_spike_penalty,
                             distill=args.spquant_distill)
     config = config_from_args(PipelineConfig, args, backbone=args.name, work_dir=args.work,
@@ -104,6 +106,13 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fraction of conv channels SpQuant prunes per layer (default 0.25)")
     parser.add_argument("--spquant-prune-linear", type=float, default=0.5,
                         help="fraction of linear units SpQuant prunes per layer (default 0.5)")
+    parser.add_argument("--spquant-prune-ramp", type=float, default=0.0,
+                        help="share of the SpQuant fine-tuning over which the channels are cut in 10 steps "
+                             "(default 0: one cut before it)")
+    parser.add_argument("--spquant-membrane-bits", type=int, default=5,
+                        help="bits of the SpQuant integer membrane (default 5)")
+    parser.add_argument("--spquant-steps", type=int, default=8,
+                        help="SpQuant membrane units per threshold (default 8)")
     parser.add_argument("--spquant-batch-size", type=int, default=64, help="SpQuant fine-tuning batch size")
     parser.add_argument("--spquant-spike-penalty", type=float, default=0.0,
                         help="weight of the mean spike rate in the SpQuant fine-tuning loss (default 0: off)")

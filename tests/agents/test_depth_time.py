@@ -138,3 +138,31 @@ def test_reference_numbers_rows():
     ]
     assert all(rows[0]["mean_return"] >= r["mean_return"] for r in rows)
     assert rows[-1]["train_return"] >= max(r["train_return"] for r in rows[1:-1]) - 1e-9
+
+
+def test_verdict_counts_only_proven_optima_against_the_best_threshold_rows():
+    from agents.depth_time import verdict
+
+    def row(name, value, **extra):
+        return {"name": name, "mean_return": value, **extra}
+
+    b5 = [row("depth-only", 0.80), row("time-only", 0.85), row("exact-optimum", 0.88, proven=True)]
+    b10 = [row("depth-only", 0.83), row("time-only", 0.86), row("exact-optimum", 0.90, proven=False)]
+    text = verdict([(5, b5), (10, b10)])
+    assert "proven optimum at B = 5: test 0.8800" in text and "beats both" in text
+    assert "best depth-only 0.8300 (B = 10)" in text and "best time-only 0.8600 (B = 10)" in text
+    b10[1] = row("time-only", 0.89)  # a threshold policy at another B above the proven table
+    assert "does not beat both" in verdict([(5, b5), (10, b10)])
+    assert verdict([(10, b10)]).startswith("no proven optimum")
+
+
+def test_main_writes_every_section_and_the_verdict(tmp_path, capsys):
+    from agents.depth_time import main
+
+    out = tmp_path / "optimum.md"
+    main(["--synthetic", "40", "--n-bins", "2", "3", "--optimum-bins", "2", "--time-limit", "30",
+          "--out", str(out)])
+    text = out.read_text()
+    assert text.count("### synthetic") == 2 and text.count("| exact-optimum |") == 1
+    assert "**synthetic**: proven optimum at B = 2" in text
+    assert "**synthetic**: proven optimum at B = 2" in capsys.readouterr().out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -125,3 +126,60 @@ def test_distillation_loss_by_hand() -> None:
     kl0 = float((p * np.log(p / q)).sum()) * 4.0
     expected = (0.75 * ce[0] + 0.25 * kl0 + 0.75 * ce[1] + 0.0) / 2  # exit 1: equal outputs, KL 0
     assert float(mixed) == pytest.approx(expected, rel=1e-6)
+
+
+GRADUAL = replace(CONFIG, prune_ramp=0.5, prune_events=3, checkpoint_every=2)
+
+
+def test_gradual_schedule_is_the_cubic_ramp_over_the_first_half() -> None:
+    from sparq_gym.backbones.spiking.pruning import GradualPruning
+
+    network = SpQuantNetwork(_int8_weights(), replace(CONFIG, prune_ramp=0.5, prune_events=4))
+    schedule = GradualPruning(network, 40).schedule  # ramp of 20 steps in 4 cuts
+    assert list(schedule) == [5, 10, 15, 20]
+    assert list(schedule.values()) == pytest.approx([1 - 0.75**3, 1 - 0.5**3, 1 - 0.25**3, 1.0])
+
+
+def test_gradual_pruning_cuts_in_steps_to_the_target_and_resumes_exactly(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sparq_gym.backbones.spiking.pruning import GradualPruning
+
+    source = _int8_weights()
+    images, labels = _images(256, 2)
+    whole = SpQuantNetwork(source, GRADUAL)
+    log = finetune(whole, images, labels, tmp_path / "whole", progress=False)
+    # 8 steps, ramp of 4 in 3 cuts at steps 1, 3, 4: shares 1 - (2/3)^3, 1 - (1/3)^3, 1 of the target
+    assert [e["step"] for e in log["pruning_events"]] == [1, 3, 4]
+    kept = [e["kept"]["activations.0"] for e in log["pruning_events"]]  # 8 channels, target half
+    assert kept == [8 - round(4 * (1 - (2 / 3) ** 3)), 8 - round(4 * (1 - (1 / 3) ** 3)), 4]
+    assert log["pruning"]["activations.0"]["kept"] == 4
+    assert log["pruning"]["heads.0.activations.0"]["kept"] == 2
+    masks = {key: whole.synapse_of(key).mask.clone() for key in whole.neurons()}
+    assert all(n.stats is None for n in whole.neurons().values())  # recording stopped
+
+    after_step = GradualPruning.after_step
+
+    def interrupted(self: GradualPruning, step: int) -> None:
+        if step == 3:  # resumed from step 2's checkpoint, whose statistics (one batch) the cut needs
+            raise KeyboardInterrupt
+        after_step(self, step)
+
+    monkeypatch.setattr(GradualPruning, "after_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        finetune(SpQuantNetwork(source, GRADUAL), images, labels, tmp_path / "cut", progress=False)
+    monkeypatch.setattr(GradualPruning, "after_step", after_step)
+    resumed_network = SpQuantNetwork(source, GRADUAL)
+    resumed = finetune(resumed_network, images, labels, tmp_path / "cut", progress=False)
+    assert resumed["loss_per_tenth"] == log["loss_per_tenth"]
+    assert resumed["pruning_events"] == log["pruning_events"]
+    for key, mask in masks.items():
+        assert torch.equal(resumed_network.synapse_of(key).mask, mask), key
+    for (name, a), b in zip(whole.state_dict().items(), resumed_network.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+
+
+def test_config_rejects_a_bad_ramp() -> None:
+    with pytest.raises(ValueError, match="prune_ramp"):
+        SpQuantConfig(prune_ramp=1.5)
+    with pytest.raises(ValueError, match="prune_events"):
+        SpQuantConfig(prune_events=0)

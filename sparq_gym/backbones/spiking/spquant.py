@@ -7,13 +7,12 @@
    the input image quantized as the INT8 network does, every neuron an
    integer-membrane neuron (:mod:`~sparq_gym.backbones.spiking.integer_membrane`)
    with a learnable threshold per layer (initialised at the ANN's clip).
-2. :func:`prune_by_membrane`: spatial-channel pruning guided by
-   membrane-potential statistics: over a few training images, the mean
-   non-negative membrane potential of every channel (conv) or unit (linear)
-   of every neuron layer, before firing, averaged over samples, positions and
-   timesteps; the ``prune_fraction`` (conv) or ``prune_fraction_linear``
-   (linear) lowest of each layer are removed (the channels whose potential
-   least often nears the threshold). Output layers are never pruned.
+2. Spatial-channel pruning guided by membrane-potential statistics
+   (:mod:`~sparq_gym.backbones.spiking.pruning`): the ``prune_fraction``
+   (conv) or ``prune_fraction_linear`` (linear) channels of every neuron layer
+   with the lowest mean non-negative membrane potential are removed, at once
+   before fine-tuning (:func:`prune_by_membrane`, ``prune_ramp = 0``) or in
+   ``prune_events`` steps over the first ``prune_ramp`` of it.
 3. :func:`finetune`: surrogate-gradient training through the ``T`` timesteps
    (snntorch's fast-sigmoid surrogate for the spike, straight-through for
    the weight and membrane rounding: the "stacked" gradient), cross-entropy
@@ -47,6 +46,7 @@ from sparq_gym.backbones.model import run_with_exits
 from sparq_gym.backbones.spec import LayerSpec
 from sparq_gym.backbones.spiking.integer_membrane import integer_membrane_step
 from sparq_gym.backbones.spiking.network import assemble, feeding_activation
+from sparq_gym.backbones.spiking.pruning import GradualPruning, prune_by_membrane
 from sparq_gym.backbones.spiking.weights import LayerWeights, SpikingWeights, activation_keys
 from sparq_gym.data import normalize_pixels
 
@@ -72,7 +72,11 @@ class SpQuantConfig:
     prune_fraction_linear: float = 0.5
     """Fraction of the units removed from every linear neuron layer."""
     stat_images: int = 512
-    """Training images the pruning statistics are taken on."""
+    """Training images the statistics of a one-shot cut are taken on."""
+    prune_ramp: float = 0.0
+    """Share of the fine-tuning steps over which the cut is made in steps (0: one cut before it)."""
+    prune_events: int = 10
+    """Steps of a gradual cut (each on the statistics of the training batches since the last)."""
     train_images: int | None = None
     """Training images the fine-tuning sees (None: one epoch; more than the split: several
     epochs, each in a new order)."""
@@ -105,6 +109,10 @@ class SpQuantConfig:
         for name in ("prune_fraction", "prune_fraction_linear"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if not 0.0 <= self.prune_ramp <= 1.0:
+            raise ValueError(f"prune_ramp must be in [0, 1], got {self.prune_ramp}")
+        if min(self.timesteps, self.batch_size, self.checkpoint_every, self.prune_events) < 1:
+            raise ValueError("timesteps, batch_size, checkpoint_every and prune_events must be >= 1")
 
     def bits_of(self, kind: str) -> int:
         """Weight bits of a ``"conv"`` or ``"linear"`` layer."""
@@ -113,8 +121,6 @@ class SpQuantConfig:
     def prune_of(self, kind: str) -> float:
         """Pruned fraction of a ``"conv"`` or ``"linear"`` neuron layer."""
         return self.prune_fraction if kind == "conv" else self.prune_fraction_linear
-        if self.timesteps < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
-            raise ValueError("timesteps, batch_size and checkpoint_every must be >= 1")
 
 
 def _fake_quant(weight: Tensor, bits: int) -> Tensor:
@@ -285,46 +291,6 @@ class SpQuantNetwork(nn.Module):
         )
 
 
-def _batches(images: NDArray[np.uint8], mean: tuple[float, ...], std: tuple[float, ...],
-             size: int) -> Any:
-    for start in range(0, images.shape[0], size):
-        yield normalize_pixels(torch.from_numpy(np.ascontiguousarray(images[start:start + size])), mean, std)
-
-
-@torch.no_grad()
-def prune_by_membrane(network: SpQuantNetwork, images: NDArray[np.uint8]) -> dict[str, dict[str, Any]]:
-    """Remove the channels of lowest mean non-negative membrane potential from every neuron layer.
-
-    Statistics over ``images`` (uint8, training images) with the unpruned
-    network in eval mode. Returns, per activation key, the channels kept and
-    the score of the last kept channel (its mean non-negative potential in
-    membrane units, summed over the ``T`` timesteps).
-    """
-    network.eval()
-    neurons = network.neurons()
-    sums: dict[str, Tensor] = {}
-    for x in _batches(images, network.source.mean, network.source.std, 128):
-        for key, neuron in neurons.items():  # recording on: per channel, summed over the timesteps
-            neuron.stats = torch.zeros(network.synapse_of(key).spec.out_features)
-        network(x)
-        for key, neuron in neurons.items():
-            assert neuron.stats is not None
-            sums[key] = sums.get(key, 0) + neuron.stats * x.shape[0]
-    record: dict[str, dict[str, Any]] = {}
-    for key, neuron in neurons.items():
-        neuron.stats = None
-        score = sums[key]
-        n = score.numel()
-        keep = n - round(network.config.prune_of(network.synapse_of(key).spec.kind) * n)
-        order = torch.argsort(score, descending=True)
-        mask = torch.zeros(n)
-        mask[order[:max(keep, 1)]] = 1.0
-        network.synapse_of(key).mask.copy_(mask)
-        record[key] = {"channels": n, "kept": int(mask.sum()),
-                       "cut_mean_potential": float(score[order[max(keep, 1) - 1]] / images.shape[0])}
-    return record
-
-
 def _teacher(network: SpQuantNetwork) -> Any:
     """The distillation teacher: the source weights as a multi-level network at T = 1 (the exact QNN twin)."""
     from sparq_gym.backbones.spiking.network import SpikingNetwork
@@ -356,9 +322,12 @@ def finetune(network: SpQuantNetwork, images: NDArray[np.uint8], labels: NDArray
              work_dir: str | Path, *, progress: bool = True) -> dict[str, Any]:
     """Surrogate-gradient fine-tuning on ``images`` (training images); resumable from ``work_dir``.
 
-    The checkpoint ``<work_dir>/spquant_checkpoint.pt`` holds the network,
-    optimizer, step and the image order; a run with other settings starts over.
-    Returns a log: steps, images seen, seconds, mean loss per 10 % of the run.
+    With ``prune_ramp > 0`` the network is cut in steps along the way
+    (:class:`~sparq_gym.backbones.spiking.pruning.GradualPruning`). The
+    checkpoint ``<work_dir>/spquant_checkpoint.pt`` holds the network (masks
+    included), optimizer, step and the pruning statistics; a run with other
+    settings starts over. Returns a log: steps, images seen, seconds, mean
+    loss per 10 % of the run and, when cut in steps, the cuts.
     """
     cfg = network.config
     work = Path(work_dir)
@@ -376,6 +345,7 @@ def finetune(network: SpQuantNetwork, images: NDArray[np.uint8], labels: NDArray
     schedule = torch.optim.lr_scheduler.LambdaLR(  # cosine annealing to zero over the run
         optimizer, lambda i: 0.5 * (1.0 + math.cos(math.pi * min(i, n_steps) / n_steps)))
     step, losses, seconds = 0, [], 0.0
+    gradual = GradualPruning(network, n_steps) if cfg.prune_ramp > 0 else None
     if path.exists():
         state = torch.load(path, map_location="cpu", weights_only=False)
         if state["config"] == asdict(cfg) and state["n_images"] == int(images.shape[0]):
@@ -383,6 +353,8 @@ def finetune(network: SpQuantNetwork, images: NDArray[np.uint8], labels: NDArray
             optimizer.load_state_dict(state["optimizer"])
             schedule.load_state_dict(state["schedule"])
             step, losses, seconds = state["step"], state["losses"], state["seconds"]
+            if gradual is not None:
+                gradual.load(state["pruning"])
     bar: Any = None
     if progress:
         from tqdm import tqdm
@@ -405,19 +377,26 @@ def finetune(network: SpQuantNetwork, images: NDArray[np.uint8], labels: NDArray
         schedule.step()
         losses.append(float(loss.detach()))  # type: ignore[union-attr]
         step += 1
+        if gradual is not None:
+            gradual.after_step(step)
         if bar is not None:
             bar.update(1)
         if step % cfg.checkpoint_every == 0 or step == n_steps:
             torch.save({"config": asdict(cfg), "n_images": int(images.shape[0]),
                         "model": network.state_dict(), "optimizer": optimizer.state_dict(),
                         "schedule": schedule.state_dict(), "step": step, "losses": losses,
-                        "seconds": time.perf_counter() - t0}, path)
+                        "seconds": time.perf_counter() - t0,
+                        "pruning": gradual.state() if gradual is not None else None}, path)
     if bar is not None:
         bar.close()
     network.eval()
     chunks = np.array_split(np.asarray(losses), min(10, len(losses))) if losses else []
-    return {"steps": step, "images": int(total), "seconds": round(time.perf_counter() - t0, 1),
-            "loss_per_tenth": [round(float(c.mean()), 4) for c in chunks]}
+    log = {"steps": step, "images": int(total), "seconds": round(time.perf_counter() - t0, 1),
+           "loss_per_tenth": [round(float(c.mean()), 4) for c in chunks]}
+    if gradual is not None:
+        gradual.close()
+        log.update(pruning=gradual.final, pruning_events=gradual.events)
+    return log
 
 
 def build_spquant(source: SpikingWeights, config: SpQuantConfig, fit_images: NDArray[np.uint8],
@@ -426,10 +405,12 @@ def build_spquant(source: SpikingWeights, config: SpQuantConfig, fit_images: NDA
     """Prune, fine-tune and export the ``spquant`` network (module docstring); returns weights and a log."""
     network = SpQuantNetwork(source, config)
     t0 = time.perf_counter()
-    pruning = prune_by_membrane(network, fit_images[:config.stat_images])
+    pruning = prune_by_membrane(network, fit_images[:config.stat_images]) if config.prune_ramp == 0 else {}
     prune_seconds = time.perf_counter() - t0
     train_log = finetune(network, fit_images, fit_labels, work_dir, progress=progress)
-    log = {"config": asdict(config), "steps_per_threshold": network.steps, "pruning": pruning,
+    log = {"config": asdict(config), "steps_per_threshold": network.steps,
+           "pruning": train_log.pop("pruning", pruning),
+           "pruning_events": train_log.pop("pruning_events", []),
            "pruning_seconds": round(prune_seconds, 1), "finetune": train_log,
            "thresholds": {key: float(network.threshold(key).detach()) for key in source.thresholds}}
     weights = network.export({**source.provenance, "spquant": log})
