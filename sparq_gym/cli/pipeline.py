@@ -57,7 +57,7 @@ def _run(args: argparse.Namespace) -> int:
                             prune_fraction=args.spquant_prune,
                             prune_fraction_linear=args.spquant_prune_linear,
                             prune_ramp=args.spquant_prune_ramp, membrane_bits=args.spquant_membrane_bits,
-                            steps=args.spquant_steps,
+                            steps=args.spquant_steps, exit_weights=args.spquant_exit_weights,
                             batch_size=args.spquant_batch_size, spike_penalty=args.spquant_spike_penalty,
                             distill=args.spquant_distill)
     config = config_from_args(PipelineConfig, args, backbone=args.name, work_dir=args.work,
@@ -113,6 +113,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="bits of the SpQuant integer membrane (default 5)")
     parser.add_argument("--spquant-steps", type=int, default=8,
                         help="SpQuant membrane units per threshold (default 8)")
+    parser.add_argument("--spquant-exit-weights", choices=("uniform", "backbone"), default="uniform",
+                        help="SpQuant loss weights of the exits: equal, or the ANN's (default uniform)")
     parser.add_argument("--spquant-batch-size", type=int, default=64, help="SpQuant fine-tuning batch size")
     parser.add_argument("--spquant-spike-penalty", type=float, default=0.0,
                         help="weight of the mean spike rate in the SpQuant fine-tuning loss (default 0: off)")

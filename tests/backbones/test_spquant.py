@@ -183,3 +183,17 @@ def test_config_rejects_a_bad_ramp() -> None:
         SpQuantConfig(prune_ramp=1.5)
     with pytest.raises(ValueError, match="prune_events"):
         SpQuantConfig(prune_events=0)
+
+
+def test_exit_weights_average_the_exits_terms_by_hand() -> None:
+    from sparq_gym.backbones.spiking.spquant import _loss
+
+    outputs = [torch.tensor([[2.0, 0.0]]), torch.tensor([[0.0, 0.0]])]
+    y = torch.tensor([0])
+    ce = [np.log(1 + np.exp(-2.0)), np.log(2.0)]
+    weighted = _loss(outputs, y, None, SpQuantConfig(), (0.3, 1.0))
+    assert float(weighted) == pytest.approx((0.3 * ce[0] + 1.0 * ce[1]) / 1.3, rel=1e-6)
+    network = SpQuantNetwork(_int8_weights(), replace(CONFIG, exit_weights="backbone"))
+    assert network.spec.loss_weights == (0.3, 1.0)  # what finetune passes for "backbone"
+    with pytest.raises(ValueError, match="exit_weights"):
+        SpQuantConfig(exit_weights="final")

@@ -16,9 +16,10 @@
 3. :func:`finetune`: surrogate-gradient training through the ``T`` timesteps
    (snntorch's fast-sigmoid surrogate for the spike, straight-through for
    the weight and membrane rounding: the "stacked" gradient), cross-entropy
-   averaged over every exit (optionally mixed with distillation from the
-   INT8 network's exact QNN twin, and a spike-rate penalty), Adam with
-   cosine annealing, on training (``fit``) images only;
+   averaged over every exit, equally or with the ANN's exit weights
+   (optionally mixed with distillation from the INT8 network's exact QNN
+   twin, and a spike-rate penalty), Adam with cosine annealing, on training
+   (``fit``) images only;
    checkpointed every ``checkpoint_every`` steps and resumable.
 4. :meth:`SpQuantNetwork.export`: integer weights (values in ``[-q, q]``,
    ``q = 2**(weight_bits-1) - 1``, kept in int8 arrays), per-channel scales,
@@ -97,6 +98,9 @@ class SpQuantConfig:
     distill * tau^2 * KL(teacher || student)`` (0: plain cross-entropy)."""
     distill_temperature: float = 2.0
     """The distillation temperature ``tau``."""
+    exit_weights: str = "uniform"
+    """How the exits' loss terms are averaged: ``"uniform"`` (equal weights) or ``"backbone"``
+    (the weights the ANN was trained with, ``spec.loss_weights``: 0.3 per early exit, 1 final)."""
     checkpoint_every: int = 50
     """Steps between checkpoints."""
     seed: int = 0
@@ -109,6 +113,8 @@ class SpQuantConfig:
         for name in ("prune_fraction", "prune_fraction_linear"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.exit_weights not in ("uniform", "backbone"):
+            raise ValueError(f"exit_weights must be 'uniform' or 'backbone', got {self.exit_weights!r}")
         if not 0.0 <= self.prune_ramp <= 1.0:
             raise ValueError(f"prune_ramp must be in [0, 1], got {self.prune_ramp}")
         if min(self.timesteps, self.batch_size, self.checkpoint_every, self.prune_events) < 1:
@@ -304,18 +310,23 @@ def _teacher(network: SpQuantNetwork) -> Any:
     return outputs
 
 
-def _loss(outputs: list[Tensor], y: Tensor, taught: list[Tensor] | None, cfg: SpQuantConfig) -> Tensor:
-    """Cross-entropy averaged over the exits, mixed with distillation from ``taught`` when given."""
+def _loss(outputs: list[Tensor], y: Tensor, taught: list[Tensor] | None, cfg: SpQuantConfig,
+          weights: tuple[float, ...] | None = None) -> Tensor:
+    """Cross-entropy over the exits, mixed with distillation from ``taught`` when given.
+
+    The exits' terms are averaged with ``weights`` (final last; None: equal weights).
+    """
     total = torch.zeros(())
     tau = cfg.distill_temperature
+    weights = weights or (1.0,) * len(outputs)
     for k, out in enumerate(outputs):
         term = F.cross_entropy(out, y)
         if taught is not None:
             soft = F.kl_div(F.log_softmax(out / tau, dim=1), F.softmax(taught[k] / tau, dim=1),
                             reduction="batchmean") * tau * tau
             term = (1.0 - cfg.distill) * term + cfg.distill * soft
-        total = total + term
-    return total / len(outputs)
+        total = total + weights[k] * term
+    return total / sum(weights)
 
 
 def finetune(network: SpQuantNetwork, images: NDArray[np.uint8], labels: NDArray[np.integer[Any]],
@@ -362,6 +373,7 @@ def finetune(network: SpQuantNetwork, images: NDArray[np.uint8], labels: NDArray
         bar = tqdm(total=n_steps, initial=step, desc="spquant fine-tune", unit="step", mininterval=30.0)
     mean, std = network.source.mean, network.source.std
     teacher = _teacher(network) if cfg.distill > 0 else None
+    weights = network.spec.loss_weights if cfg.exit_weights == "backbone" else None
     network.train()
     t0 = time.perf_counter() - seconds
     while step < n_steps:
@@ -369,7 +381,7 @@ def finetune(network: SpQuantNetwork, images: NDArray[np.uint8], labels: NDArray
         x = normalize_pixels(torch.from_numpy(np.ascontiguousarray(images[take])), mean, std)
         y = torch.from_numpy(np.asarray(labels[take]).astype(np.int64))
         outputs = network(x)
-        loss = _loss(outputs, y, teacher(x) if teacher is not None else None, cfg)
+        loss = _loss(outputs, y, teacher(x) if teacher is not None else None, cfg, weights)
         loss = loss + cfg.spike_penalty * network.spike_rate()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[union-attr]
