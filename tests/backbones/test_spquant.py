@@ -197,3 +197,23 @@ def test_exit_weights_average_the_exits_terms_by_hand() -> None:
     assert network.spec.loss_weights == (0.3, 1.0)  # what finetune passes for "backbone"
     with pytest.raises(ValueError, match="exit_weights"):
         SpQuantConfig(exit_weights="final")
+
+
+def test_a_checkpoint_without_a_later_setting_resumes_at_its_default(tmp_path: Path) -> None:
+    source = _int8_weights()
+    images, labels = _images(256, 2)
+    prune_by_membrane(network := SpQuantNetwork(source, CONFIG), images[:64])
+    log = finetune(network, images, labels, tmp_path, progress=False)
+    path = tmp_path / "spquant_checkpoint.pt"
+    state = torch.load(path, weights_only=False)
+    del state["config"]["exit_weights"]  # as written before the setting existed
+    torch.save(state, path)
+    again = SpQuantNetwork(source, CONFIG)
+    prune_by_membrane(again, images[:64])
+    assert finetune(again, images, labels, tmp_path, progress=False)["loss_per_tenth"] == log["loss_per_tenth"]
+    state["config"]["lr"] = 0.5  # another setting: the run starts over
+    torch.save(state, path)
+    fresh = SpQuantNetwork(source, CONFIG)
+    prune_by_membrane(fresh, images[:64])
+    finetune(fresh, images, labels, tmp_path, progress=False)
+    assert torch.load(path, weights_only=False)["config"]["lr"] == CONFIG.lr  # trained anew, saved anew

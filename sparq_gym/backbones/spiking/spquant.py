@@ -359,7 +359,9 @@ def finetune(network: SpQuantNetwork, images: NDArray[np.uint8], labels: NDArray
     gradual = GradualPruning(network, n_steps) if cfg.prune_ramp > 0 else None
     if path.exists():
         state = torch.load(path, map_location="cpu", weights_only=False)
-        if state["config"] == asdict(cfg) and state["n_images"] == int(images.shape[0]):
+        # a setting added since the checkpoint was written ran at its default (the old behaviour)
+        saved = {**asdict(SpQuantConfig()), **state["config"]}
+        if saved == asdict(cfg) and state["n_images"] == int(images.shape[0]):
             network.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             schedule.load_state_dict(state["schedule"])
