@@ -210,7 +210,8 @@ def test_a_checkpoint_without_a_later_setting_resumes_at_its_default(tmp_path: P
     torch.save(state, path)
     again = SpQuantNetwork(source, CONFIG)
     prune_by_membrane(again, images[:64])
-    assert finetune(again, images, labels, tmp_path, progress=False)["loss_per_tenth"] == log["loss_per_tenth"]
+    resumed = finetune(again, images, labels, tmp_path, progress=False)
+    assert resumed["loss_per_tenth"] == log["loss_per_tenth"]
     state["config"]["lr"] = 0.5  # another setting: the run starts over
     torch.save(state, path)
     fresh = SpQuantNetwork(source, CONFIG)
