@@ -138,6 +138,14 @@ def test_gradual_schedule_is_the_cubic_ramp_over_the_first_half() -> None:
     schedule = GradualPruning(network, 40).schedule  # ramp of 20 steps in 4 cuts
     assert list(schedule) == [5, 10, 15, 20]
     assert list(schedule.values()) == pytest.approx([1 - 0.75**3, 1 - 0.5**3, 1 - 0.25**3, 1.0])
+    gradual = GradualPruning(network, 40)
+    for step in range(1, 21):  # the batches' statistics, as a forward pass would add them
+        for neuron in network.neurons().values():
+            assert neuron.stats is not None, step
+            neuron.stats += torch.arange(neuron.stats.numel(), dtype=torch.float32)
+        gradual.after_step(step)
+    assert all(n.stats is None for n in network.neurons().values())  # nothing recorded after the last cut
+    assert network.synapse_of("activations.0").mask.tolist() == [0, 0, 0, 0, 1, 1, 1, 1]  # the top half
 
 
 def test_gradual_pruning_cuts_in_steps_to_the_target_and_resumes_exactly(

@@ -151,7 +151,7 @@ class GradualPruning:
                             "kept": {key: record["kept"] for key, record in layers.items()}})
         self.final = layers
         self.batches = 0
-        _recording(self.network, True)
+        _recording(self.network, step < max(self.schedule))  # after the last cut: no more statistics
 
     def state(self) -> dict[str, Any]:
         """What a checkpoint keeps (the masks are in the network's state)."""
@@ -162,7 +162,7 @@ class GradualPruning:
         """Resume from :meth:`state`."""
         self.batches, self.events, self.final = state["batches"], state["events"], state["final"]
         for key, neuron in self.network.neurons().items():
-            neuron.stats = state["stats"][key]
+            neuron.stats = state["stats"][key]  # None once the last cut is made
 
     def close(self) -> None:
         """Stop recording (the log is :attr:`events` and, per layer, the last cut's :attr:`final`)."""
