@@ -191,6 +191,9 @@ class SPARQDepthTimeEnv(TraceReplayEnv):
     * v0, unchanged meaning (same transitions and info values for the same seeds): steps
       through v0's step function and table layout (:func:`~sparq_gym.envs.core.exit_step`),
       and the info of an episode's last step is a ``dict`` built when first read.
+    * v0, same rules: the AlexNet ``network="spquant"`` traces (``spquant_time``) are a new
+      fine-tuning of seed 002's network, so returns on that one trace set differ from before;
+      every other trace set, and the default, is what it was.
     """
 
     metadata: dict[str, Any] = {"render_modes": ["ansi"], "render_fps": 4}

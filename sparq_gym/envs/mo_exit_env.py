@@ -50,6 +50,8 @@ class MOSPARQExitEnv(SPARQExitEnv):
     * v0: Initial version: ``[+1 / -1, savings if right else 0]``, the two terms of v0's reward.
     * v0, unchanged meaning: ``network`` also takes ``"multilevel"`` and ``"spquant"``.
     * v0, unchanged meaning: the last step's info is built when first read (as ``SPARQExit``'s).
+    * v0, same rules: the AlexNet ``network="spquant"`` traces are a new fine-tuning (as
+      ``SPARQExit``'s).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
