@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 __all__ = [
     "BACKBONES",
+    "EXIT_WEIGHTS",
     "BackboneSpec",
     "ExitSpec",
     "LayerSpec",
@@ -38,6 +39,9 @@ __all__ = [
     "layer_shapes",
     "network_stats",
 ]
+
+EXIT_WEIGHTS = ("uniform", "backbone")
+"""How a fine-tuning may average its exits' loss terms: equally, or with :attr:`BackboneSpec.loss_weights`."""
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ import shlex
 import sys
 from typing import Any
 
+from sparq_gym.backbones.spec import EXIT_WEIGHTS
 from sparq_gym.cli.arguments import config_from_args
 
 __all__ = ["add_commands"]
@@ -113,7 +114,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="bits of the SpQuant integer membrane (default 5)")
     parser.add_argument("--spquant-steps", type=int, default=8,
                         help="SpQuant membrane units per threshold (default 8)")
-    parser.add_argument("--spquant-exit-weights", choices=("uniform", "backbone"), default="uniform",
+    parser.add_argument("--spquant-exit-weights", choices=EXIT_WEIGHTS, default=EXIT_WEIGHTS[0],
                         help="SpQuant loss weights of the exits: equal, or the ANN's (default uniform)")
     parser.add_argument("--spquant-batch-size", type=int, default=64, help="SpQuant fine-tuning batch size")
     parser.add_argument("--spquant-spike-penalty", type=float, default=0.0,

@@ -221,7 +221,6 @@ def test_a_checkpoint_without_a_later_setting_resumes_at_its_default(tmp_path: P
     resumed = finetune(again, images, labels, tmp_path, progress=False)
     assert resumed["loss_per_tenth"] == log["loss_per_tenth"]
     assert "exit_weights" not in torch.load(path, weights_only=False)["config"]  # resumed, not retrained
-    assert "exit_weights" not in torch.load(path, weights_only=False)["config"]  # resumed, not retrained
     state["config"]["lr"] = 0.5  # another setting: the run starts over
     torch.save(state, path)
     fresh = SpQuantNetwork(source, CONFIG)

@@ -44,7 +44,7 @@ from numpy.typing import NDArray
 from torch import Tensor, nn
 
 from sparq_gym.backbones.model import run_with_exits
-from sparq_gym.backbones.spec import LayerSpec
+from sparq_gym.backbones.spec import EXIT_WEIGHTS, LayerSpec
 from sparq_gym.backbones.spiking.integer_membrane import integer_membrane_step
 from sparq_gym.backbones.spiking.network import assemble, feeding_activation
 from sparq_gym.backbones.spiking.pruning import GradualPruning, prune_by_membrane
@@ -113,8 +113,8 @@ class SpQuantConfig:
         for name in ("prune_fraction", "prune_fraction_linear"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-        if self.exit_weights not in ("uniform", "backbone"):
-            raise ValueError(f"exit_weights must be 'uniform' or 'backbone', got {self.exit_weights!r}")
+        if self.exit_weights not in EXIT_WEIGHTS:
+            raise ValueError(f"exit_weights must be one of {EXIT_WEIGHTS}, got {self.exit_weights!r}")
         if not 0.0 <= self.prune_ramp <= 1.0:
             raise ValueError(f"prune_ramp must be in [0, 1], got {self.prune_ramp}")
         if min(self.timesteps, self.batch_size, self.checkpoint_every, self.prune_events) < 1:
