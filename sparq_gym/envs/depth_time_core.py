@@ -245,13 +245,18 @@ def build_depth_time_tables(
 def depth_time_step_tables(tables: DepthTimeTables) -> StepTables:
     """Flatten ``tables`` into the per-transition :class:`~sparq_gym.envs.core.StepTables` that
     :func:`~sparq_gym.envs.core.exit_step` reads: state ``3 p`` of position ``p = i S + s``,
-    its transition under action a row ``3 p + a``; an EXIT ends in cell ``p``."""
+    its transition under action a row ``3 p + a``; an EXIT ends in cell ``p``.
+
+    A masked action's row is EXIT's (spec §9: the one action valid everywhere), so every
+    action of the action space has a transition; ``valid`` keeps the mask, which the
+    environments read for ``info["invalid_action"]`` and for ``invalid_action="raise"``."""
     n, n_states = tables.n_samples, tables.n_states
     position = np.arange(n * n_states, dtype=np.int64)
     base = (position - position % n_states)[:, None]
     next_position = (base + tables.next_state[position % n_states]).reshape(-1)
-    exiting = np.zeros((n * n_states, 3), dtype=np.bool_)
-    exiting[:, DepthTimeAction.EXIT] = True
+    exits_per_state = ~tables.valid
+    exits_per_state[:, DepthTimeAction.EXIT] = True
+    exiting = np.broadcast_to(exits_per_state[None], (n, n_states, 3)).reshape(n * n_states, 3)
     return transition_tables(
         3 * next_position,
         np.where(exiting, tables.reward_exit.reshape(-1)[:, None], 0.0).reshape(-1),

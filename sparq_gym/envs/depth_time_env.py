@@ -22,12 +22,14 @@ from sparq_gym.envs.depth_time_core import (
 from sparq_gym.envs.exit_env import InvalidActionError
 from sparq_gym.envs.info import LazyInfo
 from sparq_gym.envs.registration import DEPTH_TIME_TABLE
-from sparq_gym.envs.settings import OBS_TYPES
+from sparq_gym.envs.settings import OBS_TYPES, SettingsError
 from sparq_gym.paths import pretrained_root
 from sparq_gym.traces.timeset import TimeTraceSet
 
 __all__ = [
     "SPARQDepthTimeEnv",
+    "INVALID_ACTION_RULES",
+    "check_invalid_action",
     "depth_time_observation_space",
     "final_info",
     "load_time_traces",
@@ -35,6 +37,10 @@ __all__ = [
     "shipped_time_traces",
     "time_trace_dir",
 ]
+
+INVALID_ACTION_RULES: tuple[str, ...] = ("exit", "raise")
+"""What a masked action does: ``"exit"`` (taken as EXIT, ``info["invalid_action"]`` True; the
+default, so that the field's generic tools may send any action) or ``"raise"`` (the strict rule)."""
 
 BACKBONES: tuple[str, ...] = tuple(entry.backbone for entry in DEPTH_TIME_TABLE)
 _ACTIONS = (0, 1, 2)
@@ -100,8 +106,12 @@ class SPARQDepthTimeEnv(TraceReplayEnv):
     ``CONTINUE = 0``, ``EXIT = 1``, ``WAIT = 2``. CONTINUE at the final head and
     WAIT at t = T are invalid: :meth:`action_masks` (the bool array of 3 that
     sb3-contrib's MaskablePPO reads) and ``info["action_mask"]`` say which
-    actions are valid, and an invalid action raises ``InvalidActionError``. At
-    (E-1, T) only EXIT is valid.
+    actions are valid. Every action of the space is accepted: a masked one is
+    taken as EXIT (the one action valid everywhere) and the step's
+    ``info["invalid_action"]`` is True, so SB3's ``check_env``, RL Zoo's
+    evaluation callback and unmasked agents may send any action;
+    ``invalid_action="raise"`` makes a masked action raise ``InvalidActionError``
+    instead. At (E-1, T) only EXIT is valid.
 
     ## Observation Space
     With E heads (the final one included), T timesteps, B = ``n_bins`` and c =
@@ -142,7 +152,8 @@ class SPARQDepthTimeEnv(TraceReplayEnv):
 
     ## Information
     Every ``reset`` and step returns ``action_mask`` (bool array of 3; at the end,
-    the mask of the decision point where EXIT was taken). ``reset`` adds
+    the mask of the decision point where EXIT was taken); every step returns
+    ``invalid_action`` (True when the action was masked and taken as EXIT). ``reset`` adds
     ``sample_index``; the last step adds ``sample_index``, ``label``, ``exit``
     (head k), ``timesteps`` (t), ``prediction``, ``correct``, ``confidence``,
     ``cost`` (C), ``savings`` (1 - C / C_full) and ``counters`` (raw counters of
@@ -166,6 +177,8 @@ class SPARQDepthTimeEnv(TraceReplayEnv):
     ``trace_dir``    ``None``             load depth-time traces from this directory
     ``traces``       ``None``             use this in-memory ``TimeTraceSet``
     ``render_mode``  ``None``             ``None`` or ``"ansi"``
+    ``invalid_action`` ``"exit"``         a masked action: ``"exit"`` (taken as EXIT) or
+                                          ``"raise"`` (``InvalidActionError``)
     ================ ==================== ========================================================
 
     ## Example
@@ -194,9 +207,17 @@ class SPARQDepthTimeEnv(TraceReplayEnv):
     * v0, same rules: the AlexNet ``network="spquant"`` traces (``spquant_time``) are a new
       fine-tuning of seed 002's network, so returns on that one trace set differ from before;
       every other trace set, and the default, is what it was.
+    * v0, valid actions unchanged: a masked action is taken as EXIT with
+      ``info["invalid_action"] = True`` (it raised before; ``invalid_action="raise"`` keeps
+      that), and every step's info has ``invalid_action``.
     """
 
     metadata: dict[str, Any] = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(self, *args: Any, invalid_action: str = INVALID_ACTION_RULES[0], **kwargs: Any) -> None:
+        """Build the environment; see the class docstring for every argument."""
+        self.invalid_action = check_invalid_action(invalid_action)
+        super().__init__(*args, **kwargs)
 
     _prepare = staticmethod(prepare_depth_time_tables)
 
@@ -251,13 +272,14 @@ class SPARQDepthTimeEnv(TraceReplayEnv):
         if position < 0:
             raise ResetNeeded("call reset() before step(): the episode has ended or never started")
         state = position % self._n_states
-        if not self._valid[state * 3 + act]:
+        invalid = not self._valid[state * 3 + act]
+        if invalid and self.invalid_action == "raise":
             k, tau = int(self.tables.state_head[state]), int(self.tables.state_time[state])
             raise InvalidActionError(
                 f"{DepthTimeAction(act).name} is masked at head {k}, t = {tau + 1} "
                 f"(valid: {[a.name for a in DepthTimeAction if self._masks[state][a]]}); read action_masks()"
             )
-        next_state, reward, terminated = exit_step(self._steps, 3 * position, act)
+        next_state, reward, terminated = exit_step(self._steps, 3 * position, act)  # masked: EXIT's row
         if not terminated:
             self._position = self._mask_position = position = next_state // 3
             return (
@@ -265,11 +287,13 @@ class SPARQDepthTimeEnv(TraceReplayEnv):
                 0.0,
                 False,
                 False,
-                {"action_mask": self._masks[position % self._n_states].copy()},
+                {"action_mask": self._masks[position % self._n_states].copy(), "invalid_action": False},
             )
         self._position = -1
         # Built when first read (a fresh dict each episode: the caller may keep or modify it).
-        self._last_info = info = LazyInfo(final_info, self.tables, end_cell(self._steps, 3 * position, act))
+        self._last_info = info = LazyInfo(
+            final_info, self.tables, end_cell(self._steps, 3 * position, act), invalid
+        )
         return self._obs(position), reward, True, False, info
 
     def render(self) -> str | None:
@@ -303,8 +327,16 @@ def _coerce_action(action: Any) -> int:
     )
 
 
-def final_info(tables: DepthTimeTables, cell: int) -> dict[str, Any]:
-    """Info of an episode that ended by EXIT at position ``cell = sample * S + state`` (fresh dict)."""
+def check_invalid_action(rule: Any) -> str:
+    """``rule`` when it is one of :data:`INVALID_ACTION_RULES`, else a ``SettingsError`` naming them."""
+    if not isinstance(rule, str) or rule not in INVALID_ACTION_RULES:
+        raise SettingsError(f"invalid_action must be one of {list(INVALID_ACTION_RULES)}, got {rule!r}")
+    return rule
+
+
+def final_info(tables: DepthTimeTables, cell: int, invalid: bool = False) -> dict[str, Any]:
+    """Info of an episode that ended by EXIT at position ``cell = sample * S + state`` (fresh dict);
+    ``invalid``: the action that ended it was masked (taken as EXIT)."""
     sample, state = divmod(int(cell), tables.n_states)
     k, tau = int(tables.state_head[state]), int(tables.state_time[state])
     return {
@@ -319,4 +351,5 @@ def final_info(tables: DepthTimeTables, cell: int) -> dict[str, Any]:
         "savings": float(tables.savings[sample, state]),
         "counters": dict(zip(tables.counter_names, tables.counts[sample, state].tolist())),
         "action_mask": tables.valid[state].copy(),
+        "invalid_action": bool(invalid),
     }

@@ -14,7 +14,12 @@ from numpy.typing import NDArray
 from sparq_gym.envs.common import TraceReplayVectorEnv
 from sparq_gym.envs.core import end_cell
 from sparq_gym.envs.depth_time_core import depth_time_step_tables
-from sparq_gym.envs.depth_time_env import depth_time_observation_space, prepare_depth_time_tables
+from sparq_gym.envs.depth_time_env import (
+    INVALID_ACTION_RULES,
+    check_invalid_action,
+    depth_time_observation_space,
+    prepare_depth_time_tables,
+)
 from sparq_gym.envs.exit_env import InvalidActionError
 from sparq_gym.envs.info import LazyInfo
 from sparq_gym.envs.settings import check_reset_arguments
@@ -34,8 +39,10 @@ class SPARQDepthTimeVectorEnv(TraceReplayVectorEnv):
     ``seed + i`` (per-slot generators, sample draws in the same blocks), so it gives
     the same transitions as ``SyncVectorEnv`` in both ``NEXT_STEP`` and ``SAME_STEP``
     autoreset modes, and the same info: arrays with a ``_key`` mask per key.
-    ``action_masks()`` returns a (num_envs, 3) bool array; an action masked in any
-    slot raises ``InvalidActionError`` (slots about to be reset ignore their action).
+    ``action_masks()`` returns a (num_envs, 3) bool array; a masked action is taken as
+    EXIT with ``info["invalid_action"]`` True in its slot, or, with
+    ``invalid_action="raise"``, raises ``InvalidActionError`` (slots about to be reset
+    ignore their action).
     Under ``NEXT_STEP`` every step's info (it always holds the action masks) is a
     :class:`~sparq_gym.envs.info.LazyInfo`, built when first read.
     """
@@ -43,6 +50,11 @@ class SPARQDepthTimeVectorEnv(TraceReplayVectorEnv):
     metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
 
     _prepare = staticmethod(prepare_depth_time_tables)
+
+    def __init__(self, *args: Any, invalid_action: str = INVALID_ACTION_RULES[0], **kwargs: Any) -> None:
+        """Build the slots; ``invalid_action`` as the single environment's."""
+        self.invalid_action = check_invalid_action(invalid_action)
+        super().__init__(*args, **kwargs)
 
     def _build(self) -> None:
         """Single spaces, step tables, observations and slot state (``__init__``)."""
@@ -94,9 +106,9 @@ class SPARQDepthTimeVectorEnv(TraceReplayVectorEnv):
         """Apply one action per slot (0 = CONTINUE, 1 = EXIT, 2 = WAIT)."""
         act = self._checked_actions(actions)
         # Pending slots (NEXT_STEP: about to start a new episode) ignore their action.
-        allowed = self._steps.valid.take(self._state + act)
-        if not allowed.all():
-            slot = int(np.flatnonzero(~allowed)[0])
+        invalid = ~self._steps.valid.take(self._state + act)
+        if self.invalid_action == "raise" and invalid.any():
+            slot = int(np.flatnonzero(invalid)[0])
             raise InvalidActionError(
                 f"slot {slot}: action {int(act[slot])} is masked there; read action_masks()"
             )
@@ -107,11 +119,11 @@ class SPARQDepthTimeVectorEnv(TraceReplayVectorEnv):
             # Every step's info has the action masks: built when first read.
             info: dict[str, Any] = LazyInfo(
                 self._next_step_info, state, next_state, act.copy(), terminated.copy(), self._mask_state,
-                self._resetting,
+                self._resetting, invalid,
             )
             self._resetting = bool(ended.size)
         else:
-            info = self._same_step_info(state, next_state, act, terminated, ended, final_obs)
+            info = self._same_step_info(state, next_state, act, terminated, ended, final_obs, invalid)
         truncated = np.zeros(self.num_envs, dtype=np.bool_)
         return obs, reward, terminated, truncated, info
 
@@ -123,6 +135,7 @@ class SPARQDepthTimeVectorEnv(TraceReplayVectorEnv):
         terminated: NDArray[np.bool_],
         mask_state: NDArray[np.int64],
         resetting: bool,
+        invalid: NDArray[np.bool_],
     ) -> dict[str, Any]:
         """NEXT_STEP info: the final info of the slots that ended, the reset ``sample_index`` of
         those that were pending, and every slot's action mask, merged as SyncVectorEnv merges them."""
@@ -133,6 +146,8 @@ class SPARQDepthTimeVectorEnv(TraceReplayVectorEnv):
             info = self._add_reset_samples(info, state, next_state, terminated)
         info["action_mask"] = self.action_masks_at(mask_state)
         info["_action_mask"] = np.ones(self.num_envs, dtype=np.bool_)
+        stepped = state < self._steps.pending  # a pending slot's info is its reset's: no invalid_action
+        info["invalid_action"], info["_invalid_action"] = invalid & stepped, stepped
         return info
 
     def _same_step_info(
@@ -143,6 +158,7 @@ class SPARQDepthTimeVectorEnv(TraceReplayVectorEnv):
         terminated: NDArray[np.bool_],
         ended: NDArray[np.int64],
         final_obs: Any,
+        invalid: NDArray[np.bool_],
     ) -> dict[str, Any]:
         """SAME_STEP info: final observations and info of the slots that ended, the new episodes'
         ``sample_index``, and every slot's action mask."""
@@ -154,11 +170,13 @@ class SPARQDepthTimeVectorEnv(TraceReplayVectorEnv):
                 self.action_masks_at(state) & terminated[:, None],
                 terminated.copy(),
             )
+            final["invalid_action"], final["_invalid_action"] = invalid & terminated, terminated.copy()
             info["final_info"], info["_final_info"] = final, terminated.copy()
             sample_index = self._start_samples(next_state, ended)
             info["sample_index"], info["_sample_index"] = sample_index, terminated.copy()
         info["action_mask"] = self.action_masks()
         info["_action_mask"] = np.ones(self.num_envs, dtype=np.bool_)
+        info["invalid_action"], info["_invalid_action"] = invalid & ~terminated, ~terminated  # ended: reset info
         return info
 
     def _checked_actions(self, actions: Any) -> NDArray[np.int64]:

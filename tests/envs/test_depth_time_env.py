@@ -10,6 +10,7 @@ import pytest
 from sparq_gym.envs.depth_time_core import DepthTimeAction, enumerate_states
 from sparq_gym.envs.depth_time_env import SPARQDepthTimeEnv
 from sparq_gym.envs.exit_env import InvalidActionError, SPARQExitEnv
+from sparq_gym.errors import SettingsError
 from sparq_gym.traces import COUNTER_NAMES
 from sparq_gym.traces.timeset import TimeTraceSet, make_synthetic_time_traces
 
@@ -79,11 +80,34 @@ def test_hand_worked_path_costs_and_rewards(actions, cost, correct):
         "savings",
         "counters",
         "action_mask",
+        "invalid_action",
     }
 
 
+def test_masked_action_is_taken_as_exit():
+    traces = hand_time_traces()
+    env = SPARQDepthTimeEnv(traces=traces)
+    strict = SPARQDepthTimeEnv(traces=traces, invalid_action="raise")
+    for sample in range(traces.n_samples):
+        _, info = env.reset(options={"sample_index": sample})
+        strict.reset(options={"sample_index": sample})
+        for action in (C, W):  # to the final head after 2 timesteps: CONTINUE is masked there
+            _, _, _, _, info = env.step(action)
+            strict.step(action)
+            assert info["invalid_action"] is False
+        _, masked_reward, terminated, _, masked_info = env.step(C)
+        _, exit_reward, _, _, exit_info = strict.step(E)
+        assert terminated and masked_info["invalid_action"] is True and exit_info["invalid_action"] is False
+        assert masked_reward == exit_reward
+        assert {**masked_info, "invalid_action": False, "action_mask": None} == {
+            **exit_info, "action_mask": None
+        }
+    with pytest.raises(SettingsError, match=r"invalid_action must be one of \['exit', 'raise'\], got 'x'"):
+        SPARQDepthTimeEnv(traces=traces, invalid_action="x")
+
+
 def test_masks_and_invalid_actions():
-    env = SPARQDepthTimeEnv(traces=hand_time_traces())
+    env = SPARQDepthTimeEnv(traces=hand_time_traces(), invalid_action="raise")
     _, info = env.reset(options={"sample_index": 0})
     assert info["action_mask"].tolist() == [True, True, True] and info["action_mask"].dtype == np.bool_
     _, _, _, _, info = env.step(C)

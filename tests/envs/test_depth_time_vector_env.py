@@ -15,7 +15,14 @@ from sparq_gym.traces.timeset import make_synthetic_time_traces
 
 def test_masked_action_raises_and_sample_option():
     traces = make_synthetic_time_traces(30, seed=0)
-    native = SPARQDepthTimeVectorEnv(2, traces=traces)
+    lenient = SPARQDepthTimeVectorEnv(2, traces=traces)
+    lenient.reset(seed=0, options={"sample_index": [3, 4]})
+    for _ in range(traces.n_timesteps - 1):
+        lenient.step(np.array([2, 2]))
+    _, masked_reward, terminated, _, info = lenient.step(np.array([2, 1]))  # WAIT at t = T: EXIT
+    assert terminated.all() and info["invalid_action"].tolist() == [True, False]
+    assert info["timesteps"].tolist() == [traces.n_timesteps] * 2
+    native = SPARQDepthTimeVectorEnv(2, traces=traces, invalid_action="raise")
     native.reset(seed=0, options={"sample_index": [3, 4]})
     for _ in range(traces.n_timesteps - 1):
         native.step(np.array([2, 2]))
@@ -24,6 +31,7 @@ def test_masked_action_raises_and_sample_option():
     with pytest.raises(InvalidActionError):
         native.step(np.array([3, 1]))
     _, reward, terminated, _, info = native.step(np.array([1, 1]))
+    assert reward.tolist() == masked_reward.tolist()
     assert ((reward == -1) | (reward > 1)).all()
     assert terminated.all() and info["timesteps"].tolist() == [traces.n_timesteps] * 2
     assert info["sample_index"].tolist() == [3, 4]
