@@ -20,9 +20,9 @@ import json
 import sys
 from typing import Any
 
-from agents.bench_q_learning import add_arguments as add_bench_q_learning_arguments
+from agents.benchmark.bench_q_learning import add_arguments as add_bench_q_learning_arguments
 from agents.common import TRACE_SOURCES, add_env_arguments, env_config_from_arguments
-from agents.ray_runner import add_ray_argument
+from agents.integrations.ray_runner import add_ray_argument
 from sparq_gym.checks import check_integer
 from sparq_gym.errors import ConfigError
 from sparq_gym.io import check_output_dir, check_output_file
@@ -143,7 +143,7 @@ def _run_train(args: argparse.Namespace) -> int:
     check_output_dir(args.out)  # before the work starts
     config = env_config_from_arguments(args)
     if args.agent == "q-learning":
-        from agents import q_learning
+        from agents.learners import q_learning
 
         overrides = {"gamma": args.gamma, "early_stopping_on": args.early_stopping_on}
         q_args = q_learning.Args.for_env(
@@ -154,11 +154,11 @@ def _run_train(args: argparse.Namespace) -> int:
         result = q_learning.train(q_args, config)
         record, text = q_learning.summary_record(result), q_learning.summary(result)
         if args.tensorboard:
-            from agents.tensorboard import write_curve
+            from agents.integrations.tensorboard import write_curve
 
             write_curve(args.tensorboard, "q-learning", result.curve)
     else:
-        from agents import sb3
+        from agents.learners import sb3
 
         _set_threads(args.threads)
         sb3_args = sb3.Args.for_env(
@@ -195,13 +195,13 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 
 
 def _run_bench_q_learning(args: argparse.Namespace) -> int:
-    from agents.bench_q_learning import run
+    from agents.benchmark.bench_q_learning import run
 
     return run(args)
 
 
 def _run_benchmark(args: argparse.Namespace) -> int:
-    from agents.benchmark import FULL_SEEDS, QUICK_SEEDS, BenchmarkConfig, run_benchmark
+    from agents.benchmark.run import FULL_SEEDS, QUICK_SEEDS, BenchmarkConfig, run_benchmark
     from sparq_gym.envs.registration import sparq_env_ids
 
     cfg = BenchmarkConfig(

@@ -26,7 +26,7 @@ evaluation alike, so every choice they make is a legal step.
 one episode each through the environment (``reset(options={"sample_index": i})``).
 ``python -m agents.depth_time_learners --backbone mlp lenet alexnet --out docs/depth_time.md``
 trains on ``train``, evaluates on ``test`` and writes one table per backbone, the
-cheap reference rows of :func:`agents.depth_time.reference_numbers` beside them.
+cheap reference rows of :func:`agents.references.time_thresholds.reference_numbers` beside them.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 import sparq_gym  # noqa: F401  (registers the environment ids)
-from agents.depth_time import EXIT, format_rows, reference_numbers, rollout_table
-from agents.q_learning import Args as QArgs
+from agents.references.time_thresholds import EXIT, format_rows, reference_numbers, rollout_table
+from agents.learners.q_learning import Args as QArgs
 from sparq_gym.envs.depth_time_core import DepthTimeTables
 from sparq_gym.traces.timeset import TimeTraceSet
 
@@ -145,7 +145,7 @@ def _q_episode(
 def train_q_learning(tables: DepthTimeTables, args: QArgs) -> tuple[NDArray[np.int64], dict[str, Any]]:
     """Tabular Q-learning on ``tables`` with the paper's Q-learner settings (``args``: the
     learning rate, gamma, episodes, epsilon schedule and early stopping of
-    :class:`agents.q_learning.Args`; its environment fields are not used); returns the best
+    :class:`agents.learners.q_learning.Args`; its environment fields are not used); returns the best
     greedy table (on ``tables``) and a record.
 
     The record: ``episodes`` run, ``best_episode``, ``train_return`` (the best table's mean
@@ -182,7 +182,7 @@ RL_ZOO_KEYS = ("n_timesteps", "policy", "n_envs", "env_kwargs")
 
 def maskable_hyperparams(env_id: str) -> dict[str, Any]:
     """MaskablePPO's constructor arguments for ``env_id`` from ``agents/hyperparams/ppo_mask.yml``."""
-    from agents.sb3 import HYPERPARAMS_DIR, load_hyperparams
+    from agents.learners.sb3 import HYPERPARAMS_DIR, load_hyperparams
 
     entry = load_hyperparams(env_id, "ppo_mask", HYPERPARAMS_DIR / "ppo_mask.yml")
     return {key: value for key, value in entry.items() if key not in RL_ZOO_KEYS}
@@ -352,9 +352,9 @@ def _header(argv: list[str], args: argparse.Namespace) -> str:
             "",
             "Learners train on `train` and are evaluated deterministically once on every `test` sample",
             "(`agents/depth_time_learners.py`, whose docstring gives each learner's settings; DQN and PPO",
-            "map a masked choice to EXIT). Reference rows come from `agents.depth_time.reference_numbers`",
+            "map a masked choice to EXIT). Reference rows come from `agents.references.time_thresholds.reference_numbers`",
             "(tuned on `train`). The exact tabular optimum (a MILP, minutes to hours per backbone) is",
-            "not rerun here: `python -m agents.depth_time --backbone NAME --time-limit S` prints it;",
+            "not rerun here: `python -m agents.references.time_thresholds --backbone NAME --time-limit S` prints it;",
             "where it is proven and what it beats: [depth_time_optimum.md](depth_time_optimum.md).",
             "`tuning s` is the training wall time on a shared 2-core CPU; the note gives the",
             "evaluation time.",

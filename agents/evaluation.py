@@ -112,8 +112,8 @@ def reference_returns(config: EnvConfig, split: str = "test") -> dict[str, Any]:
     policies on one environment computes them once and passes them to
     :func:`evaluate_policy`.
     """
-    from agents.baselines import always_exit_policy
-    from agents.exact_optimum import solve_exact_optimum
+    from agents.references.baselines import always_exit_policy
+    from agents.references.exact_optimum import solve_exact_optimum
 
     tables = config.tables(split)
     rewards = end_rewards(tables)

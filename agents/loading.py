@@ -2,11 +2,11 @@
 
 On the command line a policy is named by a *spec* (:func:`load_policy`):
 a saved policy directory (``policy.json`` inside), an SB3 / RL Zoo model
-zip (:mod:`agents.zoo`), a baseline name
-(:data:`agents.baselines.BASELINE_NAMES`, e.g. ``always-final``,
+zip (:mod:`agents.integrations.zoo`), a baseline name
+(:data:`agents.references.baselines.BASELINE_NAMES`, e.g. ``always-final``,
 ``cfg-0.6-0.7``, ``exact-optimum``), ``package.module:Name`` or
 ``path/to/file.py[:Name]``, or ``rllib:PATH`` (an RLlib checkpoint folder,
-:mod:`agents.rllib`). ``Name`` may be a policy object, a class
+:mod:`agents.integrations.rllib`). ``Name`` may be a policy object, a class
 (instantiated without arguments) or a plain function.
 
 ``module:Name`` is imported through the normal import system (the module must
@@ -28,7 +28,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from agents.baselines import BASELINE_NAMES, make_baseline
+from agents.references.baselines import BASELINE_NAMES, make_baseline
 from agents.common import EnvConfig
 from agents.policy import (
     POLICY_FILE,
@@ -39,8 +39,8 @@ from agents.policy import (
     read_table_archive,
     verified_file,
 )
-from agents.rllib import RLLIB_PREFIX, load_rllib_policy
-from agents.zoo import is_model_zip, load_zip_policy, zip_env_record
+from agents.integrations.rllib import RLLIB_PREFIX, load_rllib_policy
+from agents.integrations.zoo import is_model_zip, load_zip_policy, zip_env_record
 
 __all__ = ["load_policy", "load_saved_policy", "saved_env_record"]
 
@@ -50,7 +50,7 @@ def load_saved_policy(directory: str | Path) -> Policy:
 
     Table policies (``format: table``) come back as :class:`agents.policy.TablePolicy`
     (with their Q-table when one was saved), SB3 runs (``format: sb3``) through
-    :func:`agents.sb3.load_sb3_policy`. Every file is checked against the sha256
+    :func:`agents.learners.sb3.load_sb3_policy`. Every file is checked against the sha256
     that ``policy.json`` records.
     """
     directory = Path(directory)
@@ -58,7 +58,7 @@ def load_saved_policy(directory: str | Path) -> Policy:
     if record["format"] == "table":
         actions, q_values = read_table_archive(verified_file(directory, "policy.npz", record, "the table"))
         return TablePolicy(actions, name=record.get("name", directory.name), q_values=q_values)
-    from agents.sb3 import load_sb3_policy
+    from agents.learners.sb3 import load_sb3_policy
 
     return load_sb3_policy(directory, record)
 
@@ -67,7 +67,7 @@ def saved_env_record(specs: Sequence[str]) -> dict[str, Any] | None:
     """The environment record (``env`` of ``policy.json``) of the first saved policy among ``specs``.
 
     ``None`` when no spec is a saved policy directory or a model zip that records its
-    environment (:func:`agents.zoo.zip_env_record`). ``sparq evaluate`` fills
+    environment (:func:`agents.integrations.zoo.zip_env_record`). ``sparq evaluate`` fills
     every environment flag left out from it.
     """
     for spec in specs:
@@ -142,7 +142,7 @@ def load_policy(spec: str, config: EnvConfig, *, seed: int = 0) -> Policy:
         ``exact-optimum``, are tuned on its ``train`` split).
     :param seed: seed of stochastic baselines (``random``).
     """
-    if spec.startswith(RLLIB_PREFIX):  # an RLlib checkpoint folder (agents.rllib)
+    if spec.startswith(RLLIB_PREFIX):  # an RLlib checkpoint folder (agents.integrations.rllib)
         return load_rllib_policy(spec.removeprefix(RLLIB_PREFIX))
     path = Path(spec)
     if path.is_dir():

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 import sparq_gym  # noqa: F401  (registers the ids)
-from agents import q_learning
+from agents.learners import q_learning
 from agents.common import EnvConfig
 from agents.loading import load_policy
 from agents.policy import CallablePolicy, decide_exits
@@ -373,7 +373,7 @@ def test_keyboard_interrupt_is_one_line_and_130(tmp_path, capsys, monkeypatch):
 
 
 def test_sigint_in_a_real_process(tmp_path):
-    code = ("import time\nfrom sparq_gym.cli.main import main\nimport agents.q_learning as q\n"
+    code = ("import time\nfrom sparq_gym.cli.main import main\nimport agents.learners.q_learning as q\n"
             "q.train = lambda *a, **k: (print('started', flush=True), time.sleep(60))\n"
             f"raise SystemExit(main(['train', 'q-learning', '--traces', 'synthetic', '--env', '{MLP}', "
             f"'--out', {str(tmp_path / 'run')!r}]))\n")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents import q_learning
-from agents.baselines import (
+from agents.learners import q_learning
+from agents.references.baselines import (
     BASELINE_NAMES,
     HindsightOracle,
     RandomPolicy,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.benchmark import threshold_front
+from agents.benchmark.run import threshold_front
 
 
 def test_front_is_the_non_dominated_threshold_pairs(lenet_config):
@@ -35,7 +35,7 @@ def test_benchmark_ranks_policies_on_each_network(tmp_path):
 
     import pytest
 
-    from agents.benchmark import BenchmarkConfig, env_label, run_benchmark
+    from agents.benchmark.run import BenchmarkConfig, env_label, run_benchmark
     from sparq_gym.paths import trace_dir
 
     if not (trace_dir("mlp", "multilevel") / "test.npz").exists():

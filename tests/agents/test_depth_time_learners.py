@@ -14,7 +14,7 @@ from agents.depth_time_learners import (
     run_learner,
     train_q_learning,
 )
-from agents.q_learning import Args as QArgs
+from agents.learners.q_learning import Args as QArgs
 from sparq_gym.envs.depth_time_core import DepthTimeAction
 from sparq_gym.traces.timeset import make_synthetic_time_traces
 
@@ -123,7 +123,7 @@ def test_maskable_ppo_reads_its_rl_zoo_file_whose_values_are_the_defaults() -> N
     from sb3_contrib import MaskablePPO
 
     from agents.depth_time_learners import RL_ZOO_KEYS, maskable_hyperparams
-    from agents.sb3 import HYPERPARAMS_DIR
+    from agents.learners.sb3 import HYPERPARAMS_DIR
 
     table = yaml.safe_load((HYPERPARAMS_DIR / "ppo_mask.yml").read_text())
     for env_id in ("SPARQDepthTime-MLP-v0", "SPARQDepthTime-LeNet-v0", "SPARQDepthTime-AlexNet-v0"):

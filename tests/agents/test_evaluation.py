@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents import q_learning
-from agents.baselines import make_baseline, threshold_policy
+from agents.learners import q_learning
+from agents.references.baselines import make_baseline, threshold_policy
 from agents.evaluation import REQUIRED_KEYS, evaluate_policy
 from agents.policy import CallablePolicy, decide_exits, end_rewards
 

@@ -7,7 +7,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from agents.baselines import HindsightOracle
+from agents.references.baselines import HindsightOracle
 from agents.evaluation import evaluate_policy
 from agents.loading import load_policy
 from agents.policy import TablePolicy, as_policy, decide_exits, format_thresholds, implied_thresholds

@@ -7,9 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from agents import q_learning
-from agents.baselines import mean_return
-from agents.bench_q_learning import reference_episodes
+from agents.learners import q_learning
+from agents.references.baselines import mean_return
+from agents.benchmark.bench_q_learning import reference_episodes
 from agents.common import subset_tables, train_validation_split
 from agents.loading import load_policy
 from agents.policy import TablePolicy

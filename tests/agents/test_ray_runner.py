@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from agents.benchmark import BenchmarkConfig, run_benchmark
-from agents.ray_runner import MAX_RETRIES, FailedRunsError, TaskFailure, run_tasks, start_ray
+from agents.benchmark.run import BenchmarkConfig, run_benchmark
+from agents.integrations.ray_runner import MAX_RETRIES, FailedRunsError, TaskFailure, run_tasks, start_ray
 from sparq_gym.errors import ConfigError
 
 ray = pytest.importorskip("ray")

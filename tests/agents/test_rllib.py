@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 
-from agents.baselines import make_baseline
+from agents.references.baselines import make_baseline
 from agents.common import EnvConfig
 from agents.evaluation import evaluate_policy
 from agents.loading import load_policy
-from agents.rllib import RLlibPolicy, ppo_config, register_rllib_envs
+from agents.integrations.rllib import RLlibPolicy, ppo_config, register_rllib_envs
 from sparq_gym.errors import PolicyError
 
 ray = pytest.importorskip("ray")

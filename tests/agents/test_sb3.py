@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents import sb3
+from agents.learners import sb3
 from agents.evaluation import evaluate_policy
 from agents.loading import load_policy
 from sparq_gym.envs.registration import sparq_env_ids

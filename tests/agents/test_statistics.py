@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.statistics import (
+from agents.benchmark.statistics import (
     interquartile_mean,
     probability_of_improvement,
     rliable_statistics,

@@ -8,8 +8,8 @@ import sys
 import gymnasium as gym
 import pytest
 
-from agents import sb3
-from agents.zoo import load_zip_policy, zip_algorithm, zip_env_record
+from agents.learners import sb3
+from agents.integrations.zoo import load_zip_policy, zip_algorithm, zip_env_record
 from sparq_gym.cli import main
 
 ENV_ID = "SPARQExit-LeNet-v0"
@@ -53,7 +53,7 @@ def test_rl_zoo_trains_from_the_hyperparameter_file_and_sparq_ranks_its_zip(tmp_
 
 
 def _zoo_yaml(path):
-    from agents.zoo import _read_zoo_yaml
+    from agents.integrations.zoo import _read_zoo_yaml
 
     return _read_zoo_yaml(path)
 
@@ -105,7 +105,7 @@ def test_sparq_train_zip_uses_its_policy_json(tmp_path, capsys):
 
 
 def test_benchmark_ranks_a_zip_on_its_recorded_environment_only(tmp_path):
-    from agents.benchmark import BenchmarkConfig, run_benchmark
+    from agents.benchmark.run import BenchmarkConfig, run_benchmark
 
     archive = _untrained("ppo", tmp_path / "SPARQExit-MLP-v0.zip")
     (tmp_path / "SPARQExit-MLP-v0").mkdir()
@@ -121,10 +121,10 @@ def test_benchmark_ranks_a_zip_on_its_recorded_environment_only(tmp_path):
 
 
 def test_rl_zoo_trains_maskable_ppo_on_a_depth_time_id_from_its_file(tmp_path, monkeypatch):
-    """``python -m agents.rl_zoo --algo ppo_mask ...``: RL Zoo's own training from ppo_mask.yml."""
+    """``python -m agents.integrations.rl_zoo --algo ppo_mask ...``: RL Zoo's own training from ppo_mask.yml."""
     pytest.importorskip("rl_zoo3.train")
     pytest.importorskip("sb3_contrib")
-    from agents import rl_zoo
+    from agents.integrations import rl_zoo
 
     env_id = "SPARQDepthTime-LeNet-v0"
     from sparq_gym.envs.depth_time_env import time_trace_dir

@@ -1,13 +1,13 @@
 """How long 10,000 episodes of the paper's Q-learner take, against a reference in the same run.
 
-Run ``python -m agents.bench_q_learning`` (or ``sparq bench-q-learning``). Three
+Run ``python -m agents.benchmark.bench_q_learning`` (or ``sparq bench-q-learning``). Three
 timings, each the median of ``repeats`` interleaved runs:
 
-``fast``        :func:`agents.q_learning.train_on_tables`: 10,000 episodes on the
+``fast``        :func:`agents.learners.q_learning.train_on_tables`: 10,000 episodes on the
                 precomputed tables, with early stopping disabled and the
                 validation evaluations it performs every ``eval_every`` episodes
                 (on the samples the learner's default validates on)
-``fast_loop``   the update loop alone (:func:`agents.q_learning.run_episodes`)
+``fast_loop``   the update loop alone (:func:`agents.learners.q_learning.run_episodes`)
 ``reference``   the same updates written the obvious way: ``gym.make`` the
                 environment, ``reset(options={"sample_index": i})`` and ``step``
                 per decision, Eq. 2 on a numpy Q-table
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from agents import q_learning
+from agents.learners import q_learning
 from agents.common import DEFAULT_ENV_ID, TRACE_SOURCES, EnvConfig, subset_tables
 
 __all__ = ["add_arguments", "benchmark_q_learning", "main", "reference_episodes", "run"]
@@ -47,7 +47,7 @@ def reference_episodes(
     ``reset(options={"sample_index": i})`` and ``step`` the real environment ``env``
     per decision, with epsilon-greedy actions from ``draws`` and Eq. 2 on the numpy
     Q-table ``q`` (E-1, B, 2), updated in place: the reference the fast loop
-    (:func:`agents.q_learning.run_episodes`) is timed and tested against.
+    (:func:`agents.learners.q_learning.run_episodes`) is timed and tested against.
     """
     returns = []
     for e in range(n_episodes):
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments shared by ``python -m agents.bench_q_learning`` and ``sparq bench-q-learning``."""
+    """Arguments shared by ``python -m agents.benchmark.bench_q_learning`` and ``sparq bench-q-learning``."""
     parser.add_argument("--env", default=DEFAULT_ENV_ID)
     parser.add_argument("--episodes", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=3)

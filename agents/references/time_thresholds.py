@@ -6,7 +6,7 @@ name                policy
 ``oracle``          per sample the decision point (and path) with the highest reward,
                     knowing the label: an upper bound no policy can pass
 ``depth-only``      WAIT to T at head 0, then v0's best static thresholds (tuned on
-                    ``train`` with :func:`agents.baselines.tune_static_thresholds` on the
+                    ``train`` with :func:`agents.references.baselines.tune_static_thresholds` on the
                     v0 traces :meth:`~sparq_gym.traces.timeset.TimeTraceSet.to_v0` derives)
 ``time-only``       SEENN-I: CONTINUE to the final head at t = 1 (the early heads are
                     evaluated once on the way, at t = 1, as the contract has no skip), then
@@ -15,12 +15,12 @@ name                policy
                     EXIT iff confidence >= theta_{k,t}, else the fallback; coordinate ascent
                     on ``train`` from ``depth-only``, thresholds multiples of 1/B
 ``exact-optimum``   the best (k, t, bin) -> action table on ``train``, by MILP
-                    (:mod:`agents.depth_time_optimum`)
+                    (:mod:`agents.references.exact_milp`)
 =================== =====================================================================
 
 Every tabular policy here is a table ``pi[k, tau, b]`` of actions (tau = t - 1);
 :func:`rollout_table` plays it on every sample of a :class:`DepthTimeTables` at once.
-``python -m agents.depth_time`` prints the numbers (train-tuned, test-evaluated).
+``python -m agents.references.time_thresholds`` prints the numbers (train-tuned, test-evaluated).
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from agents.baselines import tune_static_thresholds
-from agents.depth_time_optimum import solve_depth_time_optimum
+from agents.references.baselines import tune_static_thresholds
+from agents.references.exact_milp import solve_depth_time_optimum
 from sparq_gym.envs.core import build_exit_tables
 from sparq_gym.envs.depth_time_core import DepthTimeAction, DepthTimeTables, build_depth_time_tables
 from sparq_gym.envs.settings import ExitSettings
@@ -301,7 +301,7 @@ def format_rows(rows: list[dict[str, Any]], title: str) -> str:
 
 _OPTIMUM_INTRO = """# The exact tabular optimum of the depth x time family
 
-`agents.depth_time_optimum` finds the best (k, t, bin) -> action table on `train` by a MILP
+`agents.references.exact_milp` finds the best (k, t, bin) -> action table on `train` by a MILP
 (scipy's HiGHS; brute-force-tested on tiny trace sets). It is exact where the row's note says
 `MILP optimal`; `time limit` means HiGHS stopped with the best table found and a proven upper
 bound (`train <=`) on the best table's train return. The program grows with the number of
@@ -314,7 +314,7 @@ listed, the strictest comparison for the table."""
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m agents.depth_time [--backbone NAME ... | --synthetic N]``: print the reference numbers."""
+    """``python -m agents.references.time_thresholds [--backbone NAME ... | --synthetic N]``: print the reference numbers."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backbone", nargs="*", default=["mlp", "lenet", "alexnet"])
     parser.add_argument("--synthetic", type=int, default=0, help="use N synthetic samples per split instead")
@@ -347,7 +347,7 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"{name}: no depth-time traces at {directory}; skipped")
                 continue
             pairs[name] = (TimeTraceSet.load(directory, "train"), TimeTraceSet.load(directory, "test"))
-    command = "python -m agents.depth_time " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = "python -m agents.references.time_thresholds " + " ".join(sys.argv[1:] if argv is None else argv)
     parts = [_OPTIMUM_INTRO, "", f"Produced by `{command}` (seconds per row in `tuning s`).", ""]
     for name, (train, test) in pairs.items():
         sections = []

@@ -7,8 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from agents.baselines import tune_static_thresholds
-from agents.depth_time import (
+from agents.references.baselines import tune_static_thresholds
+from agents.references.time_thresholds import (
     depth_only_table,
     oracle_result,
     reference_numbers,
@@ -17,7 +17,7 @@ from agents.depth_time import (
     tune_kt_thresholds,
     tune_time_only,
 )
-from agents.depth_time_optimum import build_nodes, provable_exits, solve_depth_time_optimum
+from agents.references.exact_milp import build_nodes, provable_exits, solve_depth_time_optimum
 from sparq_gym.envs.core import build_exit_tables
 from sparq_gym.envs.depth_time_core import build_depth_time_tables
 from sparq_gym.envs.depth_time_env import SPARQDepthTimeEnv
@@ -141,7 +141,7 @@ def test_reference_numbers_rows():
 
 
 def test_verdict_counts_only_proven_optima_against_the_best_threshold_rows():
-    from agents.depth_time import verdict
+    from agents.references.time_thresholds import verdict
 
     def row(name, value, **extra):
         return {"name": name, "mean_return": value, **extra}
@@ -157,7 +157,7 @@ def test_verdict_counts_only_proven_optima_against_the_best_threshold_rows():
 
 
 def test_main_writes_every_section_and_the_verdict(tmp_path, capsys):
-    from agents.depth_time import main
+    from agents.references.time_thresholds import main
 
     out = tmp_path / "optimum.md"
     main(["--synthetic", "40", "--n-bins", "2", "3", "--optimum-bins", "2", "--time-limit", "30",

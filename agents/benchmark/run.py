@@ -15,7 +15,7 @@ and writes to ``out``:
 ``learning_curves.png``    validation return during training (Q-learning per episode, SB3 per step)
 ``performance_profile.png`` rliable performance profiles of the normalized score (runs x environments)
 
-Over seeds every policy gets mean ± std and ``rliable``'s statistics (:mod:`agents.statistics`):
+Over seeds every policy gets mean ± std and ``rliable``'s statistics (:mod:`agents.benchmark.statistics`):
 IQM with a 95 % stratified-bootstrap CI and the probability of improvement over the paper's
 Q-learner, per environment and across them.
 
@@ -41,14 +41,14 @@ from typing import Any
 
 import numpy as np
 
-from agents.baselines import BASELINE_NAMES, make_baseline, threshold_policy
+from agents.references.baselines import BASELINE_NAMES, make_baseline, threshold_policy
 from agents.common import TRACE_SOURCES, EnvConfig, check_out
 from agents.evaluation import evaluate_exits, evaluate_policy, reference_returns, total_ops_table
-from agents.leaderboard import aggregate_runs, leaderboard_markdown, write_csv
+from agents.benchmark.leaderboard import aggregate_runs, leaderboard_markdown, write_csv
 from agents.loading import load_policy
 from agents.policy import Policy, decide_exits, format_thresholds
-from agents.statistics import draw_performance_profile, rliable_statistics
-from agents.zoo import recorded_env_id
+from agents.benchmark.statistics import draw_performance_profile, rliable_statistics
+from agents.integrations.zoo import recorded_env_id
 from sparq_gym.checks import check_choice, check_integer
 from sparq_gym.envs.registration import sparq_env_ids
 from sparq_gym.envs.settings import ExitSettings
@@ -156,7 +156,7 @@ def _train_agent(
 ) -> tuple[Policy, dict[str, Any]]:
     """Train one agent; return its policy and a record (train steps, wall time, curve)."""
     if agent.startswith("q-learning"):
-        from agents import q_learning
+        from agents.learners import q_learning
 
         args = q_learning.Args.for_env(config, seed=seed, gamma=1.0 if agent == "q-learning-gamma1" else 0.9)
         result = q_learning.train(args, config)
@@ -167,7 +167,7 @@ def _train_agent(
             "wall_time_s": result.wall_time_s,
             "curve": [{"x": c["steps"], "validation_return": c["validation_return"]} for c in result.curve],
         }
-    from agents import sb3
+    from agents.learners import sb3
 
     args_sb3 = sb3.Args.for_env(
         config,
@@ -411,7 +411,7 @@ def _run_all(
         return f"{task[0].removeprefix('SPARQExit-')} {task[2]} s{task[3]}"
 
     if cfg.ray is not None:
-        from agents.ray_runner import run_benchmark_tasks
+        from agents.integrations.ray_runner import run_benchmark_tasks
 
         run = functools.partial(_run_one, cfg=cfg)
         return run_benchmark_tasks(run, tasks, shared, cfg.ray, describe=describe, progress=cfg.progress)
@@ -428,7 +428,7 @@ def run_benchmark(cfg: BenchmarkConfig, command: str = "sparq benchmark") -> dic
 
     A run that failed on Ray (after its retries) is left out of the results and listed under
     ``failed_runs`` in ``results.json``; the others are written, then the call raises
-    :class:`agents.ray_runner.FailedRunsError` naming the failed ones.
+    :class:`agents.integrations.ray_runner.FailedRunsError` naming the failed ones.
     """
     out = check_output_dir(cfg.out)  # before the work: a bad --out fails at once
     agents = cfg.agent_list()
@@ -487,7 +487,7 @@ def run_benchmark(cfg: BenchmarkConfig, command: str = "sparq benchmark") -> dic
         write_csv(staging / "results.csv", aggregate)
         atomic_write_text(staging / "leaderboard.md", leaderboard_markdown(aggregate, meta, statistics))
     if failed:
-        from agents.ray_runner import FailedRunsError
+        from agents.integrations.ray_runner import FailedRunsError
 
         raise FailedRunsError(failed, str(out))
     return record

@@ -156,12 +156,12 @@ def check_observation_space(model_space: Any, env_space: Any, path: str | Path) 
 
 
 def load_zip_policy(spec: str | Path, n_early_exits: int, n_bins: int) -> Any:
-    """Load an SB3 / RL Zoo zip as an :class:`agents.sb3.SB3Policy`.
+    """Load an SB3 / RL Zoo zip as an :class:`agents.learners.sb3.SB3Policy`.
 
     ``n_early_exits`` and ``n_bins`` are the environment's: its observation space
     (of the model's observation type) must equal the model's.
     """
-    from agents.sb3 import SB3Policy
+    from agents.learners.sb3 import SB3Policy
     from sparq_gym.envs.exit_env import make_observation_space
 
     path = Path(spec)

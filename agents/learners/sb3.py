@@ -49,7 +49,7 @@ ALGORITHMS: tuple[str, ...] = ("dqn", "ppo")
 
 MAX_TIMESTEPS = 100_000_000
 """Largest training budget accepted (hours of training on a CPU; a larger one is a typo)."""
-HYPERPARAMS_DIR = Path(__file__).with_name("hyperparams")
+HYPERPARAMS_DIR = Path(__file__).parent.parent / "hyperparams"
 """``<algo>.yml`` per algorithm, in RL Zoo's format."""
 EVAL_FREQ = 2500
 """Training steps between two validation evaluations of ``sparq train`` (RL Zoo: ``--eval-freq``)."""

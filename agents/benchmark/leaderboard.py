@@ -1,7 +1,7 @@
 """The benchmark's tables: the aggregate over seeds, ``leaderboard.md`` and ``results.csv``.
 
 Each environment x policy row holds the mean ± std over seeds of every metric and
-the ``rliable`` statistics of the normalized score (:mod:`agents.statistics`):
+the ``rliable`` statistics of the normalized score (:mod:`agents.benchmark.statistics`):
 IQM with its 95 % stratified-bootstrap CI and the probability of improvement
 over the paper's Q-learner.
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.statistics import REFERENCE_AGENT
+from agents.benchmark.statistics import REFERENCE_AGENT
 from sparq_gym.io import atomic_write_text
 
 __all__ = ["METRICS", "aggregate_runs", "leaderboard_markdown", "write_csv"]

@@ -10,7 +10,7 @@ name                policy
                     exit2 if >= T2, else final; ``cfg-0.2-0.4`` and ``cfg-0.6-0.7`` are listed
 ``static-threshold`` the best per-exit thresholds on a grid of multiples of 1/B, tuned on
                     ``train`` (the mean return there), evaluated wherever it is run
-``exact-optimum``   the best (k, b) -> action table on ``train`` (:mod:`agents.exact_optimum`)
+``exact-optimum``   the best (k, b) -> action table on ``train`` (:mod:`agents.references.exact_optimum`)
 ``exact-optimum-    the best table on ``train`` for the return discounted by gamma per step
 gammaG``            (``exact-optimum-gamma0.9`` is listed): what the paper's Q-learner
                     (gamma = 0.9) is asked to find, evaluated on the undiscounted return
@@ -179,7 +179,7 @@ def make_baseline(name: str, config: EnvConfig, *, seed: int = 0) -> Policy:
     if name == "static-threshold":
         return tune_static_thresholds(config.tables("train"), n_bins)[0]
     if name == "exact-optimum" or name.startswith("exact-optimum-gamma"):
-        from agents.exact_optimum import solve_exact_optimum
+        from agents.references.exact_optimum import solve_exact_optimum
 
         gamma = 1.0
         if name != "exact-optimum":

@@ -5,7 +5,7 @@ rl_zoo3 2.9.2 has no MaskablePPO in its ``ALGOS``; the depth x time ids need it
 reads the environment's ``action_masks()``). This entry point adds it and hands
 the command line, unchanged, to RL Zoo::
 
-    python -m agents.rl_zoo --algo ppo_mask --env SPARQDepthTime-LeNet-v0 --gym-packages sparq_gym \\
+    python -m agents.integrations.rl_zoo --algo ppo_mask --env SPARQDepthTime-LeNet-v0 --gym-packages sparq_gym \\
         -conf agents/hyperparams/ppo_mask.yml
 
 Every other ``--algo`` behaves as ``python -m rl_zoo3.train``.

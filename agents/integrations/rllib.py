@@ -9,7 +9,7 @@ algorithm's ``env_config`` holds the environment's keyword arguments, e.g.
 ``{"obs_type": "box", "alpha": 0.3}``::
 
     from ray.rllib.algorithms.ppo import PPOConfig
-    from agents.rllib import register_rllib_envs
+    from agents.integrations.rllib import register_rllib_envs
 
     register_rllib_envs()
     algo = PPOConfig().environment("SPARQExit-LeNet-v0", env_config={"obs_type": "box"}).build_algo()

@@ -39,7 +39,7 @@ point of the update is the undiscounted value and the greedy policy targets
 the evaluation objective directly (``--gamma 1``). The benchmark reports both
 (``q-learning`` and ``q-learning-gamma1``), and beside them the baseline
 ``exact-optimum-gamma0.9``: the table with the highest discounted return on
-``train`` (:func:`agents.exact_optimum.solve_exact_optimum` with
+``train`` (:func:`agents.references.exact_optimum.solve_exact_optimum` with
 ``gamma=0.9``), i.e. what the paper's objective asks for. Its normalized score
 is what a gamma = 0.9 learner's update is aimed at; the learner can score above
 it on ``test`` because early stopping keeps, among noisy tables, the one with the
@@ -47,7 +47,7 @@ best undiscounted return.
 
 The inner loop runs over plain Python lists built from the environment's
 tables (``reward``, ``decided_exit``, ``next_exit``, ``bins``), so 10,000
-episodes take a fraction of a second (``python -m agents.bench_q_learning``);
+episodes take a fraction of a second (``python -m agents.benchmark.bench_q_learning``);
 a test checks that it performs exactly the updates obtained by stepping the
 real environment with the same samples and exploration draws.
 """
