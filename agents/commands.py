@@ -32,8 +32,10 @@ __all__ = ["register"]
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``train``, ``evaluate``, ``benchmark`` and ``bench-q-learning`` to the ``sparq`` command."""
-    train = subparsers.add_parser("train", help="train an exit policy (q-learning, dqn, ppo)")
-    train.add_argument("agent", choices=("q-learning", "dqn", "ppo"))
+    train = subparsers.add_parser(
+        "train", help="train an exit policy (q-learning, dqn, ppo, maskable-ppo) on any environment id"
+    )
+    train.add_argument("agent", choices=("q-learning", "dqn", "ppo", "maskable-ppo"))
     add_env_arguments(train)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", required=True, help="directory to save the policy to")
@@ -45,20 +47,33 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="Q-learning: validation samples, the whole train split (default) or a 20%% hold-out",
     )
-    train.add_argument("--timesteps", type=int, default=None, help="DQN/PPO: training steps (YAML default)")
+    train.add_argument(
+        "--timesteps", type=int, default=None, help="DQN/PPO/MaskablePPO: training steps (YAML default)"
+    )
     train.add_argument(
         "--obs-type",
         default=None,
         choices=("multidiscrete", "box"),
-        help="DQN/PPO observation (YAML default)",
+        help="DQN/PPO/MaskablePPO observation (YAML default)",
     )
-    train.add_argument("--threads", type=int, default=1, help="torch threads for DQN/PPO")
+    train.add_argument("--threads", type=int, default=1, help="torch threads for DQN/PPO/MaskablePPO")
     train.add_argument(
         "--tensorboard", default=None, metavar="DIR", help="write TensorBoard logs to DIR/<agent>_<n>"
     )
     train.add_argument("--json", action="store_true", help="print a JSON summary")
     train.set_defaults(handler=_run_train)
 
+    _register_evaluate(subparsers)
+    _register_benchmark(subparsers)
+
+    bench_q = subparsers.add_parser(
+        "bench-q-learning", help="time 10,000 Q-learning episodes against a gym.make reference"
+    )
+    add_bench_q_learning_arguments(bench_q)
+    bench_q.set_defaults(handler=_run_bench_q_learning)
+
+
+def _register_evaluate(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     evaluate = subparsers.add_parser("evaluate", help="evaluate policies on every sample of a split")
     add_env_arguments(evaluate, env_required=False)
     evaluate.add_argument(
@@ -74,14 +89,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     evaluate.add_argument("--out", default=None, help="also write the JSON to this file")
     evaluate.set_defaults(handler=_run_evaluate)
 
+
+def _register_benchmark(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     bench = subparsers.add_parser("benchmark", help="every policy x environment x seed -> leaderboard")
     bench.add_argument(
         "--quick",
         action="store_true",
-        help="DQN/PPO trained for 5,000 steps, 3 seeds, 200 bootstrap reps (about a minute)",
+        help="SB3 agents trained for 5,000 steps, 3 seeds, 200 bootstrap reps, no MILP (under two minutes)",
     )
     bench.add_argument("--out", required=True, help="output directory")
-    bench.add_argument("--envs", nargs="+", default=None, help="environment ids (default: all three)")
+    bench.add_argument("--envs", nargs="+", default=None,
+                       help="environment ids, any registered one (default: the six shipped: SPARQExit-* and "
+                            "SPARQDepthTime-*)")
+    bench.add_argument("--trace-dir", default=None,
+                       help="your trace folder, for the generic ids among --envs")
+    bench.add_argument("--optimum-seconds", type=float, default=None,
+                       help="time limit of the depth x time exact-optimum MILP per environment (600; "
+                            "--quick 0: "
+                            "the best known table stands in, as the leaderboard says)")
     bench.add_argument(
         "--seeds", nargs="+", type=int, default=None, help="seeds (default: 0-4; with --quick 0-2)"
     )
@@ -92,7 +117,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--agents",
         nargs="+",
         default=None,
-        help="subset of: q-learning q-learning-gamma1 dqn ppo (default: all)",
+        help="subset of: q-learning q-learning-gamma1 dqn ppo maskable-ppo (default: all; maskable-ppo "
+        "where the family has action masks)",
     )
     bench.add_argument("--policy", action="append", default=[], help="add your own policy (repeatable)")
     bench.add_argument("--traces", default=TRACE_SOURCES[0], choices=TRACE_SOURCES)
@@ -100,17 +126,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                        help="network variants to rank policies on (default: qdsnn; also multilevel, "
                             "spquant, snn, dynamic_ann); each is its own leaderboard section")
     bench.add_argument("--sb3-timesteps", type=int, default=None, help="override the DQN/PPO budget")
-    bench.add_argument("--threads", type=int, default=1, help="torch threads for DQN/PPO")
+    bench.add_argument("--threads", type=int, default=1, help="torch threads per run for the SB3 agents")
+    bench.add_argument("--jobs", type=int, default=None,
+                       help="runs in parallel, in local processes (default: one per CPU core; 1: serial)")
     bench.add_argument("--no-plots", action="store_true")
     bench.add_argument("--no-progress", action="store_true")
     add_ray_argument(bench)
     bench.set_defaults(handler=_run_benchmark)
-
-    bench_q = subparsers.add_parser(
-        "bench-q-learning", help="time 10,000 Q-learning episodes against a gym.make reference"
-    )
-    add_bench_q_learning_arguments(bench_q)
-    bench_q.set_defaults(handler=_run_bench_q_learning)
 
 
 _AGENT_ONLY_FLAGS: dict[str, tuple[str, ...]] = {
@@ -133,7 +155,7 @@ def _check_agent_flags(args: argparse.Namespace) -> None:
         for name in names:
             if other != kind and getattr(args, name) is not None:
                 flag = "--" + name.replace("_", "-")
-                owner = "dqn and ppo" if other == "sb3" else other
+                owner = "dqn, ppo and maskable-ppo" if other == "sb3" else other
                 value = getattr(args, name)
                 raise ConfigError(f"{flag} {value!r}: applies to {owner} only, not to {args.agent}")
 
@@ -202,11 +224,13 @@ def _run_bench_q_learning(args: argparse.Namespace) -> int:
 
 def _run_benchmark(args: argparse.Namespace) -> int:
     from agents.benchmark.run import FULL_SEEDS, QUICK_SEEDS, BenchmarkConfig, run_benchmark
-    from sparq_gym.envs.registration import sparq_env_ids
+    from sparq_gym.envs.families import shipped_env_ids
 
     cfg = BenchmarkConfig(
         out=args.out,
-        envs=tuple(args.envs or sparq_env_ids()),
+        envs=tuple(args.envs or shipped_env_ids()),
+        trace_dir=args.trace_dir,
+        optimum_seconds=args.optimum_seconds,
         seeds=tuple(args.seeds) if args.seeds else (QUICK_SEEDS if args.quick else FULL_SEEDS),
         bootstrap_reps=args.bootstrap_reps,
         agents=tuple(args.agents) if args.agents else None,
@@ -217,6 +241,7 @@ def _run_benchmark(args: argparse.Namespace) -> int:
         plots=not args.no_plots,
         progress=not args.no_progress,
         ray=args.ray,
+        jobs=args.jobs,
         **({"networks": tuple(args.networks)} if args.networks else {}),
     )
     _set_threads(args.threads)

@@ -27,12 +27,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from sparq_gym.envs.core import ExitTables, build_exit_tables
-from sparq_gym.envs.registration import ENV_TABLE, GENERIC_ENV_ID
+from sparq_gym.envs.decisions import DecisionTables
+from sparq_gym.envs.families import Family, family_of
 from sparq_gym.envs.settings import ExitSettings, ObsType, add_setting_arguments, settings_from_arguments
 from sparq_gym.errors import ConfigError, TraceError
 from sparq_gym.io import check_output_dir
-from sparq_gym.paths import trace_dir
 from sparq_gym.traces import TraceSet, make_synthetic_traces
 
 if TYPE_CHECKING:
@@ -52,7 +51,6 @@ __all__ = [
     "env_config_from_arguments",
     "recorded_settings",
     "settings_record",
-    "subset_tables",
     "train_validation_split",
 ]
 
@@ -97,14 +95,8 @@ SYNTHETIC_SIZES: dict[str, int] = {"train": 5000, "test": 10000}
 
 
 def backbone_of(env_id: str) -> str | None:
-    """Backbone replayed by a registered id (``None`` for the generic ``SPARQExit-v0``)."""
-    for entry in ENV_TABLE:
-        if entry.env_id == env_id:
-            return entry.backbone
-    if env_id == GENERIC_ENV_ID:
-        return None
-    known = [entry.env_id for entry in ENV_TABLE] + [GENERIC_ENV_ID]
-    raise ConfigError(f"env_id (--env) must be one of {known}, got {env_id!r}")
+    """Backbone replayed by a registered id (``None`` for a generic id such as ``SPARQExit-v0``)."""
+    return family_of(env_id)[1]
 
 
 def settings_record(settings: ExitSettings) -> dict[str, Any]:
@@ -131,12 +123,15 @@ class EnvConfig:
     :param trace_dir: a user trace directory (overrides ``traces``; needed for ``SPARQExit-v0``).
     :param settings: the reward and observation settings (alpha, n_bins, cost, network; the
         observation type is the default of :meth:`tables` and :meth:`make_env`).
+    :param optimum_seconds: time limit of the ``exact-optimum`` search where it is a MILP (depth x
+        time); past it the best known table stands in, its status says so (0: no MILP).
     """
 
     env_id: str = DEFAULT_ENV_ID
     traces: str = TRACE_SOURCES[0]
     trace_dir: str | None = None
     settings: ExitSettings = field(default_factory=ExitSettings)
+    optimum_seconds: float = field(default=10.0, compare=False)
     _loaded: dict[tuple[str, ...], Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -144,8 +139,18 @@ class EnvConfig:
 
     @property
     def backbone(self) -> str | None:
-        """Backbone of the id, ``None`` for the generic id."""
+        """Backbone of the id, ``None`` for a generic id."""
         return backbone_of(self.env_id)
+
+    @property
+    def family(self) -> Family:
+        """The environment family of the id (:mod:`sparq_gym.envs.families`)."""
+        return family_of(self.env_id)[0]
+
+    @property
+    def is_mo(self) -> bool:
+        """Whether the id is an ``mo-`` (vector-reward) id, run scalarized with weights (1, alpha)."""
+        return family_of(self.env_id)[2]
 
     def source(self) -> str:
         """Where the traces come from: ``"trace_dir"``, ``"pretrained"`` or ``"synthetic"``."""
@@ -159,21 +164,24 @@ class EnvConfig:
             self._loaded[key] = build()
         return self._loaded[key]
 
-    def load_traces(self, split: str) -> TraceSet:
-        """The :class:`TraceSet` of ``split`` (``"train"`` or ``"test"``) for this config."""
+    def load_traces(self, split: str) -> Any:
+        """The traces of ``split`` (``"train"`` or ``"test"``) for this config: a :class:`TraceSet`
+        or, for the depth x time family, a :class:`~sparq_gym.traces.timeset.TimeTraceSet`."""
         source = self.source()
-        traces: TraceSet = self._once(
+        traces = self._once(
             ("traces", source, split),
             lambda: _read_traces(self.env_id, source, self.trace_dir, self.settings.network, split),
         )
         return traces
 
-    def tables(self, split: str, obs_type: ObsType | None = None) -> ExitTables:
-        """Precomputed exit tables of ``split`` with this config's settings (``obs_type`` overrides)."""
+    def tables(self, split: str, obs_type: ObsType | None = None) -> Any:
+        """The family's precomputed tables of ``split`` with this config's settings (``obs_type``
+        overrides): :class:`~sparq_gym.envs.core.ExitTables` or
+        :class:`~sparq_gym.envs.depth_time_core.DepthTimeTables`."""
         settings = self.settings if obs_type is None else replace(self.settings, obs_type=obs_type)
-        tables: ExitTables = self._once(
+        return self._once(
             ("tables", self.source(), split, settings.obs_type),
-            lambda: build_exit_tables(
+            lambda: self.family.build_tables(
                 self.load_traces(split),
                 alpha=settings.alpha,
                 n_bins=settings.n_bins,
@@ -181,15 +189,32 @@ class EnvConfig:
                 obs_type=settings.obs_type,
             ),
         )
-        return tables
+
+    def decisions(self, split: str, obs_type: ObsType | None = None) -> DecisionTables:
+        """The tables of ``split`` as every policy reads them (:class:`DecisionTables`)."""
+        key = ("decisions", self.source(), split, obs_type or self.settings.obs_type)
+        decisions: DecisionTables = self._once(key, lambda: self.tables(split, obs_type).decisions())
+        return decisions
 
     def make_env(self, split: str, obs_type: ObsType | None = None, **kwargs: Any) -> gym.Env[Any, Any]:
-        """``gym.make`` this environment on ``split`` (extra kwargs go to the environment)."""
+        """``gym.make`` this environment on ``split`` (extra kwargs go to the environment); an
+        ``mo-`` id comes scalarized by MO-Gymnasium's ``LinearReward`` with weights (1, alpha),
+        which is v0's reward."""
         import gymnasium as gym
 
         import sparq_gym  # noqa: F401  (registers the ids)
 
-        return gym.make(self.env_id, **self.env_kwargs(split, obs_type), **kwargs)
+        return self.scalarized(gym.make(self.env_id, **self.env_kwargs(split, obs_type), **kwargs))
+
+    def scalarized(self, env: gym.Env[Any, Any]) -> gym.Env[Any, Any]:
+        """``env`` itself, or for an ``mo-`` id wrapped in MO-Gymnasium's ``LinearReward`` with
+        weights (1, alpha): v0's scalar reward, what every learner and evaluation reads."""
+        if not self.is_mo:
+            return env
+        import numpy as np
+        from mo_gymnasium.wrappers import LinearReward
+
+        return LinearReward(env, weight=np.array([1.0, self.settings.alpha]))
 
     def settings_kwargs(self, obs_type: str | None = None) -> dict[str, Any]:
         """The settings as environment keyword arguments: ``alpha``, ``n_bins``, ``cost``, ``obs_type``.
@@ -241,12 +266,13 @@ class EnvArgs:
     """The environment part of an agent's ``Args``: which traces, and the environment's settings."""
 
     env_id: str = DEFAULT_ENV_ID
-    """environment id (``SPARQExit-MLP-v0``, ``SPARQExit-LeNet-v0``, ``SPARQExit-AlexNet-v0``)"""
+    """environment id: any registered one (``SPARQExit-LeNet-v0``, ``SPARQDepthTime-AlexNet-v0``,
+    ``mo-SPARQExit-MLP-v0``, ``SPARQExit-v0`` with ``trace_dir``, ...)"""
     traces: str = TRACE_SOURCES[0]
     """trace source: ``auto`` = ``pretrained`` (the shipped traces; missing ones are an error) or
     ``synthetic`` (only when asked for)"""
     trace_dir: str | None = None
-    """your own trace directory (for ``SPARQExit-v0``)"""
+    """your own trace directory (for ``SPARQExit-v0`` / ``SPARQDepthTime-v0``)"""
     settings: ExitSettings = field(default_factory=ExitSettings)
     """the environment's settings: reward weight alpha (paper: 0.3), bins B, cost, network"""
 
@@ -344,13 +370,13 @@ def check_out(out: Any) -> None:
     check_output_dir(out)
 
 
-def _read_traces(env_id: str, source: str, directory: str | None, network: str, split: str) -> TraceSet:
-    """Read (or, for ``source="synthetic"``, make) the traces of ``split``."""
+def _read_traces(env_id: str, source: str, directory: str | None, network: str, split: str) -> Any:
+    """Read (or, for ``source="synthetic"``, make) the traces of ``split`` in the id's family."""
+    family, backbone, _ = family_of(env_id)
     if source == "trace_dir":
-        return TraceSet.load(str(directory), split=split)
-    backbone = backbone_of(env_id)
+        return family.load_traces(None, trace_dir_path=str(directory), split=split)
     if source == "pretrained":
-        path = trace_dir(str(backbone), network)
+        path = family.shipped_dir(str(backbone), network)
         if not (path / "manifest.json").is_file():
             raise TraceError(
                 f"{path}: the shipped traces of {env_id} ({backbone}, {network}) are missing "
@@ -358,12 +384,15 @@ def _read_traces(env_id: str, source: str, directory: str | None, network: str, 
                 f"`sparq backbone pipeline {backbone}`, or ask for synthetic ones with --traces synthetic"
             )
         try:
-            return TraceSet.load(path, split=split)
+            return family.load_traces(backbone, network=network, split=split)
         except (TraceError, OSError) as err:
             raise TraceError(f"the shipped traces of {env_id} in {path} are broken: {err}") from err
     profile = SYNTHETIC_PROFILES[str(backbone)]
     if split not in SYNTHETIC_SIZES:
         raise ConfigError(f"split must be one of {list(SYNTHETIC_SIZES)}, got {split!r}")
+    if family.name != "exit":
+        seed = profile.seed + (split == "test")
+        return family.make_synthetic(SYNTHETIC_SIZES[split], seed=seed, split=split)
     traces = make_synthetic_traces(
         SYNTHETIC_SIZES[split],
         n_exits=len(profile.exit_accuracy),
@@ -393,23 +422,3 @@ def train_validation_split(
     if validation_fraction > 0:
         n_val = max(n_val, 1)
     return np.sort(order[n_val:]), np.sort(order[:n_val])
-
-
-def subset_tables(tables: ExitTables, indices: NDArray[np.integer[Any]]) -> ExitTables:
-    """The tables of the samples at ``indices`` only (per-sample arrays sliced, the rest shared)."""
-    idx = np.asarray(indices)
-    per_sample = (
-        "reward",
-        "observation",
-        "labels",
-        "predictions",
-        "correct",
-        "confidence",
-        "bins",
-        "cost",
-        "full_cost",
-        "savings",
-        "counts",
-    )
-    values = {name: getattr(tables, name)[idx] for name in per_sample}
-    return replace(tables, **values)

@@ -1,28 +1,29 @@
-"""One deterministic pass over every sample of a split: what a policy earns and costs.
+"""One deterministic pass over every sample of a split, for any family: what a policy earns and costs.
 
 Every sample of the split is played exactly once (as ``reset(options=
-{"sample_index": i})`` would), the exit each sample ends at is recorded, and
-every metric is read from the environment's tables for those exits:
+{"sample_index": i})`` would), the place each sample ends at is recorded
+(:func:`agents.policy.decide_places`), and every metric is read from the family's
+:class:`~sparq_gym.envs.decisions.DecisionTables` for those places:
 
 ============================== ===========================================================
 key                            meaning
 ============================== ===========================================================
-``mean_return``                mean episode return (reward of the exit used)
-``accuracy``                   fraction of samples whose exit's prediction is right
-``mean_savings``               mean ``1 - C_exit / C_full`` under the environment's cost
-``mean_synaptic_ops``          mean synaptic operations of the path to the exit used
+``mean_return``                mean episode return (reward of the place ended at)
+``accuracy``                   fraction of samples whose answer is right
+``mean_savings``               mean ``1 - C_path / C_full`` under the environment's cost
+``mean_synaptic_ops``          mean synaptic operations of the path taken
 ``mean_total_ops``             mean total ops of that path (``synaptic_ops + lif_ops``; MACs for an
                                ANN: the environments' ``cost="total_ops"``)
 ``mean_energy_j``              mean energy in joules under the ``sparq`` model (paper Eq. 4-9)
-``exit_distribution``          fraction of samples ending at each exit (final last)
+``mean_head``                  mean index of the head that answered (final = E-1)
+``mean_timesteps``             depth x time: mean timesteps run at the answer
+``exit_distribution``          fraction of samples answered by each head (final last)
 ``exit_distribution_per_class`` the same per true class, a C x E list (cf. paper Fig. 2)
-``normalized_score``           ``(R - R_always_final) / (R_best - R_always_final)`` on this split,
-                               R_best the exact optimum (tuned on ``train``) on this split
+``invalid_actions``            masked actions the policy chose (each taken as EXIT, spec §9)
+``normalized_score``           ``(R - R_low) / (R_best - R_low)`` on this split with the family's
+                               anchors (:func:`reference_returns`: always-final and the exact
+                               tabular optimum tuned on ``train``)
 ============================== ===========================================================
-
-Policies that are tables or the oracle are evaluated from the tables in one
-vectorised step; any other policy is asked for actions batch by batch
-(:func:`agents.policy.decide_exits`).
 """
 
 from __future__ import annotations
@@ -35,13 +36,12 @@ from numpy.typing import NDArray
 
 from agents.common import EnvConfig
 from agents.loading import load_policy
-from agents.policy import Policy, decide_exits, end_rewards, format_thresholds, policy_obs_type
-from sparq_gym.envs.core import ExitTables
-from sparq_gym.envs.costs import resolve_cost
-from sparq_gym.traces.costs import total_ops as total_ops_of_counts
+from agents.policy import Policy, decide_places, format_thresholds, policy_obs_type
+from sparq_gym.envs.decisions import DecisionTables
+from sparq_gym.traces.costs import is_ann_counts, total_ops
 
 __all__ = [
-    "evaluate_exits",
+    "evaluate_places",
     "evaluate_policy",
     "evaluate_specs",
     "format_ranking",
@@ -53,78 +53,88 @@ __all__ = [
 REQUIRED_KEYS: tuple[str, ...] = ("mean_return", "accuracy", "mean_savings", "normalized_score")
 
 
-def evaluate_exits(
-    tables: ExitTables,
-    exits: NDArray[np.int64],
+def evaluate_places(
+    decisions: DecisionTables,
+    places: NDArray[np.int64],
     meta: dict[str, Any] | None = None,
-    total_ops: NDArray[np.float64] | None = None,
+    path_total_ops: NDArray[np.float64] | None = None,
 ) -> dict[str, Any]:
-    """Metrics of ending sample i at ``exits[i]`` for every sample of ``tables``.
+    """Metrics of ending sample i at place ``places[i]`` for every sample of ``decisions``.
 
-    :param tables: the split's exit tables.
-    :param exits: exit index per sample (E-1 = final head), shape (N,).
+    :param decisions: the split's decision tables (any family).
+    :param places: place per sample (v0: the exit, E-1 = final head; depth x time: the state), (N,).
     :param meta: trace metadata passed to the energy model.
-    :param total_ops: total ops to reach every exit, (N, E), as the environments'
-        ``cost="total_ops"`` counts them (:func:`total_ops_table`); computed from
-        ``tables.counts`` the same way when omitted.
+    :param path_total_ops: total ops of the path to every place, (N, P), as the environments'
+        ``cost="total_ops"`` counts them (:func:`total_ops_table`); computed from the counters
+        without the ANN rule when omitted.
     """
-    n = tables.n_samples
-    exits = np.asarray(exits, dtype=np.int64)
-    if exits.shape != (n,):
-        raise ValueError(f"exits must have shape ({n},), got {exits.shape}")
+    n = decisions.n_samples
+    places = np.asarray(places, dtype=np.int64)
+    if places.shape != (n,):
+        raise ValueError(f"places must have shape ({n},), got {places.shape}")
     rows = np.arange(n)
-    n_exits = tables.correct.shape[1]
-    names = list(tables.counter_names)
-    counts = tables.counts[rows, exits]  # (N, K) raw counters of each path
-    if total_ops is None:
-        total_ops = total_ops_of_counts(tables.counts, names)
-    path_ops = np.asarray(total_ops)[rows, exits]
+    names = list(decisions.counter_names)
+    counts = decisions.place_counts[rows, places]  # (N, K) raw counters of each path
+    if path_total_ops is None:
+        path_total_ops = total_ops(decisions.place_counts, names)
     from sparq_gym.energy import get_energy_model
 
     energy = get_energy_model("sparq").energy_joules(counts, names, meta or {})
-    exit_fraction = np.bincount(exits, minlength=n_exits) / max(n, 1)
-    n_classes = int(max(tables.labels.max(initial=0) + 1, tables.predictions.max(initial=0) + 1))
-    per_class = np.zeros((n_classes, n_exits))
-    np.add.at(per_class, (tables.labels, exits), 1.0)
+    n_heads = decisions.n_heads
+    heads = decisions.place_head[places]
+    n_classes = int(max(decisions.labels.max(initial=0) + 1, decisions.place_prediction.max(initial=0) + 1))
+    per_class = np.zeros((n_classes, n_heads))
+    np.add.at(per_class, (decisions.labels, heads), 1.0)
     per_class /= np.maximum(per_class.sum(axis=1, keepdims=True), 1.0)
-    return {
+    result = {
         "n_samples": n,
-        "mean_return": float(end_rewards(tables)[rows, exits].mean()),
-        "accuracy": float(tables.correct[rows, exits].mean()),
-        "mean_savings": float(tables.savings[rows, exits].mean()),
+        "mean_return": float(decisions.place_reward[rows, places].mean()),
+        "accuracy": float(decisions.place_correct[rows, places].mean()),
+        "mean_savings": float(decisions.place_savings[rows, places].mean()),
         "mean_synaptic_ops": float(counts[:, names.index("synaptic_ops")].mean()),
-        "mean_total_ops": float(path_ops.mean()),
+        "mean_total_ops": float(np.asarray(path_total_ops)[rows, places].mean()),
         "mean_energy_j": float(energy.mean()),
-        "exit_distribution": exit_fraction.tolist(),
+        "mean_head": float(heads.mean()),
+        "exit_distribution": (np.bincount(heads, minlength=n_heads) / max(n, 1)).tolist(),
         "exit_distribution_per_class": per_class.tolist(),
     }
+    if decisions.place_timesteps is not None:
+        result["mean_timesteps"] = float(decisions.place_timesteps[places].mean())
+    return result
 
 
 def total_ops_table(config: EnvConfig, split: str) -> NDArray[np.float64]:
-    """Total ops to reach every exit of every sample of ``split``, (N, E): the environments' cost."""
-    return resolve_cost(config.load_traces(split), "total_ops")[0]
+    """Total ops of the path to every place of every sample of ``split``, (N, P): the environments'
+    ``cost="total_ops"`` (the ANN rule decided once on the plain network)."""
+    traces = config.load_traces(split)
+    names = list(traces.counter_names)
+    counts = config.decisions(split).place_counts
+    return total_ops(counts, names, ann=is_ann_counts(traces.full_counts, names))
 
 
 def reference_returns(config: EnvConfig, split: str = "test") -> dict[str, Any]:
-    """Mean returns on ``split`` of always-final and of the exact optimum tuned on ``train``.
+    """The family's two anchors of the normalized score on ``split``: ``always_final`` (the plain
+    network's path) and ``exact_optimum`` (the best tabular policy found on ``train``; its status
+    under ``exact_optimum_status``).
 
-    These are the two ends of the normalized score. A caller that evaluates many
-    policies on one environment computes them once and passes them to
-    :func:`evaluate_policy`.
+    A caller that evaluates many policies on one environment computes them once and passes them
+    to :func:`evaluate_policy`.
     """
-    from agents.references.baselines import always_exit_policy
-    from agents.references.exact_optimum import solve_exact_optimum
+    from agents.references.registry import exact_optimum_of, make_reference
 
-    tables = config.tables(split)
-    rewards = end_rewards(tables)
-    rows = np.arange(tables.n_samples)
-    final = always_exit_policy(None, tables.n_early_exits, config.settings.n_bins)
-    optimum = solve_exact_optimum(config.tables("train"), config.settings.n_bins)
+    decisions = config.decisions(split, "multidiscrete")
+    rows = np.arange(decisions.n_samples)
+
+    def mean_return(policy: Policy) -> float:
+        return float(decisions.place_reward[rows, decide_places(policy, decisions)[0]].mean())
+
+    optimum = exact_optimum_of(config)
     return {
-        "always_final": float(rewards[rows, final.choose_exits(tables)].mean()),
-        "exact_optimum": float(rewards[rows, optimum.policy.choose_exits(tables)].mean()),
-        "exact_optimum_train": optimum.mean_return,
+        "always_final": mean_return(make_reference("always-final", config)),
+        "exact_optimum": mean_return(optimum.policy),
+        "exact_optimum_train": optimum.train_return,
         "exact_optimum_thresholds": format_thresholds(optimum.policy.thresholds()),
+        "exact_optimum_status": optimum.status,
     }
 
 
@@ -146,33 +156,35 @@ def evaluate_policy(
 ) -> dict[str, Any]:
     """Evaluate ``policy`` on every sample of ``split`` once; return the metrics dict.
 
-    Besides :func:`evaluate_exits`' keys the result holds ``policy``, ``env_id``,
+    Besides :func:`evaluate_places`' keys the result holds ``policy``, ``env_id``,
     ``split``, ``traces`` (the trace source), ``alpha``, ``n_bins``, ``cost``,
-    ``normalized_score``, ``reference`` (the two ends of the score: ``reference``
-    when given, else :func:`reference_returns` of ``config`` and ``split``) and, for
-    table policies, ``thresholds`` (implied per exit) and ``thresholds_text``.
+    ``invalid_actions``, ``normalized_score``, ``reference`` (the two ends of the score:
+    ``reference`` when given, else :func:`reference_returns` of ``config`` and ``split``) and,
+    for v0 table policies, ``thresholds`` (implied per exit) and ``thresholds_text``.
     """
-    tables = config.tables(split, policy_obs_type(policy))
-    exits = decide_exits(policy, tables)
+    decisions = config.decisions(split, policy_obs_type(policy))
+    places, n_invalid = decide_places(policy, decisions)
     meta = dict(config.load_traces(split).meta)
-    result = evaluate_exits(tables, exits, meta, total_ops_table(config, split))
+    result = evaluate_places(decisions, places, meta, total_ops_table(config, split))
     if reference is None:
         reference = reference_returns(config, split)
     result.update(
         {
             "policy": name or getattr(policy, "name", type(policy).__name__),
             "env_id": config.env_id,
+            "family": config.family.name,
             "split": split,
             "traces": config.source(),
             "alpha": config.settings.alpha,
             "n_bins": config.settings.n_bins,
             "cost": config.settings.cost,
+            "invalid_actions": n_invalid,
             "normalized_score": normalized_score(result["mean_return"], reference),
             "reference": reference,
         }
     )
-    if hasattr(policy, "thresholds"):
-        records = policy.thresholds()
+    records = policy.thresholds() if hasattr(policy, "thresholds") else []
+    if records:
         result["thresholds"] = records
         result["thresholds_text"] = format_thresholds(records)
     return result

@@ -3,7 +3,7 @@
 On the command line a policy is named by a *spec* (:func:`load_policy`):
 a saved policy directory (``policy.json`` inside), an SB3 / RL Zoo model
 zip (:mod:`agents.integrations.zoo`), a baseline name
-(:data:`agents.references.baselines.BASELINE_NAMES`, e.g. ``always-final``,
+(:data:`agents.references.registry.REFERENCE_NAMES`, e.g. ``always-final``,
 ``cfg-0.6-0.7``, ``exact-optimum``), ``package.module:Name`` or
 ``path/to/file.py[:Name]``, or ``rllib:PATH`` (an RLlib checkpoint folder,
 :mod:`agents.integrations.rllib`). ``Name`` may be a policy object, a class
@@ -28,8 +28,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from agents.references.baselines import BASELINE_NAMES, make_baseline
 from agents.common import EnvConfig
+from agents.integrations.rllib import RLLIB_PREFIX, load_rllib_policy
+from agents.integrations.zoo import is_model_zip, load_zip_policy, zip_env_record
 from agents.policy import (
     POLICY_FILE,
     Policy,
@@ -39,8 +40,7 @@ from agents.policy import (
     read_table_archive,
     verified_file,
 )
-from agents.integrations.rllib import RLLIB_PREFIX, load_rllib_policy
-from agents.integrations.zoo import is_model_zip, load_zip_policy, zip_env_record
+from agents.references.registry import REFERENCE_NAMES, is_reference, make_reference
 
 __all__ = ["load_policy", "load_saved_policy", "saved_env_record"]
 
@@ -150,9 +150,9 @@ def load_policy(spec: str, config: EnvConfig, *, seed: int = 0) -> Policy:
             raise FileNotFoundError(f"{path}: not a saved policy directory (no {POLICY_FILE})")
         return load_saved_policy(path)
     if is_model_zip(spec):  # any SB3 / RL Zoo model zip
-        return load_zip_policy(path, config.tables("test").n_early_exits, config.settings.n_bins)
-    if spec in BASELINE_NAMES or spec.startswith(("cfg-", "always-exit-")):
-        return make_baseline(spec, config, seed=seed)
+        return load_zip_policy(path, config)
+    if is_reference(spec):
+        return make_reference(spec, config, seed=seed)
     file_part, _, name = spec.partition(":") if not spec.endswith(".py") else (spec, "", "")
     if file_part.endswith(".py"):
         return _load_from_file(Path(file_part), name or None)
@@ -167,5 +167,7 @@ def load_policy(spec: str, config: EnvConfig, *, seed: int = 0) -> Policy:
         return _attribute(module, name, file_part)
     raise ValueError(
         f"unknown policy {spec!r}: expected a saved policy directory, a model .zip, a baseline name "
-        f"({', '.join(BASELINE_NAMES)}, cfg-T1-T2, always-exit-K), module:Name, file.py[:Name] or rllib:PATH"
+        f"of {config.env_id} ({', '.join(REFERENCE_NAMES[config.family.name])}"
+        f"{', cfg-T1-T2, always-exit-K' if config.family.name == 'exit' else ''}), module:Name, "
+        "file.py[:Name] or rllib:PATH"
     )

@@ -1,28 +1,31 @@
-"""The policy interface every evaluated object follows, and how a policy decides exits.
+"""The policy interface every evaluated object follows, for every environment family.
 
-A policy maps the observation at an early exit to an action (0 = CONTINUE,
-1 = EXIT). The smallest policy is an object with one method::
+A policy maps an observation (and, where the family has one, the action mask) to an
+action: 0 = CONTINUE, 1 = EXIT in every family, 2 = WAIT in depth x time. The smallest
+policy is an object with one method::
 
     class MyPolicy:
         obs_type = "multidiscrete"          # optional; "discrete" or "box" also work
 
-        def act(self, observation) -> int:  # observation = (exit index k, confidence bin b)
-            k, b = observation
-            return int(b >= 7)
+        def act(self, observation) -> int:  # v0: (exit k, bin b); depth x time: (k, t-1, b)
+            return int(observation[-1] >= 7)
 
-        def act_batch(self, observations):  # optional: (n, 2) array -> (n,) actions
-            return (observations[:, 1] >= 7).astype(int)
+        def act_batch(self, observations, action_masks=None):  # optional: (n, ...) -> (n,)
+            return (observations[:, -1] >= 7).astype(int)
 
-``act_batch`` is used when present (one call per exit over every sample still
-running); otherwise ``act`` is called per sample. ``obs_type`` chooses the
-observation the policy receives (default ``"multidiscrete"``). A plain function
-``observation -> action`` is accepted too. Policies that need to see the whole
-sample at once (the hindsight oracle) implement ``choose_exits(tables)``
-instead and return the exit used for every sample.
+``act_batch`` is used when present (one call per decision step over every sample still
+running); it receives the (n, A) action masks when it takes a second argument (as
+sb3-contrib's ``predict(..., action_masks=)``). Otherwise ``act`` is called per sample.
+A masked action is taken as EXIT, as the environments take it (spec §9), and counted.
+``obs_type`` chooses the observation the policy receives (default ``"multidiscrete"``). A
+plain function ``observation -> action`` is accepted too. Policies that need to see the
+whole sample at once (the hindsight oracle) implement ``choose_places(decisions)``
+instead and return the place every sample ends at.
 
-How a policy is named on the command line and loaded (a saved directory, a
-baseline name, ``module:Name``, ``file.py``) is :mod:`agents.loading`; this
-module knows no concrete policy but :class:`TablePolicy`.
+Every family reaches a policy through its :class:`~sparq_gym.envs.decisions.DecisionTables`
+(:func:`decide_places`), so nothing here is written per family. How a policy is named on
+the command line and loaded is :mod:`agents.loading`; this module knows no concrete
+policy but :class:`TablePolicy`.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from sparq_gym.envs.core import Action, ExitTables
+from sparq_gym.envs.decisions import DecisionTables
 from sparq_gym.envs.settings import OBS_TYPES, ObsType
 from sparq_gym.errors import PolicyError
 from sparq_gym.io import atomic_save_npz, atomic_write_json, read_json_object, sha256_file
@@ -48,14 +52,15 @@ __all__ = [
     "POLICY_FORMATS",
     "BatchedExitPolicy",
     "CallablePolicy",
-    "ExitChooser",
     "ExitPolicy",
+    "PlaceChooser",
     "Policy",
     "TablePolicy",
     "action_value",
     "as_policy",
     "checked_actions",
     "decide_exits",
+    "decide_places",
     "end_rewards",
     "format_thresholds",
     "implied_thresholds",
@@ -74,7 +79,7 @@ ActionArray = NDArray[np.int64]
 
 @runtime_checkable
 class ExitPolicy(Protocol):
-    """Observation at an early exit -> action (0 = CONTINUE, 1 = EXIT)."""
+    """Observation at a decision point -> action (0 = CONTINUE, 1 = EXIT, 2 = WAIT where there is one)."""
 
     def act(self, observation: Any) -> int:
         """Return the action for one observation."""
@@ -86,21 +91,22 @@ class BatchedExitPolicy(ExitPolicy, Protocol):
     """An :class:`ExitPolicy` that also decides a batch of observations at once."""
 
     def act_batch(self, observations: NDArray[Any]) -> NDArray[np.integer[Any]]:
-        """Return one action per row of ``observations``."""
+        """Return one action per row of ``observations`` (a second argument, when the method
+        takes one, receives the (n, A) action masks)."""
         ...
 
 
 @runtime_checkable
-class ExitChooser(Protocol):
-    """A policy that sees every sample at once and names the exit of each (the hindsight oracle)."""
+class PlaceChooser(Protocol):
+    """A policy that sees every sample at once and names where each ends (the hindsight oracle)."""
 
-    def choose_exits(self, tables: ExitTables) -> NDArray[np.integer[Any]]:
-        """Return the exit (E-1 = final head) every sample of ``tables`` ends at."""
+    def choose_places(self, decisions: DecisionTables) -> NDArray[np.integer[Any]]:
+        """Return the place (v0: the exit; depth x time: the state) every sample ends at."""
         ...
 
 
-Policy: TypeAlias = ExitPolicy | ExitChooser
-"""Anything :func:`decide_exits` runs: an :class:`ExitPolicy` or an :class:`ExitChooser`."""
+Policy: TypeAlias = ExitPolicy | PlaceChooser
+"""Anything :func:`decide_places` runs: an :class:`ExitPolicy` or a :class:`PlaceChooser`."""
 
 
 class CallablePolicy:
@@ -121,14 +127,16 @@ class CallablePolicy:
 
 
 class TablePolicy:
-    """A deterministic map (early exit k, confidence bin b) -> action, stored as an array.
+    """A deterministic map from the tabular observation to an action, stored as an array.
 
-    Q-learning's greedy policy, the exact optimum and every threshold policy are
-    table policies. ``actions[k, b]`` is 1 (EXIT) or 0 (CONTINUE).
+    Q-learning's greedy policy, the exact optima and every threshold policy are table
+    policies. The table has the family's cell shape (v0: ``actions[k, b]`` over (E-1, B);
+    depth x time: ``actions[k, t-1, b]`` over (E, T, B)) and holds actions.
 
-    :param actions: integer array of shape (E-1, B).
+    :param actions: integer array of actions (0 = CONTINUE, 1 = EXIT, 2 = WAIT), one axis
+        per entry of the ``multidiscrete`` observation, the confidence bin last.
     :param name: display name.
-    :param q_values: optional Q-table (E-1, B, 2) the actions were read from.
+    :param q_values: optional Q-table (``actions.shape`` + (A,)) the actions were read from.
     """
 
     obs_type = "multidiscrete"
@@ -137,17 +145,21 @@ class TablePolicy:
         self, actions: NDArray[np.integer[Any]], name: str = "table", q_values: ArrayLike | None = None
     ) -> None:
         raw = np.asarray(actions)
-        if raw.ndim != 2 or raw.dtype.kind not in "biu" or not np.isin(raw, (0, 1)).all():
+        if raw.ndim < 2 or raw.dtype.kind not in "biu" or not np.isin(raw, (0, 1, 2)).all():
             raise PolicyError(
-                f"actions must be an (E-1, B) integer array of 0/1, got a {raw.dtype} array "
-                f"of shape {raw.shape}"
+                f"actions must be an integer array of actions (0, 1, 2) with one axis per observation "
+                f"entry, e.g. (E-1, B), got a {raw.dtype} array of shape {raw.shape}"
             )
         self.actions = raw.astype(np.int64)
         self.name = name
         q_table = None if q_values is None else np.asarray(q_values)
-        if q_table is not None and (q_table.shape != (*raw.shape, 2) or q_table.dtype.kind not in "biuf"):
+        if q_table is not None and (
+            q_table.ndim != raw.ndim + 1
+            or q_table.shape[:-1] != raw.shape
+            or q_table.dtype.kind not in "biuf"
+        ):
             raise PolicyError(
-                f"q_values must be a numeric array of shape {(*raw.shape, 2)}, got a {q_table.dtype} "
+                f"q_values must be a numeric array of shape {raw.shape} + (actions,), got a {q_table.dtype} "
                 f"array of shape {q_table.shape}"
             )
         self.q_values = None if q_table is None else q_table.astype(np.float64)
@@ -155,36 +167,47 @@ class TablePolicy:
     @property
     def n_bins(self) -> int:
         """B, the number of confidence bins the table is defined on."""
-        return int(self.actions.shape[1])
+        return int(self.actions.shape[-1])
 
     def act(self, observation: Any) -> int:
-        """Action for ``(k, b)`` (or the discrete index ``k * B + b``)."""
+        """Action for a ``multidiscrete`` observation (or its ``discrete`` flat index)."""
         obs = np.asarray(observation).reshape(-1)
-        k, b = divmod(int(obs[0]), self.n_bins) if obs.size == 1 else (int(obs[0]), int(obs[1]))
-        return int(self.actions[k, b])
+        if obs.size == 1:
+            return int(self.actions.reshape(-1)[int(obs[0])])
+        return int(self.actions[tuple(int(v) for v in obs)])
 
     def act_batch(self, observations: NDArray[Any]) -> ActionArray:
-        """Actions for an (n, 2) array of ``(k, b)`` rows (or (n,) discrete indices)."""
+        """Actions for an (n, D) array of ``multidiscrete`` rows (or (n,) discrete indices)."""
         obs = np.asarray(observations, dtype=np.int64)
         if obs.ndim == 1:
             return self.actions.reshape(-1)[obs]
-        return self.actions[obs[:, 0], obs[:, 1]]
+        return self.actions[tuple(obs.T)]
+
+    def check_shape(self, decisions: DecisionTables) -> None:
+        """Raise :class:`PolicyError` unless the table has the environment's cell shape."""
+        if self.actions.shape != decisions.cell_shape:
+            raise PolicyError(
+                f"policy table has shape {self.actions.shape}; the environment's tabular observation "
+                f"has shape {decisions.cell_shape} (its last axis: n_bins): make it with the same "
+                "n_bins on the same environment"
+            )
 
     def choose_exits(self, tables: ExitTables) -> ActionArray:
-        """Exit used for every sample of ``tables``: the first k whose bin says EXIT, else final."""
+        """v0: the exit every sample of ``tables`` ends at (the first k whose bin says EXIT, else final)."""
         n_early = tables.n_early_exits
-        env_bins = tables.n_bins
-        if self.actions.shape != (n_early, env_bins):
-            raise ValueError(
-                f"policy table has shape {self.actions.shape} (exits, bins); the environment has "
-                f"{n_early} early exits and {env_bins} bins: make it with the same n_bins"
+        if self.actions.shape != (n_early, tables.n_bins):
+            raise PolicyError(
+                f"policy table has shape {self.actions.shape}; the environment has {n_early} early exits "
+                f"and {tables.n_bins} bins: make it with the same n_bins"
             )
         says_exit = self.actions[np.arange(n_early)[None, :], tables.bins[:, :n_early]] == 1
         first = np.argmax(says_exit, axis=1)
         return np.where(says_exit.any(axis=1), first, n_early).astype(np.int64)
 
     def thresholds(self) -> list[dict[str, Any]]:
-        """Per-exit thresholds implied by the table (:func:`implied_thresholds`)."""
+        """Per-exit thresholds implied by a v0 table (:func:`implied_thresholds`); ``[]`` for others."""
+        if self.actions.ndim != 2 or self.actions.max(initial=0) > 1:
+            return []
         return implied_thresholds(self.actions)
 
 
@@ -192,7 +215,7 @@ def as_policy(obj: Any, name: str | None = None) -> Policy:
     """Turn a policy object, a policy class or a plain function into a policy object."""
     if inspect.isclass(obj):
         obj = obj()
-    if isinstance(obj, ExitPolicy | ExitChooser):
+    if isinstance(obj, ExitPolicy | PlaceChooser):
         return obj
     if callable(obj):
         return CallablePolicy(obj)
@@ -223,38 +246,73 @@ def end_rewards(tables: ExitTables) -> NDArray[np.float64]:
     )
 
 
-def decide_exits(policy: Policy, tables: ExitTables) -> ActionArray:
-    """Run ``policy`` on every sample of ``tables`` once; return the exit each sample ends at.
+def decide_places(policy: Policy, decisions: DecisionTables) -> tuple[ActionArray, int]:
+    """Run ``policy`` on every sample of ``decisions`` once: the place each ends at, and how many
+    masked actions the policy chose (each taken as EXIT, as the environments take it).
 
-    ``tables`` must have been built with the policy's observation type
-    (:func:`policy_obs_type`). Policies with ``choose_exits`` answer directly;
-    otherwise exits are walked in order: at exit k every sample still running
-    gets its observation (``act_batch`` on all of them, or ``act`` per sample),
-    EXIT ends it at k, and samples that CONTINUE past the last early exit end
-    at the final head E-1. Equal to stepping the environment with
-    ``reset(options={"sample_index": i})`` for every i (tested).
+    ``decisions`` must have been built with the policy's observation type
+    (:func:`policy_obs_type`). Policies with ``choose_places`` answer directly; otherwise
+    every sample starts at state 0 and, step after step, every sample still running gets
+    its observation (``act_batch`` on all of them, with their masks when it takes them,
+    or ``act`` per sample) until its action ends the episode. Equal to stepping the
+    environment with ``reset(options={"sample_index": i})`` for every i (tested).
     """
     name = getattr(policy, "name", type(policy).__name__)
-    if isinstance(policy, ExitChooser):
-        chosen = _call(policy.choose_exits, tables, name, "choose_exits")
-        return checked_actions(chosen, tables.n_samples, name, "choose_exits", tables.n_early_exits + 1)
-    n_early = tables.n_early_exits
-    exits = np.full(tables.n_samples, n_early, dtype=np.int64)
-    running = np.arange(tables.n_samples)
+    n = decisions.n_samples
+    if isinstance(policy, PlaceChooser):
+        chosen = _call(policy.choose_places, decisions, name, "choose_places")
+        return checked_actions(chosen, n, name, "choose_places", decisions.place_reward.shape[1]), 0
+    if isinstance(policy, TablePolicy):
+        policy.check_shape(decisions)
+    places = np.full(n, -1, dtype=np.int64)
+    state = np.zeros(n, dtype=np.int64)
+    running = np.arange(n)
+    n_invalid = 0
     act_batch = policy.act_batch if isinstance(policy, BatchedExitPolicy) else None
-    for k in range(n_early):
+    with_masks = act_batch is not None and _takes_masks(act_batch)
+    for _ in range(decisions.max_steps):
         if running.size == 0:
             break
-        observations = tables.observation[running, k]
+        states = state[running]
+        observations = decisions.observation[running, states]
+        masks = decisions.valid[states]
         if act_batch is not None:
-            actions = checked_actions(_call(act_batch, observations, name, "act_batch"), running.size, name)
+            arguments = (observations, masks) if with_masks else (observations,)
+            raw = _call(lambda given: act_batch(*given), arguments, name, "act_batch")
+            actions = checked_actions(raw, running.size, name, n_actions=decisions.n_actions)
         else:
             act = policy.act
-            actions = np.array([action_value(_call(act, obs, name, "act"), name) for obs in observations])
-        stop = actions.astype(bool)
-        exits[running[stop]] = k
-        running = running[~stop]
-    return exits
+            actions = np.array(
+                [
+                    action_value(_call(act, obs, name, "act"), name, decisions.n_actions)
+                    for obs in observations
+                ],
+                dtype=np.int64,
+            )
+        masked = ~masks[np.arange(running.size), actions]
+        n_invalid += int(masked.sum())
+        actions = np.where(masked, decisions.exit_action, actions)
+        ends = decisions.end_place[states, actions]
+        ended = ends >= 0
+        places[running[ended]] = ends[ended]
+        state[running] = decisions.next_state[states, actions]
+        running = running[~ended]
+    return places, n_invalid
+
+
+def decide_exits(policy: Policy, tables: ExitTables) -> ActionArray:
+    """v0: the exit each sample of ``tables`` ends at under ``policy`` (:func:`decide_places`)."""
+    return decide_places(policy, tables.decisions())[0]
+
+
+def _takes_masks(method: Callable[..., Any]) -> bool:
+    """Whether ``act_batch`` takes a second argument (the action masks)."""
+    try:
+        parameters = list(inspect.signature(method).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in parameters)
 
 
 def _call(method: Callable[[Any], Any], argument: Any, name: str, what: str) -> Any:
@@ -267,29 +325,37 @@ def _call(method: Callable[[Any], Any], argument: Any, name: str, what: str) -> 
         raise PolicyError(f"policy {name!r}: {what} raised {type(err).__name__}: {err}") from err
 
 
-def action_value(raw: Any, name: str) -> int:
-    """One action from a policy's ``act``: 0 (CONTINUE) or 1 (EXIT), as an int, or :class:`PolicyError`."""
+def action_value(raw: Any, name: str, n_actions: int = 2) -> int:
+    """One action from a policy's ``act``: an int in ``[0, n_actions)``, or :class:`PolicyError`."""
     value = raw.reshape(-1)[0] if isinstance(raw, np.ndarray) and raw.size == 1 else raw
-    if isinstance(value, (bool, np.bool_, int, np.integer)) and int(value) in (0, 1):
+    if isinstance(value, (bool, np.bool_, int, np.integer)) and 0 <= int(value) < n_actions:
         return int(value)
     raise PolicyError(
-        f"policy {name!r}: act returned {raw!r}; expected one action, 0 (CONTINUE) or 1 (EXIT)"
+        f"policy {name!r}: act returned {raw!r}; expected one action, {_ACTIONS_TEXT[n_actions]}"
     )
 
 
-def checked_actions(raw: Any, n: int, name: str, what: str = "act_batch", n_exits: int = 2) -> ActionArray:
-    """``raw`` as ``n`` integers in ``[0, n_exits)`` (actions 0/1, or exits for ``choose_exits``).
+_ACTIONS_TEXT = {2: "0 (CONTINUE) or 1 (EXIT)", 3: "0 (CONTINUE), 1 (EXIT) or 2 (WAIT)"}
+
+
+def checked_actions(
+    raw: Any, n: int, name: str, what: str = "act_batch", n_exits: int = 2, *, n_actions: int | None = None
+) -> ActionArray:
+    """``raw`` as ``n`` integers in ``[0, n_actions)`` (actions) or ``[0, n_exits)`` (places).
 
     Raises :class:`~sparq_gym.errors.PolicyError` naming the policy, what it returned and what
     is expected, so a policy answering ``None`` or the wrong shape fails clearly.
     """
-    expected = f"{n} integers in [0, {n_exits})" + (" (0 = CONTINUE, 1 = EXIT)" if n_exits == 2 else "")
+    bound = n_actions if n_actions is not None else n_exits
+    expected = f"{n} integers in [0, {bound})" + (
+        f" ({_ACTIONS_TEXT[bound]})" if n_actions is not None or bound == 2 else ""
+    )
     try:
         array = np.asarray(raw)
     except Exception as err:  # ragged or odd sequences
         raise PolicyError(f"policy {name!r}: {what} returned {raw!r:.80}; expected {expected}") from err
     integral = array.dtype.kind in "biu"
-    if array.shape != (n,) or not integral or (n and (array.min() < 0 or array.max() >= n_exits)):
+    if array.shape != (n,) or not integral or (n and (array.min() < 0 or array.max() >= bound)):
         shown = f"{array.dtype} array of shape {array.shape}" if array.ndim else repr(raw)
         raise PolicyError(f"policy {name!r}: {what} returned {shown}; expected {expected}")
     return array.astype(np.int64)
@@ -352,6 +418,7 @@ def save_table_policy(
         "name": policy.name,
         "obs_type": "multidiscrete",
         "n_bins": policy.n_bins,
+        "table_shape": list(policy.actions.shape),
         "thresholds": policy.thresholds(),
         "thresholds_text": format_thresholds(policy.thresholds()),
         "files": {"policy.npz": sha256_file(archive)},

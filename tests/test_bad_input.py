@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 
 import sparq_gym  # noqa: F401  (registers the ids)
-from agents.learners import q_learning
 from agents.common import EnvConfig
+from agents.learners import q_learning
 from agents.loading import load_policy
 from agents.policy import CallablePolicy, decide_exits
 from sparq_gym.cli.main import main
@@ -95,7 +95,7 @@ FLAG_ERRORS = [
     (["--gamma", "5"], "gamma must be a finite number in [0, 1], got 5.0"),
     (["--gamma", "nan"], "gamma must be a finite number in [0, 1], got nan"),
     (["--seed", "-1"], "seed must be an integer >= 0, got -1"),
-    (["--timesteps", "10"], "--timesteps 10: applies to dqn and ppo only, not to q-learning"),
+    (["--timesteps", "10"], "--timesteps 10: applies to dqn, ppo and maskable-ppo only, not to q-learning"),
 ]
 
 

@@ -27,8 +27,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from agents.common import DEFAULT_ENV_ID, TRACE_SOURCES, EnvConfig
 from agents.learners import q_learning
-from agents.common import DEFAULT_ENV_ID, TRACE_SOURCES, EnvConfig, subset_tables
+from sparq_gym.envs.decisions import subset_decisions
 
 __all__ = ["add_arguments", "benchmark_q_learning", "main", "reference_episodes", "run"]
 
@@ -44,32 +45,42 @@ def reference_episodes(
 ) -> list[float]:
     """Episodes ``0..n_episodes-1`` of ``draws`` written the obvious way; return each one's return.
 
-    ``reset(options={"sample_index": i})`` and ``step`` the real environment ``env``
-    per decision, with epsilon-greedy actions from ``draws`` and Eq. 2 on the numpy
-    Q-table ``q`` (E-1, B, 2), updated in place: the reference the fast loop
-    (:func:`agents.learners.q_learning.run_episodes`) is timed and tested against.
+    ``reset(options={"sample_index": i})`` and ``step`` the real environment ``env`` (any
+    family, ``multidiscrete`` observation) per decision, with epsilon-greedy actions from
+    ``draws`` among the valid ones (``info["action_mask"]`` where the family has masks) and
+    Eq. 2 on the numpy Q-table ``q`` (cell shape + (A,)), updated in place: the reference
+    the fast loop (:func:`agents.learners.q_learning.run_episodes`) is timed and tested against.
     """
     returns = []
     for e in range(n_episodes):
-        obs, _ = env.reset(options={"sample_index": draws.samples[e]})
+        obs, info = env.reset(options={"sample_index": draws.samples[e]})
+        step = 0
         while True:
-            k, b = int(obs[0]), int(obs[1])
-            if draws.explore[e][k] < epsilons[e]:
-                a = draws.random_action[e][k]
+            here = tuple(int(v) for v in obs)
+            valid = np.flatnonzero(info.get("action_mask", np.ones(q.shape[-1], dtype=bool)))
+            if draws.explore[e][step] < epsilons[e]:
+                pick = draws.random_action[e][step]
+                a = int(valid[int(pick * len(valid))]) if isinstance(pick, float) else int(pick)
             else:
-                a = int(q[k, b, 1] > q[k, b, 0])
-            obs, reward, terminated, _, _ = env.step(a)
-            target = reward if terminated else reward + gamma * q[obs[0], obs[1]].max()
-            q[k, b, a] += learning_rate * (target - q[k, b, a])
+                a = int(valid[np.argmax(q[here][valid])])
+            obs, reward, terminated, _, info = env.step(a)
+            if terminated:
+                target = reward
+            else:
+                after = np.flatnonzero(info.get("action_mask", np.ones(q.shape[-1], dtype=bool)))
+                target = reward + gamma * q[tuple(int(v) for v in obs)][after].max()
+            q[here][a] += learning_rate * (target - q[here][a])
             if terminated:
                 returns.append(float(reward))
                 break
+            step += 1
     return returns
 
 
 def _reference(config: EnvConfig, draws: q_learning.EpisodeDraws, epsilons: list[float], n: int) -> float:
     env = config.make_env("train")
-    q = np.zeros((2, config.settings.n_bins, 2))
+    decisions = config.decisions("train")
+    q = np.zeros((*decisions.cell_shape, decisions.n_actions))
     start = time.perf_counter()
     reference_episodes(env, draws, epsilons, n, q)
     return time.perf_counter() - start
@@ -80,10 +91,10 @@ def benchmark_q_learning(
 ) -> dict[str, Any]:
     """Median seconds of ``episodes`` Q-learning episodes (fast, loop only, reference) and ratios."""
     config = EnvConfig(env_id=env_id, traces=traces)
-    tables = config.tables("train")
+    tables = config.decisions("train")
     args = q_learning.Args(env_id=env_id, total_episodes=episodes, min_episodes=episodes)
     learn_idx, val_idx = q_learning.early_stopping_samples(tables.n_samples, args, split_seed=0)
-    learn, validation = subset_tables(tables, learn_idx), subset_tables(tables, val_idx)
+    learn, validation = subset_decisions(tables, learn_idx), subset_decisions(tables, val_idx)
     epsilons = q_learning.epsilon_schedule(args).tolist()
     timings: dict[str, list[float]] = {"fast": [], "fast_loop": [], "reference": []}
     for repeat in range(repeats):
@@ -91,8 +102,8 @@ def benchmark_q_learning(
         result = q_learning.train_on_tables(learn, validation, args, rng)
         assert result.episodes == episodes
         timings["fast"].append(result.wall_time_s)
-        draws = q_learning.draw_episodes(np.random.default_rng(repeat), learn_idx, episodes, 2)
-        q = np.zeros((tables.n_early_exits, config.settings.n_bins, 2)).tolist()
+        draws = q_learning.draw_episodes(np.random.default_rng(repeat), learn_idx, episodes, tables)
+        q = np.zeros((int(np.prod(tables.cell_shape)), tables.n_actions)).tolist()
         start = time.perf_counter()
         q_learning.run_episodes(q, tables, draws, epsilons, 0, episodes, 0.1, 0.9)
         timings["fast_loop"].append(time.perf_counter() - start)

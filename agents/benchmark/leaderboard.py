@@ -47,6 +47,10 @@ def aggregate_runs(rows: list[dict[str, Any]], rliable: dict[str, Any]) -> list[
             record[key] = float(np.mean(values))
             record[f"{key}_std"] = float(np.std(values))
         record["exit_distribution"] = np.mean([m["exit_distribution"] for m in members], axis=0).tolist()
+        record["mean_head"] = float(np.mean([m["mean_head"] for m in members]))
+        times = [m["mean_timesteps"] for m in members if m.get("mean_timesteps") is not None]
+        record["mean_timesteps"] = float(np.mean(times)) if times else None
+        record["invalid_actions"] = float(np.mean([m.get("invalid_actions", 0) for m in members]))
         steps = [float(m["train_steps"]) for m in members if m.get("train_steps") is not None]
         walls = [float(m["wall_time_s"]) for m in members if m.get("wall_time_s") is not None]
         record["train_steps"] = float(np.mean(steps)) if steps else None
@@ -73,7 +77,10 @@ def leaderboard_markdown(
         "# sparq_gym leaderboard",
         "",
         f"Command: `{meta['command']}`. Evaluation: every `test` sample once. Normalized score = "
-        "(R - R_always-final) / (R_exact-optimum - R_always-final); exact optimum tuned on `train`. "
+        "(R - R_always-final) / (R_exact-optimum - R_always-final) with each family's anchors, stated "
+        "per environment: always-final is the plain network's path (depth x time: WAIT to T, then the "
+        "final head), exact-optimum the best tabular policy found on `train` (its status says whether "
+        "it is proven). "
         f"Learning agents: mean ± std over seeds {list(meta['seeds'])}"
         f"{' (--quick: 3 seeds; the full run uses 5)' if meta['config'].get('quick') else ''}; "
         f"IQM [95 % stratified-bootstrap CI, {statistics['reps']} reps] and P(> {statistics['reference']}): "
@@ -82,12 +89,23 @@ def leaderboard_markdown(
     ]
     for env_id in dict.fromkeys(r["env_id"] for r in aggregate):
         rows = [r for r in aggregate if r["env_id"] == env_id]
+        anchors = meta.get("anchors", {}).get(env_id)
         lines += [
             f"## {env_id} (traces: {rows[0]['traces']}; network: {rows[0].get('network', 'qdsnn')})",
             "",
+        ]
+        if anchors:
+            lines += [
+                f"Anchors on `test`: always-final {anchors['always_final']:.4f}, exact-optimum "
+                f"{anchors['exact_optimum']:.4f} (`train` {anchors['exact_optimum_train']:.4f}; "
+                f"{anchors.get('exact_optimum_status', 'optimal')}).",
+                "",
+            ]
+        lines += [
             "| # | policy | norm. score | return | accuracy | savings | total ops | energy (µJ) "
-            "| exits (%) | thresholds | train steps | train wall (s) | IQM [95 % CI] | P(> q-learning) |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "| heads (%) | mean t | thresholds | train steps | train wall (s) | IQM [95 % CI] "
+            "| P(> q-learning) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for rank, r in enumerate(rows, 1):
             std = f" ± {r['normalized_score_std']:.3f}" if r["n_seeds"] > 1 else ""
@@ -97,7 +115,9 @@ def leaderboard_markdown(
             lines.append(
                 f"| {rank} | {r['policy']} | {r['normalized_score']:.3f}{std} | {r['mean_return']:.4f} "
                 f"| {100 * r['accuracy']:.2f}% | {r['mean_savings']:.3f} | {r['mean_total_ops']:.4g} "
-                f"| {1e6 * r['mean_energy_j']:.4g} | {exits} | {r['thresholds_text'] or ''} "
+                f"| {1e6 * r['mean_energy_j']:.4g} | {exits} "
+                f"| {'' if r.get('mean_timesteps') is None else format(r['mean_timesteps'], '.2f')} "
+                f"| {r['thresholds_text'] or ''} "
                 f"| {train} | {wall} | {_iqm_text(r)} | {_improvement_text(r)} |"
             )
         lines.append("")
@@ -149,6 +169,8 @@ def write_csv(path: Path, aggregate: list[dict[str, Any]]) -> None:
         *[k for m in METRICS for k in (m, f"{m}_std")],
         "iqm", "iqm_ci_low", "iqm_ci_high", "probability_of_improvement",
         "exit_distribution",
+        "mean_head",
+        "mean_timesteps",
         "thresholds_text",
         "train_steps",
         "wall_time_s",

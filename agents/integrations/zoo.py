@@ -30,9 +30,12 @@ from sparq_gym.io import read_json
 __all__ = [
     "check_observation_space",
     "is_model_zip",
+    "load_vecnormalize",
     "load_zip_policy",
     "observation_type_of",
+    "read_zoo_yaml",
     "recorded_env_id",
+    "vecnormalize_file",
     "zip_algorithm",
     "zip_env_record",
 ]
@@ -103,7 +106,7 @@ def _ordered_dict(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
 _ZooLoader.add_constructor("tag:yaml.org,2002:python/object/apply:collections.OrderedDict", _ordered_dict)
 
 
-def _read_zoo_yaml(path: Path) -> dict[str, Any]:
+def read_zoo_yaml(path: Path) -> dict[str, Any]:
     with open(path) as handle:
         data = yaml.load(handle, Loader=_ZooLoader)
     return dict(data or {})
@@ -114,8 +117,8 @@ def _zoo_record(path: Path) -> dict[str, Any] | None:
     candidates = [path.parent / path.stem, *sorted(p.parent for p in path.parent.glob("*/args.yml"))]
     for folder in candidates:
         if (folder / "args.yml").exists():
-            args = _read_zoo_yaml(folder / "args.yml")
-            config = _read_zoo_yaml(folder / "config.yml") if (folder / "config.yml").exists() else {}
+            args = read_zoo_yaml(folder / "args.yml")
+            config = read_zoo_yaml(folder / "config.yml") if (folder / "config.yml").exists() else {}
             kwargs = dict(config.get("env_kwargs") or {})
             kwargs.update(args.get("env_kwargs") or {})  # the command line overrode the file
             record = {name: kwargs[name] for name in (*RECORDED_SETTINGS, "trace_dir") if name in kwargs}
@@ -155,22 +158,57 @@ def check_observation_space(model_space: Any, env_space: Any, path: str | Path) 
         )
 
 
-def load_zip_policy(spec: str | Path, n_early_exits: int, n_bins: int) -> Any:
-    """Load an SB3 / RL Zoo zip as an :class:`agents.learners.sb3.SB3Policy`.
+VECNORMALIZE_FILE = "vecnormalize.pkl"
+"""The file RL Zoo (and ``VecNormalize.save``) writes the observation statistics to."""
 
-    ``n_early_exits`` and ``n_bins`` are the environment's: its observation space
-    (of the model's observation type) must equal the model's.
+
+def vecnormalize_file(path: Path) -> Path | None:
+    """The ``vecnormalize.pkl`` that belongs to the zip ``path``: RL Zoo's ``<run>/<env id>/``
+    folder beside it, or the zip's own folder; ``None`` when there is none."""
+    for candidate in (path.parent / path.stem / VECNORMALIZE_FILE, path.parent / VECNORMALIZE_FILE):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_vecnormalize(path: Path) -> Any:
+    """The ``VecNormalize`` saved at ``path`` (its statistics; no environment attached)."""
+    import pickle
+
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    try:
+        with open(path, "rb") as handle:
+            normalizer = pickle.load(handle)
+    except Exception as err:
+        raise ValueError(f"{path}: not a readable VecNormalize file ({type(err).__name__}: {err})") from err
+    if not isinstance(normalizer, VecNormalize):
+        raise ValueError(f"{path}: holds a {type(normalizer).__name__}, expected SB3's VecNormalize")
+    normalizer.training = False
+    return normalizer
+
+
+def load_zip_policy(spec: str | Path, config: Any, vecnormalize: str | Path | None = None) -> Any:
+    """Load an SB3 / RL Zoo zip as an :class:`agents.learners.sb3.SB3Policy` for ``config``.
+
+    The environment's observation space (of the model's observation type) must equal the
+    model's. The ``VecNormalize`` statistics given, or found beside the zip
+    (:func:`vecnormalize_file`), normalize the observations as in training.
     """
     from agents.learners.sb3 import SB3Policy
-    from sparq_gym.envs.exit_env import make_observation_space
 
     path = Path(spec)
     algorithm = zip_algorithm(path)
     model = _algorithm_class(algorithm).load(path, device="cpu")
     obs_type = observation_type_of(model.observation_space)
-    env_space = make_observation_space(obs_type, n_early_exits, n_bins)
+    env = config.make_env("test", obs_type)
+    env_space = env.observation_space
+    env.close()
     check_observation_space(model.observation_space, env_space, path)
-    return SB3Policy(model, obs_type, f"{algorithm.partition(':')[2].lower()}:{path.name}")
+    stats = Path(vecnormalize) if vecnormalize is not None else vecnormalize_file(path)
+    normalizer = None if stats is None else load_vecnormalize(stats)
+    name = f"{algorithm.partition(':')[2].lower()}:{path.name}" + (" (VecNormalize)" if normalizer else "")
+    return SB3Policy(model, obs_type, name, normalizer)
 
 
 def recorded_env_id(spec: str) -> str | None:

@@ -1,52 +1,22 @@
-"""The SPARQ paper's tabular Q-learner (the reference agent).
+"""The SPARQ paper's tabular Q-learner (the reference agent), on any environment family.
 
-State ``s = (k, b)``: early exit k and confidence bin b. Actions: 0 = CONTINUE,
-1 = EXIT. After every step the table is updated with the paper's Eq. 2::
+State ``s``: the family's tabular cell (v0: ``(k, b)``, early exit k and confidence bin b;
+depth x time: ``(k, t, b)``). Actions: 0 = CONTINUE, 1 = EXIT (and 2 = WAIT in depth x
+time, where masked actions are never chosen: exploration draws among the valid actions, the
+greedy choice and the bootstrap take the best valid one). After every step the table is
+updated with the paper's Eq. 2::
 
     Q(s, a) <- Q(s, a) + eta * [ R(s, a) + gamma * max_a' Q(s', a') - Q(s, a) ]
 
 where the bracketed bootstrap term is dropped on the step that ends the
-episode (EXIT, or CONTINUE at the last early exit: there is no s'). Paper
+episode (EXIT, or CONTINUE at the last early exit of v0: there is no s'). Paper
 hyperparameters: ``eta = 0.1``, ``gamma = 0.9``, ``alpha = 0.3`` (in the
 environment's reward), epsilon-greedy exploration with a decaying epsilon,
 5,000-10,000 episodes with early stopping.
 
-Early stopping reads a validation return, never the ``test`` split: every
-``eval_every`` episodes the greedy policy is played once on every validation
-sample; training stops after ``min_episodes`` once ``patience`` evaluations
-in a row bring no improvement, and the best-validation table is kept. By
-default (``early_stopping_on="train"``) the validation samples are the whole
-``train`` split, the environment the agent learns in, as RL early stopping
-usually reads the training environment; ``"holdout"`` holds out
-``validation_fraction`` of it instead and learns from the rest. Why the
-default: the table has only (E-1) x B states, so picking the best of a few
-dozen snapshots on the samples it learned from costs next to nothing in
-bias, while a 20 % hold-out (1,000 images) measures returns with noise
-(about 0.03) of the order of AlexNet's whole score span (0.12) and sometimes
-keeps an immature table (the two are compared in docs/policies.md).
-
-**About gamma = 0.9.** The task's return is a single reward at the end of the
-episode and is not discounted by the environment, but the paper's update
-discounts the value of continuing: at early exit k < E-2, ``Q(k, b, CONTINUE)``
-learns ``0.9 x`` the value of the next exit, so the rewards of the later exits
-and of the final head are seen at 90 % from the first exit (81 % from the
-first of three early exits, and so on). The decision at the last early exit
-(EXIT vs the final head) is not affected: both rewards arrive on that step.
-The learner therefore exits at the first exit whenever its reward beats 90 %
-of what continuing would earn, i.e. somewhat earlier (cheaper, a little less
-accurate) than the return-maximising policy. With ``gamma = 1`` the fixed
-point of the update is the undiscounted value and the greedy policy targets
-the evaluation objective directly (``--gamma 1``). The benchmark reports both
-(``q-learning`` and ``q-learning-gamma1``), and beside them the baseline
-``exact-optimum-gamma0.9``: the table with the highest discounted return on
-``train`` (:func:`agents.references.exact_optimum.solve_exact_optimum` with
-``gamma=0.9``), i.e. what the paper's objective asks for. Its normalized score
-is what a gamma = 0.9 learner's update is aimed at; the learner can score above
-it on ``test`` because early stopping keeps, among noisy tables, the one with the
-best undiscounted return.
-
-The inner loop runs over plain Python lists built from the environment's
-tables (``reward``, ``decided_exit``, ``next_exit``, ``bins``), so 10,000
+The inner loop runs over plain Python lists built from the family's decision tables
+(:class:`~sparq_gym.envs.decisions.DecisionTables`: ``cell``, ``reward``, ``next_state``,
+``valid``), so 10,000
 episodes take a fraction of a second (``python -m agents.benchmark.bench_q_learning``);
 a test checks that it performs exactly the updates obtained by stepping the
 real environment with the same samples and exploration draws.
@@ -62,10 +32,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from agents.common import EnvArgs, EnvConfig, check_out, subset_tables, train_validation_split
-from agents.policy import TablePolicy, decide_exits, end_rewards, format_thresholds, save_table_policy
+from agents.common import EnvArgs, EnvConfig, check_out, train_validation_split
+from agents.policy import TablePolicy, decide_places, format_thresholds, save_table_policy
 from sparq_gym.checks import check_choice, check_integer, check_number
-from sparq_gym.envs.core import ExitTables
+from sparq_gym.envs.decisions import DecisionTables, subset_decisions
 from sparq_gym.io import atomic_directory, atomic_write_json
 
 __all__ = [
@@ -147,20 +117,22 @@ class EpisodeDraws:
     """Every random draw of a run, made up front from one generator.
 
     :param samples: sample index of each episode, (episodes,).
-    :param explore: uniform draw per (episode, early exit) compared with epsilon.
-    :param random_action: action taken when exploring, per (episode, early exit).
+    :param explore: uniform draw per (episode, step) compared with epsilon.
+    :param random_action: action taken when exploring, per (episode, step): an action where
+        every action is always valid (v0), else a uniform draw in [0, 1) that picks among the
+        valid actions.
     """
 
     samples: list[int]
     explore: list[list[float]]
-    random_action: list[list[int]]
+    random_action: list[list[Any]]
 
 
 @dataclass
 class QLearningResult:
     """What :func:`train_on_tables` returns.
 
-    :param q_values: the kept (best-validation) Q-table, (E-1, B, 2).
+    :param q_values: the kept (best-validation) Q-table, the cell shape + (A,) (v0: (E-1, B, 2)).
     :param policy: its greedy policy.
     :param curve: one record per evaluation (episode, steps so far, epsilon, validation
         return, mean training return since the previous evaluation).
@@ -191,23 +163,31 @@ def epsilon_schedule(args: Args) -> NDArray[np.float64]:
 
 
 def draw_episodes(
-    rng: np.random.Generator, learn_indices: NDArray[np.int64], n_episodes: int, n_early: int
+    rng: np.random.Generator, learn_indices: NDArray[np.int64], n_episodes: int, decisions: DecisionTables
 ) -> EpisodeDraws:
     """Draw the sample of every episode (uniform over ``learn_indices``) and the exploration."""
     samples = learn_indices[rng.integers(len(learn_indices), size=n_episodes)]
-    explore = rng.random((n_episodes, n_early))
-    random_action = rng.integers(2, size=(n_episodes, n_early))
+    shape = (n_episodes, decisions.max_steps)
+    explore = rng.random(shape)
+    random_action = rng.random(shape) if decisions.masked else rng.integers(decisions.n_actions, size=shape)
     return EpisodeDraws(samples.tolist(), explore.tolist(), random_action.tolist())
 
 
-def greedy_actions(q_values: NDArray[np.float64]) -> NDArray[np.int64]:
-    """Greedy action per state: EXIT where ``Q(s, EXIT) > Q(s, CONTINUE)`` (ties continue)."""
-    return (q_values[:, :, 1] > q_values[:, :, 0]).astype(np.int64)
+def greedy_actions(
+    q_values: NDArray[np.float64], cell_valid: NDArray[np.bool_] | None = None
+) -> NDArray[np.int64]:
+    """Greedy valid action per cell of ``q_values`` (cells x actions, any cell shape); ties go to
+    the lowest action (CONTINUE). ``cell_valid``: the mask per cell, flat (every action valid
+    when ``None``)."""
+    q = np.asarray(q_values, dtype=np.float64)
+    if cell_valid is not None:
+        q = np.where(cell_valid.reshape(q.shape), q, -np.inf)
+    return np.argmax(q, axis=-1).astype(np.int64)
 
 
 def run_episodes(
-    q: list[list[list[float]]],
-    tables: ExitTables,
+    q: list[list[float]],
+    decisions: DecisionTables,
     draws: EpisodeDraws,
     epsilons: list[float],
     start: int,
@@ -218,22 +198,24 @@ def run_episodes(
 ) -> tuple[list[float], int]:
     """Run episodes ``start..stop-1`` of ``draws``, updating ``q`` in place with Eq. 2.
 
-    ``q[k][b][a]`` is the table as nested lists (fast scalar access). The
-    transition of action a at early exit k is read from ``tables``
-    (``decided_exit``, ``next_exit``, ``reward``): exactly the environment's
-    step function. Returns the return of each episode and the number of steps taken.
+    ``q[cell][a]`` is the table as nested lists (fast scalar access), one row per flat
+    tabular cell. The transition of action a at state s is read from ``decisions``
+    (``next_state``, ``reward``): exactly the environment's step function. Returns the
+    return of each episode and the number of steps taken.
     """
     cache = _cache if _cache is not None else {}
-    key = id(tables)
+    key = id(decisions)
     if key not in cache:
         cache.clear()
+        valid = [np.flatnonzero(row).tolist() for row in decisions.valid]
         cache[key] = (
-            tables.bins.tolist(),
-            tables.reward.tolist(),
-            tables.decided_exit.tolist(),
-            tables.next_exit.tolist(),
+            decisions.cell.tolist(),
+            decisions.reward.tolist(),
+            decisions.next_state.tolist(),
+            valid,
         )
-    bins, reward, decided, next_exit = cache[key]
+    cells, reward, next_state, valid = cache[key]
+    masked = decisions.masked
     returns = []
     n_steps = 0
     for episode in range(start, stop):
@@ -241,38 +223,42 @@ def run_episodes(
         explore = draws.explore[episode]
         random_action = draws.random_action[episode]
         epsilon = epsilons[episode]
-        bins_i, reward_i = bins[i], reward[i]
-        k = 0
+        cells_i, reward_i = cells[i], reward[i]
+        s = step = 0
         while True:
-            q_s = q[k][bins_i[k]]
-            if explore[k] < epsilon:
-                a = random_action[k]
+            q_s = q[cells_i[s]]
+            actions = valid[s]
+            if explore[step] < epsilon:
+                a = actions[int(random_action[step] * len(actions))] if masked else random_action[step]
             else:
-                a = 1 if q_s[1] > q_s[0] else 0
-            r = reward_i[k][a]
-            if decided[k][a] >= 0:
+                a = actions[0]
+                for b in actions[1:]:  # the greedy valid action, ties to the lowest
+                    if q_s[b] > q_s[a]:
+                        a = b
+            r = reward_i[s][a]
+            s_next = next_state[s][a]
+            if s_next < 0:
                 target = r  # terminal step: no bootstrap
             else:
-                k_next = next_exit[k][a]
-                q_next = q[k_next][bins_i[k_next]]
-                target = r + gamma * (q_next[0] if q_next[0] > q_next[1] else q_next[1])
+                q_next = q[cells_i[s_next]]
+                target = r + gamma * max(q_next[b] for b in valid[s_next])
             q_s[a] += learning_rate * (target - q_s[a])  # Eq. 2
             n_steps += 1
-            if decided[k][a] >= 0:
+            if s_next < 0:
                 returns.append(r)
                 break
-            k = next_exit[k][a]
+            s, step = s_next, step + 1
     return returns, n_steps
 
 
-def _validation_return(q_values: NDArray[np.float64], tables: ExitTables) -> float:
-    policy = TablePolicy(greedy_actions(q_values))
-    exits = decide_exits(policy, tables)
-    return float(end_rewards(tables)[np.arange(tables.n_samples), exits].mean())
+def _validation_return(q_values: NDArray[np.float64], decisions: DecisionTables) -> float:
+    policy = TablePolicy(greedy_actions(q_values, decisions.cell_valid()))
+    places = decide_places(policy, decisions)[0]
+    return float(decisions.place_reward[np.arange(decisions.n_samples), places].mean())
 
 
 def train_on_tables(
-    learn: ExitTables, validation: ExitTables, args: Args, rng: np.random.Generator
+    learn: DecisionTables, validation: DecisionTables, args: Args, rng: np.random.Generator
 ) -> QLearningResult:
     """Train a Q-table on the ``learn`` tables, early-stopping on the ``validation`` tables.
 
@@ -280,16 +266,16 @@ def train_on_tables(
     parts of it (:func:`agents.common.train_validation_split`). All randomness
     comes from ``rng``.
     """
-    n_early = learn.n_early_exits
     start_time = time.perf_counter()
-    draws = draw_episodes(rng, np.arange(learn.n_samples), args.total_episodes, n_early)
+    draws = draw_episodes(rng, np.arange(learn.n_samples), args.total_episodes, learn)
     epsilons = epsilon_schedule(args).tolist()
-    n_bins = args.settings.n_bins
-    q = np.zeros((n_early, n_bins, 2)).tolist()
+    shape = (*learn.cell_shape, learn.n_actions)
+    cell_valid = learn.cell_valid()
+    q = np.zeros((int(np.prod(learn.cell_shape)), learn.n_actions)).tolist()
     cache: dict[int, Any] = {}
     result = QLearningResult(
-        q_values=np.zeros((n_early, n_bins, 2)),
-        policy=TablePolicy(np.zeros((n_early, n_bins), dtype=np.int64)),
+        q_values=np.zeros(shape),
+        policy=TablePolicy(greedy_actions(np.zeros(shape), cell_valid)),
     )
     stale = 0
     episode = 0
@@ -301,7 +287,7 @@ def train_on_tables(
         )
         episode = stop
         total_steps += n_steps
-        q_values = np.array(q)
+        q_values = np.array(q).reshape(shape)
         value = _validation_return(q_values, validation) if validation.n_samples else 0.0
         result.curve.append(
             {
@@ -328,7 +314,7 @@ def train_on_tables(
             break
     result.episodes = episode
     result.steps = total_steps
-    result.policy = TablePolicy(greedy_actions(result.q_values), "q-learning", result.q_values)
+    result.policy = TablePolicy(greedy_actions(result.q_values, cell_valid), "q-learning", result.q_values)
     result.wall_time_s = time.perf_counter() - start_time
     return result
 
@@ -353,7 +339,7 @@ def early_stopping_samples(
 def train(args: Args, config: EnvConfig | None = None) -> QLearningResult:
     """Train the paper's Q-learner on ``args.env_id``'s ``train`` split; save it when ``args.out``.
 
-    Saves ``policy.npz`` (``actions`` (E-1, B), ``q_values`` (E-1, B, 2)) and
+    Saves ``policy.npz`` (``actions`` over the cell shape, v0 (E-1, B), and ``q_values``) and
     ``policy.json`` (kind ``q-learning``, args, environment, implied thresholds,
     learning curve, wall time) atomically; load it back with
     :func:`agents.loading.load_policy`. ``config``, when given, is the environment
@@ -364,9 +350,11 @@ def train(args: Args, config: EnvConfig | None = None) -> QLearningResult:
     split_seed = int(rng.integers(2**31))
     # ------------------------------------------------------------------------------
     config = args.env_config(config)
-    tables = config.tables("train", "multidiscrete")
-    learn_idx, val_idx = early_stopping_samples(tables.n_samples, args, split_seed)
-    result = train_on_tables(subset_tables(tables, learn_idx), subset_tables(tables, val_idx), args, rng)
+    decisions = config.decisions("train", "multidiscrete")
+    learn_idx, val_idx = early_stopping_samples(decisions.n_samples, args, split_seed)
+    result = train_on_tables(
+        subset_decisions(decisions, learn_idx), subset_decisions(decisions, val_idx), args, rng
+    )
     if args.out is not None:
         with atomic_directory(args.out) as staging:  # policy, record and curve land together
             _save(staging, result, args, config)

@@ -1,18 +1,18 @@
-"""Stable-baselines3 DQN and PPO on the SPARQ environments, for comparison with the table agents.
+"""Stable-baselines3 DQN and PPO, and sb3-contrib's MaskablePPO, on every SPARQ environment family.
 
-Both go through SB3's public API only: the algorithm class, ``learn`` with an
-``EvalCallback``, ``predict`` and ``save``/``load``. Hyperparameters come from
-``agents/hyperparams/<algo>.yml``, RL Zoo's own format (one file per algorithm
+Each goes through SB3's public API only: the algorithm class, ``learn`` with a callback,
+``predict`` and ``save``/``load``. MaskablePPO reads the environment's ``action_masks()``;
+DQN and PPO see no mask: a masked choice is taken as EXIT by the environment (spec §9), as
+in evaluation. Hyperparameters come from ``agents/hyperparams/<zoo name>.yml`` (``dqn``,
+``ppo``, ``ppo_mask``), RL Zoo's own format (one file per algorithm
 keyed by environment id; ``n_timesteps``, ``policy``, ``n_envs``, the constructor
 arguments and ``env_kwargs``), so ``python -m rl_zoo3.train -conf`` reads the same
 file; ``Args`` fields override them. The agent trains on the ``train``
-split minus a held-out validation part; the ``EvalCallback`` measures the
-deterministic policy on that validation part, every sample once in order (the
-evaluation environment's resets walk through ``sample_index``, so two
-evaluations compare on the same episodes, as the Q-learner's validation pass
-does), and the best evaluated weights are kept (the analogue of the
-Q-learner's early stopping). ``test`` is never
-touched during training.
+split minus a held-out validation part; every :data:`EVAL_FREQ` steps :class:`KeepBest`
+measures the deterministic policy on that validation part, every sample once (the
+evaluation every policy gets, :func:`agents.policy.decide_places`, as the Q-learner's
+validation pass does), and the best evaluated weights are kept (the analogue of the
+Q-learner's early stopping). ``test`` is never touched during training.
 
 A saved run holds ``model.zip`` (SB3's own format: JSON data + torch state
 dicts), ``policy.json`` (algorithm, hyperparameters, environment, training
@@ -33,19 +33,37 @@ import gymnasium as gym
 import numpy as np
 import yaml
 from numpy.typing import NDArray
-from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from agents.common import EnvArgs, EnvConfig, check_out, train_validation_split
-from agents.policy import POLICY_FILE, verified_file
+from agents.policy import POLICY_FILE, decide_places, verified_file
 from sparq_gym.checks import check_choice, check_integer, check_number
+from sparq_gym.envs.decisions import DecisionTables, subset_decisions
+from sparq_gym.errors import ConfigError
 from sparq_gym.io import atomic_directory, atomic_write_bytes, atomic_write_json, sha256_file
 
-__all__ = ["ALGORITHMS", "Args", "InOrder", "KeepBest", "RecordCurve", "SB3Policy", "SB3Result",
-           "hyperparams_file", "load_hyperparams", "load_sb3_policy", "summary", "summary_record", "train"]
+__all__ = [
+    "ALGORITHMS",
+    "ZOO_NAMES",
+    "Args",
+    "InOrder",
+    "KeepBest",
+    "SB3Policy",
+    "SB3Result",
+    "hyperparams_file",
+    "load_hyperparams",
+    "load_sb3_policy",
+    "summary",
+    "summary_record",
+    "train",
+]
 
-ALGORITHMS: tuple[str, ...] = ("dqn", "ppo")
+ALGORITHMS: tuple[str, ...] = ("dqn", "ppo", "maskable-ppo")
+"""The learners, by the names of ``sparq train``."""
+ZOO_NAMES: dict[str, str] = {"dqn": "dqn", "ppo": "ppo", "maskable-ppo": "ppo_mask"}
+"""RL Zoo's name of each learner (its hyperparameter file is ``agents/hyperparams/<zoo name>.yml``)."""
 
 MAX_TIMESTEPS = 100_000_000
 """Largest training budget accepted (hours of training on a CPU; a larger one is a typo)."""
@@ -65,7 +83,7 @@ class Args(EnvArgs):
     """
 
     algo: str = "ppo"
-    """``dqn`` or ``ppo``"""
+    """``dqn``, ``ppo`` or ``maskable-ppo`` (sb3-contrib; for a family with action masks)"""
     seed: int = 0
     """seed of SB3 (networks, exploration), the environments and the validation split"""
     n_timesteps: int | None = None
@@ -87,6 +105,11 @@ class Args(EnvArgs):
         """Check every field (a :class:`~sparq_gym.errors.ConfigError` names the one that is wrong)."""
         super().__post_init__()
         check_choice("algo", self.algo, ALGORITHMS)
+        if self.algo == "maskable-ppo" and not self.env_config().family.masked:
+            raise ConfigError(
+                f"maskable-ppo needs an environment with action masks (SPARQDepthTime-*); "
+                f"{self.env_id} has none: use ppo"
+            )
         check_integer("seed", self.seed, 0)
         if self.n_timesteps is not None:
             check_integer("n_timesteps (--timesteps)", self.n_timesteps, 1, MAX_TIMESTEPS)
@@ -116,26 +139,44 @@ class SB3Result:
 
 
 class SB3Policy:
-    """An SB3 model as a batched exit policy (deterministic ``predict``).
+    """An SB3 model as a batched policy (deterministic ``predict``), for any family.
+
+    A MaskablePPO model (sb3-contrib) is given the action masks; any other model's masked
+    choice is taken as EXIT by the evaluation, as the environments take it (spec §9). A
+    model trained under ``VecNormalize`` acts on observations normalized with its saved
+    statistics (``normalizer``), as it was trained.
 
     :param model: a trained SB3 algorithm.
     :param obs_type: the observation type it was trained on.
     :param name: display name.
+    :param normalizer: the ``VecNormalize`` whose statistics normalize observations (``None``: none).
     """
 
-    def __init__(self, model: Any, obs_type: str, name: str) -> None:
+    def __init__(self, model: Any, obs_type: str, name: str, normalizer: Any = None) -> None:
         self.model = model
         self.obs_type = obs_type
         self.name = name
+        self.normalizer = normalizer
+        self.masked = type(model).__name__ == "MaskablePPO"
 
-    def act(self, observation: Any) -> int:
-        """Greedy action for one observation."""
-        action, _ = self.model.predict(np.asarray(observation), deterministic=True)
-        return int(np.asarray(action).reshape(-1)[0])
+    def _input(self, observations: Any) -> Any:
+        obs = np.asarray(observations)
+        return obs if self.normalizer is None else self.normalizer.normalize_obs(obs.astype(np.float32))
 
-    def act_batch(self, observations: NDArray[Any]) -> NDArray[np.int64]:
-        """Greedy actions for a batch of observations."""
-        actions, _ = self.model.predict(np.asarray(observations), deterministic=True)
+    def act(self, observation: Any, action_mask: NDArray[np.bool_] | None = None) -> int:
+        """Greedy action for one observation (and its action mask, read by MaskablePPO)."""
+        return int(
+            self.act_batch(np.asarray(observation)[None], None if action_mask is None else action_mask[None])[
+                0
+            ]
+        )
+
+    def act_batch(
+        self, observations: NDArray[Any], action_masks: NDArray[np.bool_] | None = None
+    ) -> NDArray[np.int64]:
+        """Greedy actions for a batch of observations (MaskablePPO: within ``action_masks``)."""
+        extra = {"action_masks": action_masks} if self.masked and action_masks is not None else {}
+        actions, _ = self.model.predict(self._input(observations), deterministic=True, **extra)
         return np.asarray(actions, dtype=np.int64).reshape(-1)
 
 
@@ -143,7 +184,7 @@ def hyperparams_file(algo: str) -> Path:
     """The RL Zoo hyperparameter file of ``algo``: ``agents/hyperparams/<algo>.yml``."""
     if algo not in ALGORITHMS:
         raise ValueError(f"algo must be one of {list(ALGORITHMS)}, got {algo!r}")
-    return HYPERPARAMS_DIR / f"{algo}.yml"
+    return HYPERPARAMS_DIR / f"{ZOO_NAMES[algo]}.yml"
 
 
 def load_hyperparams(env_id: str, algo: str, path: str | Path | None = None) -> dict[str, Any]:
@@ -162,6 +203,10 @@ def load_hyperparams(env_id: str, algo: str, path: str | Path | None = None) -> 
 
 
 def _algorithm_class(algo: str) -> Any:
+    if algo == "maskable-ppo":
+        from sb3_contrib import MaskablePPO
+
+        return MaskablePPO
     from stable_baselines3 import DQN, PPO
 
     return {"dqn": DQN, "ppo": PPO}[algo]
@@ -172,7 +217,8 @@ class InOrder(gym.Wrapper):  # type: ignore[type-arg]
 
     Any ``n`` consecutive episodes of an ``n``-sample environment then play every
     sample exactly once, whatever the first one, so SB3's ``EvalCallback`` with
-    ``n_eval_episodes = n`` measures the exact validation mean return.
+    ``n_eval_episodes = n`` measures the exact validation mean return (RL Zoo's
+    evaluation environment: :mod:`agents.integrations.rl_zoo`).
     """
 
     def __init__(self, env: gym.Env[Any, Any]) -> None:
@@ -189,29 +235,35 @@ class InOrder(gym.Wrapper):  # type: ignore[type-arg]
 
 
 class KeepBest(BaseCallback):
-    """Remember the weights of the best validation evaluation (``EvalCallback``'s on-new-best hook)."""
+    """Every ``eval_freq`` calls, measure the deterministic policy on every validation sample
+    once (:func:`agents.policy.decide_places`, the evaluation of every policy: one batched
+    ``predict`` per decision step, masks for MaskablePPO), record it, and keep the weights of
+    the best evaluation: what SB3's ``EvalCallback`` with an in-order evaluation environment
+    measures, without stepping it episode by episode.
 
-    def __init__(self) -> None:
+    :param validation: the validation samples' decision tables (the policy's observation type).
+    :param obs_type: the observation type the model reads.
+    :param eval_freq: calls (vector steps) between two evaluations.
+    """
+
+    def __init__(self, validation: DecisionTables, obs_type: str, eval_freq: int) -> None:
         super().__init__()
+        self.validation, self.obs_type, self.eval_freq = validation, obs_type, eval_freq
         self.params: dict[str, Any] | None = None
-
-    def _on_step(self) -> bool:
-        self.params = copy.deepcopy(self.model.get_parameters())
-        return True
-
-
-class RecordCurve(BaseCallback):
-    """Record (step, validation mean return) after every evaluation (``EvalCallback``'s after-eval hook)."""
-
-    def __init__(self) -> None:
-        super().__init__()
+        self.best = -np.inf
         self.curve: list[dict[str, float]] = []
 
     def _on_step(self) -> bool:
-        assert isinstance(self.parent, EvalCallback)
-        self.curve.append(
-            {"step": int(self.num_timesteps), "validation_return": float(self.parent.last_mean_reward)}
-        )
+        if self.n_calls % self.eval_freq:
+            return True
+        policy = SB3Policy(self.model, self.obs_type, "validation")
+        places = decide_places(policy, self.validation)[0]
+        value = float(self.validation.place_reward[np.arange(self.validation.n_samples), places].mean())
+        self.curve.append({"step": int(self.num_timesteps), "validation_return": value})
+        self.logger.record("eval/mean_reward", value)
+        if value > self.best:
+            self.best = value
+            self.params = copy.deepcopy(self.model.get_parameters())
         return True
 
 
@@ -237,32 +289,28 @@ def train(args: Args, config: EnvConfig | None = None) -> SB3Result:
     learn_idx, val_idx = train_validation_split(traces.n_samples, args.validation_fraction, seed)
     # -----------------------------------------------------------------------------------------
     env_kwargs = config.settings_kwargs(obs_type)
-    learn_traces, val_traces = traces.subset(learn_idx), traces.subset(val_idx)
+    learn_traces = traces.subset(learn_idx)
 
-    def make_learn_env() -> Any:
-        return Monitor(gym.make(args.env_id, traces=learn_traces, **env_kwargs))
+    def make(subset: Any) -> gym.Env[Any, Any]:
+        return config.scalarized(gym.make(args.env_id, traces=subset, **env_kwargs))
 
-    vec_env = DummyVecEnv([make_learn_env for _ in range(n_envs)])
+    vec_env = DummyVecEnv([lambda: Monitor(make(learn_traces)) for _ in range(n_envs)])
     vec_env.seed(seed)
-    eval_env = Monitor(InOrder(gym.make(args.env_id, traces=val_traces, **env_kwargs)))
-    n_eval_episodes = int(val_traces.n_samples)
+    validation = subset_decisions(config.decisions("train", obs_type), val_idx)
+    n_eval_episodes = int(validation.n_samples)
 
     algorithm = _algorithm_class(args.algo)
     model = algorithm(
-        hyper.get("policy", "MlpPolicy"), vec_env, seed=seed, verbose=args.verbose, device="cpu",
-        tensorboard_log=args.tensorboard, **kwargs,
+        hyper.get("policy", "MlpPolicy"),
+        vec_env,
+        seed=seed,
+        verbose=args.verbose,
+        device="cpu",
+        tensorboard_log=args.tensorboard,
+        **kwargs,
     )
-    keep_best, record_curve = KeepBest(), RecordCurve()
-    callback = EvalCallback(
-        eval_env,
-        callback_on_new_best=keep_best,
-        callback_after_eval=record_curve,
-        n_eval_episodes=n_eval_episodes,
-        eval_freq=max(eval_freq // n_envs, 1),
-        deterministic=True,
-        verbose=0,
-        warn=False,
-    )
+    keep_best = KeepBest(validation, obs_type, max(eval_freq // n_envs, 1))
+    callback = keep_best
     start = time.perf_counter()
     model.learn(total_timesteps=n_timesteps, callback=callback, progress_bar=False, tb_log_name=args.algo)
     wall = time.perf_counter() - start
@@ -271,12 +319,11 @@ def train(args: Args, config: EnvConfig | None = None) -> SB3Result:
     name = f"{args.algo}"
     policy = SB3Policy(model, obs_type, name)
     used = {**hyper, "n_timesteps": n_timesteps, "n_eval_episodes": n_eval_episodes}
-    result = SB3Result(policy, int(model.num_timesteps), wall, record_curve.curve, used)
+    result = SB3Result(policy, int(model.num_timesteps), wall, keep_best.curve, used)
     if args.out is not None:
         with atomic_directory(args.out) as staging:  # model and record land together
             save_sb3(staging, result, args, config)
     vec_env.close()
-    eval_env.close()
     return result
 
 

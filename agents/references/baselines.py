@@ -35,7 +35,8 @@ from numpy.typing import NDArray
 
 from agents.common import EnvConfig
 from agents.policy import Policy, TablePolicy, decide_exits, end_rewards
-from sparq_gym.envs.core import ExitTables
+from sparq_gym.envs.core import Action, ExitTables
+from sparq_gym.envs.decisions import DecisionTables
 
 __all__ = [
     "BASELINE_NAMES",
@@ -94,7 +95,8 @@ def always_exit_policy(exit_index: int | None, n_early_exits: int, n_bins: int) 
 
 
 class RandomPolicy:
-    """EXIT with probability ``p_exit`` at every early exit, from a private seeded generator.
+    """EXIT with probability ``p_exit``, else a uniformly random valid other action (CONTINUE in v0,
+    CONTINUE or WAIT in depth x time), from a private seeded generator.
 
     :param seed: seed of the generator (the global RNG is never used).
     :param p_exit: probability of EXIT.
@@ -108,32 +110,44 @@ class RandomPolicy:
         self.name = "random"
 
     def act(self, observation: Any) -> int:
-        """A random action."""
+        """A random action (v0: EXIT or CONTINUE)."""
         return int(self.rng.random() < self.p_exit)
 
-    def act_batch(self, observations: NDArray[Any]) -> NDArray[np.int64]:
-        """One random action per observation row."""
-        return (self.rng.random(len(observations)) < self.p_exit).astype(np.int64)
+    def act_batch(
+        self, observations: NDArray[Any], action_masks: NDArray[np.bool_] | None = None
+    ) -> NDArray[np.int64]:
+        """One random action per observation row, among the valid ones of ``action_masks``."""
+        exits = self.rng.random(len(observations)) < self.p_exit
+        if action_masks is None or action_masks.shape[1] == 2:
+            return exits.astype(np.int64)
+        others = action_masks.copy()
+        others[:, Action.EXIT] = False
+        n_others = others.sum(axis=1)
+        pick = np.floor(self.rng.random(len(observations)) * np.maximum(n_others, 1)).astype(np.int64)
+        ranks = np.cumsum(others, axis=1) - 1  # the j-th valid other action has rank j
+        other = np.argmax(others & (ranks == pick[:, None]), axis=1)
+        return np.where(exits | (n_others == 0), int(Action.EXIT), other).astype(np.int64)
 
 
 class HindsightOracle:
-    """Per sample, the exit with the highest reward, chosen knowing the label (an upper bound).
+    """Per sample, the place with the highest reward, chosen knowing the label (an upper bound).
 
-    Any policy ends each sample at some exit, so its reward on that sample is
-    at most the oracle's; hence the oracle's mean return bounds every policy's
-    on the same samples. Ties go to the earliest exit (the cheapest).
+    Any policy ends each sample at some place (v0: an exit; depth x time: a decision
+    point), so its reward on that sample is at most the oracle's; hence the oracle's mean
+    return bounds every policy's on the same samples. Ties go to the first place (the
+    cheapest exit in v0).
     """
 
     obs_type = "multidiscrete"
     name = "oracle"
 
-    def choose_exits(self, tables: ExitTables) -> NDArray[np.int64]:
-        """The best exit of every sample of ``tables``."""
-        return np.argmax(end_rewards(tables), axis=1).astype(np.int64)
+    def choose_places(self, decisions: DecisionTables) -> NDArray[np.int64]:
+        """The best place of every sample of ``decisions``."""
+        return np.argmax(decisions.place_reward, axis=1).astype(np.int64)
 
     def act(self, observation: Any) -> int:
         """The oracle needs the label; it cannot act on an observation alone."""
-        raise TypeError("the hindsight oracle chooses per sample from the tables (choose_exits)")
+        raise TypeError("the hindsight oracle chooses per sample from the tables (choose_places)")
 
 
 def tune_static_thresholds(tables: ExitTables, n_bins: int) -> tuple[TablePolicy, float]:

@@ -45,6 +45,7 @@ from sparq_gym.traces.timeset import TimeTraceSet, make_synthetic_time_traces
 
 __all__ = [
     "PolicyResult",
+    "always_final_table",
     "depth_only_table",
     "format_rows",
     "main",
@@ -124,6 +125,18 @@ def oracle_result(tables: DepthTimeTables) -> PolicyResult:
 def _empty_table(tables: DepthTimeTables) -> NDArray[np.int64]:
     """A table of EXIT everywhere, (E, T, B)."""
     return np.full((tables.n_exits, tables.n_timesteps, tables.n_bins), EXIT, dtype=np.int64)
+
+
+def always_final_table(tables: DepthTimeTables) -> NDArray[np.int64]:
+    """The plain network's path: WAIT to T at head 0, then CONTINUE to the final head and EXIT.
+
+    Its rewards are v0's ``always-final`` on the v0 traces the depth x time traces derive
+    (:meth:`~sparq_gym.traces.timeset.TimeTraceSet.to_v0`): the family's lower anchor.
+    """
+    table = _empty_table(tables)
+    table[0, :-1, :] = WAIT
+    table[:-1, -1, :] = CONTINUE
+    return table
 
 
 def depth_only_table(
@@ -314,7 +327,8 @@ listed, the strictest comparison for the table."""
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m agents.references.time_thresholds [--backbone NAME ... | --synthetic N]``: print the reference numbers."""
+    """``python -m agents.references.time_thresholds [--backbone NAME ... | --synthetic N]``: print
+    the reference numbers."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backbone", nargs="*", default=["mlp", "lenet", "alexnet"])
     parser.add_argument("--synthetic", type=int, default=0, help="use N synthetic samples per split instead")
@@ -347,7 +361,8 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"{name}: no depth-time traces at {directory}; skipped")
                 continue
             pairs[name] = (TimeTraceSet.load(directory, "train"), TimeTraceSet.load(directory, "test"))
-    command = "python -m agents.references.time_thresholds " + " ".join(sys.argv[1:] if argv is None else argv)
+    given = sys.argv[1:] if argv is None else argv
+    command = "python -m agents.references.time_thresholds " + " ".join(given)
     parts = [_OPTIMUM_INTRO, "", f"Produced by `{command}` (seconds per row in `tuning s`).", ""]
     for name, (train, test) in pairs.items():
         sections = []

@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sparq_gym.envs.costs import resolve_cost
+from sparq_gym.envs.decisions import DecisionTables
 from sparq_gym.envs.settings import OBS_TYPES, ObsType
 from sparq_gym.traces import TraceSet
 
@@ -113,6 +114,28 @@ class ExitTables(SampleTables):
     def n_early_exits(self) -> int:
         """Number of decision points E-1."""
         return int(self.decided_exit.shape[0])
+
+    def decisions(self) -> DecisionTables:
+        """These tables as every policy reads them (:class:`~sparq_gym.envs.decisions.DecisionTables`):
+        states = the E-1 early exits, places = the E exits, every action valid."""
+        n_early, n_bins = self.n_early_exits, self.n_bins
+        early = np.arange(n_early, dtype=np.int64)
+        next_state = np.where(self.decided_exit >= 0, -1, self.next_exit).astype(np.int64)
+        n_exits = n_early + 1
+        place_reward = np.concatenate(
+            [self.reward[:, :, Action.EXIT], self.reward[:, n_early - 1 : n_early, Action.CONTINUE]], axis=1
+        )
+        return DecisionTables(
+            family="exit", observation=self.observation,
+            cell=early[None, :] * n_bins + self.bins[:, :n_early],
+            cell_shape=(n_early, n_bins), state_cell=early, reward=self.reward, next_state=next_state,
+            valid=np.ones((n_early, 2), dtype=np.bool_), end_place=self.decided_exit.copy(),
+            exit_action=int(Action.EXIT), labels=self.labels, place_reward=place_reward,
+            place_correct=self.correct, place_prediction=self.predictions, place_savings=self.savings,
+            place_cost=self.cost, place_counts=self.counts, place_head=np.arange(n_exits, dtype=np.int64),
+            place_timesteps=None, full_cost=self.full_cost, counter_names=self.counter_names,
+            n_bins=n_bins, action_names=tuple(a.name for a in Action),
+        )
 
 
 def confidence_bins(confidence: NDArray[np.floating[Any]], n_bins: int) -> NDArray[np.int64]:

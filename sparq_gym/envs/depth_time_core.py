@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sparq_gym.envs.core import SampleTables, StepTables, confidence_bins, transition_tables
+from sparq_gym.envs.decisions import DecisionTables
 from sparq_gym.envs.settings import OBS_TYPES, ObsType
 from sparq_gym.traces.costs import is_ann_counts, total_ops
 from sparq_gym.traces.timeset import TimeTraceSet
@@ -130,6 +131,31 @@ class DepthTimeTables(SampleTables):
     def n_timesteps(self) -> int:
         """Number of timesteps T."""
         return int(self.predictions.shape[2])
+
+    def decisions(self) -> DecisionTables:
+        """These tables as every policy reads them (:class:`~sparq_gym.envs.decisions.DecisionTables`):
+        states and places = the S states; a masked action is EXIT's row (spec §9)."""
+        n, n_states, n_bins = self.n_samples, self.n_states, self.n_bins
+        exits = ~self.valid
+        exits[:, DepthTimeAction.EXIT] = True
+        state_cell = self.state_head * self.n_timesteps + self.state_time
+        rows = np.arange(n)[:, None]
+        states = np.arange(n_states, dtype=np.int64)
+        return DecisionTables(
+            family="depth_time", observation=self.observation,
+            cell=state_cell[None, :] * n_bins + self.bins[rows, self.state_head, self.state_time],
+            cell_shape=(self.n_exits, self.n_timesteps, n_bins), state_cell=state_cell,
+            reward=np.where(exits[None], self.reward_exit[:, :, None], 0.0),
+            next_state=np.where(exits, -1, self.next_state).astype(np.int64), valid=self.valid,
+            end_place=np.where(exits, states[:, None], -1).astype(np.int64),
+            exit_action=int(DepthTimeAction.EXIT), labels=self.labels, place_reward=self.reward_exit,
+            place_correct=self.correct[rows, self.state_head, self.state_time],
+            place_prediction=self.predictions[rows, self.state_head, self.state_time],
+            place_savings=self.savings, place_cost=self.cost, place_counts=self.counts,
+            place_head=self.state_head, place_timesteps=self.state_time + 1, full_cost=self.full_cost,
+            counter_names=self.counter_names, n_bins=n_bins,
+            action_names=tuple(a.name for a in DepthTimeAction),
+        )
 
 
 def _transitions(

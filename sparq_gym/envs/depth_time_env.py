@@ -27,8 +27,8 @@ from sparq_gym.paths import pretrained_root
 from sparq_gym.traces.timeset import TimeTraceSet
 
 __all__ = [
-    "SPARQDepthTimeEnv",
     "INVALID_ACTION_RULES",
+    "SPARQDepthTimeEnv",
     "check_invalid_action",
     "depth_time_observation_space",
     "final_info",

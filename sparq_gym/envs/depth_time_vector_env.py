@@ -176,7 +176,8 @@ class SPARQDepthTimeVectorEnv(TraceReplayVectorEnv):
             info["sample_index"], info["_sample_index"] = sample_index, terminated.copy()
         info["action_mask"] = self.action_masks()
         info["_action_mask"] = np.ones(self.num_envs, dtype=np.bool_)
-        info["invalid_action"], info["_invalid_action"] = invalid & ~terminated, ~terminated  # ended: reset info
+        # an ended slot's top-level info is its reset's: no invalid_action there
+        info["invalid_action"], info["_invalid_action"] = invalid & ~terminated, ~terminated
         return info
 
     def _checked_actions(self, actions: Any) -> NDArray[np.int64]:

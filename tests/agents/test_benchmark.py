@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from agents.benchmark.run import threshold_front
+from agents.benchmark.fronts import accuracy_cost_fronts
+
+
+def threshold_front(config):
+    return accuracy_cost_fronts(config)["threshold pairs"]
 
 
 def test_front_is_the_non_dominated_threshold_pairs(lenet_config):

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from agents.learners import q_learning, sb3
 from agents.common import EnvConfig, add_env_arguments, env_config_from_arguments
+from agents.learners import q_learning, sb3
 from agents.loading import load_policy
 from sparq_gym.envs.settings import ExitSettings, SettingsError
 

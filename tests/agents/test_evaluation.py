@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.learners import q_learning
-from agents.references.baselines import make_baseline, threshold_policy
 from agents.evaluation import REQUIRED_KEYS, evaluate_policy
+from agents.learners import q_learning
 from agents.policy import CallablePolicy, decide_exits, end_rewards
+from agents.references.baselines import make_baseline, threshold_policy
 
 
 def test_hand_worked_metrics(hand_config):

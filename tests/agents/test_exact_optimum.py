@@ -8,9 +8,9 @@ import itertools
 import numpy as np
 import pytest
 
+from agents.policy import TablePolicy, decide_exits, end_rewards
 from agents.references.baselines import HindsightOracle, mean_return, tune_static_thresholds
 from agents.references.exact_optimum import discount_weights, fill_unseen_bins, solve_exact_optimum
-from agents.policy import TablePolicy, decide_exits, end_rewards
 from sparq_gym.envs.core import build_exit_tables
 from sparq_gym.traces import make_synthetic_traces
 

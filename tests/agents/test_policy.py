@@ -7,10 +7,10 @@ import textwrap
 import numpy as np
 import pytest
 
-from agents.references.baselines import HindsightOracle
 from agents.evaluation import evaluate_policy
 from agents.loading import load_policy
 from agents.policy import TablePolicy, as_policy, decide_exits, format_thresholds, implied_thresholds
+from agents.references.baselines import HindsightOracle
 
 USER_FILE = '''
 import numpy as np
@@ -60,7 +60,7 @@ def test_bad_specs_say_what_was_expected(tmp_path, lenet_config):
 
 
 def test_oracle_needs_the_tables():
-    with pytest.raises(TypeError, match="choose_exits"):
+    with pytest.raises(TypeError, match="choose_places"):
         HindsightOracle().act((0, 3))
 
 

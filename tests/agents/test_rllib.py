@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 
-from agents.references.baselines import make_baseline
 from agents.common import EnvConfig
 from agents.evaluation import evaluate_policy
-from agents.loading import load_policy
 from agents.integrations.rllib import RLlibPolicy, ppo_config, register_rllib_envs
+from agents.loading import load_policy
+from agents.references.baselines import make_baseline
 from sparq_gym.errors import PolicyError
 
 ray = pytest.importorskip("ray")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.learners import sb3
 from agents.evaluation import evaluate_policy
+from agents.learners import sb3
 from agents.loading import load_policy
 from sparq_gym.envs.registration import sparq_env_ids
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from agents.references.baselines import tune_static_thresholds
+from agents.references.exact_milp import build_nodes, provable_exits, solve_depth_time_optimum
 from agents.references.time_thresholds import (
     depth_only_table,
     oracle_result,
@@ -17,7 +18,6 @@ from agents.references.time_thresholds import (
     tune_kt_thresholds,
     tune_time_only,
 )
-from agents.references.exact_milp import build_nodes, provable_exits, solve_depth_time_optimum
 from sparq_gym.envs.core import build_exit_tables
 from sparq_gym.envs.depth_time_core import build_depth_time_tables
 from sparq_gym.envs.depth_time_env import SPARQDepthTimeEnv

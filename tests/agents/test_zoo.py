@@ -6,11 +6,14 @@ import json
 import sys
 
 import gymnasium as gym
+import numpy as np
 import pytest
 
-from agents.learners import sb3
+from agents.common import EnvConfig
 from agents.integrations.zoo import load_zip_policy, zip_algorithm, zip_env_record
+from agents.learners import sb3
 from sparq_gym.cli import main
+from sparq_gym.envs.settings import ExitSettings
 
 ENV_ID = "SPARQExit-LeNet-v0"
 
@@ -53,9 +56,9 @@ def test_rl_zoo_trains_from_the_hyperparameter_file_and_sparq_ranks_its_zip(tmp_
 
 
 def _zoo_yaml(path):
-    from agents.integrations.zoo import _read_zoo_yaml
+    from agents.integrations.zoo import read_zoo_yaml
 
-    return _read_zoo_yaml(path)
+    return read_zoo_yaml(path)
 
 
 def test_sparq_train_reads_the_same_file(lenet_config):
@@ -81,7 +84,7 @@ def test_algorithm_is_read_from_the_zip(tmp_path, algo, expected):
 def test_plain_sb3_zip_is_evaluated_with_its_observation_type(tmp_path, capsys):
     archive = _untrained("ppo", tmp_path / "model.zip", obs_type="box", split="train")
     assert zip_env_record(archive) is None  # nothing recorded: --env is needed
-    policy = load_zip_policy(archive, n_early_exits=2, n_bins=10)
+    policy = load_zip_policy(archive, EnvConfig(ENV_ID, traces="synthetic"))
     assert policy.obs_type == "box"
     argv = ["evaluate", "--env", ENV_ID, "--traces", "synthetic", "--policy", str(archive), "--json"]
     assert main(argv) == 0
@@ -91,7 +94,7 @@ def test_plain_sb3_zip_is_evaluated_with_its_observation_type(tmp_path, capsys):
 def test_observation_space_mismatch_is_a_clear_error(tmp_path):
     archive = _untrained("ppo", tmp_path / "model.zip")  # MultiDiscrete([2, 10])
     with pytest.raises(ValueError, match="--n-bins"):
-        load_zip_policy(archive, n_early_exits=2, n_bins=5)
+        load_zip_policy(archive, EnvConfig(ENV_ID, traces="synthetic", settings=ExitSettings(n_bins=5)))
 
 
 def test_sparq_train_zip_uses_its_policy_json(tmp_path, capsys):
@@ -120,8 +123,10 @@ def test_benchmark_ranks_a_zip_on_its_recorded_environment_only(tmp_path):
     assert rows[0]["iqm"] == rows[0]["normalized_score"]  # one run: its own IQM
 
 
-def test_rl_zoo_trains_maskable_ppo_on_a_depth_time_id_from_its_file(tmp_path, monkeypatch):
-    """``python -m agents.integrations.rl_zoo --algo ppo_mask ...``: RL Zoo's own training from ppo_mask.yml."""
+def test_rl_zoo_trains_maskable_ppo_on_a_depth_time_id_from_its_file(tmp_path, monkeypatch, capsys):
+    """``python -m agents.integrations.rl_zoo --algo ppo_mask ...``: RL Zoo's own training from
+    ppo_mask.yml with ``--eval-freq`` (the evaluation env gets the YAML's env_kwargs and the masks),
+    then ``enjoy`` with the masks and ``sparq evaluate`` of the zip, masks honoured."""
     pytest.importorskip("rl_zoo3.train")
     pytest.importorskip("sb3_contrib")
     from agents.integrations import rl_zoo
@@ -131,13 +136,22 @@ def test_rl_zoo_trains_maskable_ppo_on_a_depth_time_id_from_its_file(tmp_path, m
 
     if not (time_trace_dir("lenet") / "train.npz").exists():
         pytest.skip("no shipped depth x time traces for LeNet")
-    argv = ["train", "--algo", "ppo_mask", "--env", env_id, "--gym-packages", "sparq_gym",
-            "-conf", str(sb3.HYPERPARAMS_DIR / "ppo_mask.yml"), "-n", "128", "-f", str(tmp_path),
-            "--seed", "0",
-            "--eval-freq", "-1", "--hyperparams", "n_steps:64", "batch_size:32"]
-    monkeypatch.setattr(sys, "argv", argv)
+    argv = ["--algo", "ppo_mask", "--env", env_id, "--gym-packages", "sparq_gym",
+            "-conf", str(sb3.HYPERPARAMS_DIR / "ppo_mask.yml"), "-n", "256", "-f", str(tmp_path),
+            "--seed", "0", "--eval-freq", "128", "--eval-episodes", "5", "--hyperparams", "n_steps:16",
+            "batch_size:32"]
+    monkeypatch.setattr(sys, "argv", ["rl_zoo", *argv])
     rl_zoo.main()
     run = tmp_path / "ppo_mask" / f"{env_id}_1"
     assert zip_algorithm(run / f"{env_id}.zip") == "sb3_contrib:MaskablePPO"
     config = _zoo_yaml(run / env_id / "config.yml")
     assert config["env_kwargs"] == {"obs_type": "box"} and config["n_timesteps"] == 20000
+    evaluations = np.load(run / "evaluations.npz")  # written by the masked evaluation callback
+    assert evaluations["results"].shape == (2, 5)
+    returns = rl_zoo.enjoy_masked(["--env", env_id, "-f", str(tmp_path), "-n", "40"])
+    assert returns and all(-1.0 <= r <= 1.3 for r in returns)
+    capsys.readouterr()
+    assert main(["evaluate", "--policy", str(run / f"{env_id}.zip"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["env_id"] == env_id and result["n_samples"] == 10_000
+    assert result["invalid_actions"] == 0  # MaskablePPO acted within the masks

@@ -44,7 +44,8 @@ def test_rule_on_float16_bin_edges_equals_the_binned_rule() -> None:
     confidence = np.column_stack([grid, np.ones(len(grid))])
     for cfg in PAPER_CONFIGS:
         raw = threshold_exits(confidence, cfg)
-        # the environments' rule: exit at k iff bin floor b / 10 >= theta (agents.references.baselines.threshold_policy)
+        # the environments' rule: exit at k iff bin floor b / 10 >= theta
+        # (agents.references.baselines.threshold_policy)
         floors = confidence_bins(confidence, 10) / 10
         binned = threshold_exits(floors + 1e-9, cfg)
         assert np.array_equal(raw, binned), cfg
