@@ -23,7 +23,7 @@ from typing import Any
 from agents.benchmark.bench_q_learning import add_arguments as add_bench_q_learning_arguments
 from agents.common import TRACE_SOURCES, add_env_arguments, env_config_from_arguments
 from agents.integrations.ray_runner import add_ray_argument
-from sparq_gym.checks import check_integer
+from sparq_gym.checks import check_file, check_integer
 from sparq_gym.errors import ConfigError
 from sparq_gym.io import check_output_dir, check_output_file
 
@@ -84,6 +84,13 @@ def _register_evaluate(subparsers: argparse._SubParsersAction[argparse.ArgumentP
         "(repeatable)",
     )
     evaluate.add_argument("--split", default="test", choices=("train", "test"))
+    evaluate.add_argument(
+        "--vecnormalize",
+        default=None,
+        metavar="PKL",
+        help="VecNormalize statistics of a model zip (default: vecnormalize.pkl beside it, "
+        "as RL Zoo saves it)",
+    )
     evaluate.add_argument("--seed", type=int, default=0, help="seed of stochastic policies")
     evaluate.add_argument("--json", action="store_true", help="print JSON (one object, or a list)")
     evaluate.add_argument("--out", default=None, help="also write the JSON to this file")
@@ -98,15 +105,24 @@ def _register_benchmark(subparsers: argparse._SubParsersAction[argparse.Argument
         help="SB3 agents trained for 5,000 steps, 3 seeds, 200 bootstrap reps, no MILP (under two minutes)",
     )
     bench.add_argument("--out", required=True, help="output directory")
-    bench.add_argument("--envs", nargs="+", default=None,
-                       help="environment ids, any registered one (default: the six shipped: SPARQExit-* and "
-                            "SPARQDepthTime-*)")
-    bench.add_argument("--trace-dir", default=None,
-                       help="your trace folder, for the generic ids among --envs")
-    bench.add_argument("--optimum-seconds", type=float, default=None,
-                       help="time limit of the depth x time exact-optimum MILP per environment (600; "
-                            "--quick 0: "
-                            "the best known table stands in, as the leaderboard says)")
+    bench.add_argument(
+        "--envs",
+        nargs="+",
+        default=None,
+        help="environment ids, any registered one (default: the six shipped: SPARQExit-* and "
+        "SPARQDepthTime-*)",
+    )
+    bench.add_argument(
+        "--trace-dir", default=None, help="your trace folder, for the generic ids among --envs"
+    )
+    bench.add_argument(
+        "--optimum-seconds",
+        type=float,
+        default=None,
+        help="time limit of the depth x time exact-optimum MILP per environment (600; "
+        "--quick 0: "
+        "the best known table stands in, as the leaderboard says)",
+    )
     bench.add_argument(
         "--seeds", nargs="+", type=int, default=None, help="seeds (default: 0-4; with --quick 0-2)"
     )
@@ -122,13 +138,21 @@ def _register_benchmark(subparsers: argparse._SubParsersAction[argparse.Argument
     )
     bench.add_argument("--policy", action="append", default=[], help="add your own policy (repeatable)")
     bench.add_argument("--traces", default=TRACE_SOURCES[0], choices=TRACE_SOURCES)
-    bench.add_argument("--networks", nargs="+", default=None,
-                       help="network variants to rank policies on (default: qdsnn; also multilevel, "
-                            "spquant, snn, dynamic_ann); each is its own leaderboard section")
+    bench.add_argument(
+        "--networks",
+        nargs="+",
+        default=None,
+        help="network variants to rank policies on (default: qdsnn; also multilevel, "
+        "spquant, snn, dynamic_ann); each is its own leaderboard section",
+    )
     bench.add_argument("--sb3-timesteps", type=int, default=None, help="override the DQN/PPO budget")
     bench.add_argument("--threads", type=int, default=1, help="torch threads per run for the SB3 agents")
-    bench.add_argument("--jobs", type=int, default=None,
-                       help="runs in parallel, in local processes (default: one per CPU core; 1: serial)")
+    bench.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="runs in parallel, in local processes (default: one per CPU core; 1: serial)",
+    )
     bench.add_argument("--no-plots", action="store_true")
     bench.add_argument("--no-progress", action="store_true")
     add_ray_argument(bench)
@@ -184,8 +208,13 @@ def _run_train(args: argparse.Namespace) -> int:
 
         _set_threads(args.threads)
         sb3_args = sb3.Args.for_env(
-            config, algo=args.agent, seed=args.seed, out=args.out, n_timesteps=args.timesteps,
-            obs_type=args.obs_type, tensorboard=args.tensorboard,
+            config,
+            algo=args.agent,
+            seed=args.seed,
+            out=args.out,
+            n_timesteps=args.timesteps,
+            obs_type=args.obs_type,
+            tensorboard=args.tensorboard,
         )
         result_sb3 = sb3.train(sb3_args, config)
         record, text = sb3.summary_record(result_sb3), sb3.summary(result_sb3)
@@ -205,7 +234,13 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         check_output_file(args.out)  # before the work starts
     # The first saved policy's environment fills every flag left out (--env included).
     config = env_config_from_arguments(args, saved_env_record(args.policy))
-    results = evaluate_specs(args.policy, config, args.split, seed=args.seed)
+    if args.vecnormalize is not None:
+        if not any(spec.endswith(".zip") for spec in args.policy):
+            raise ConfigError(
+                f"--vecnormalize {args.vecnormalize}: applies to a model .zip, and no --policy is one"
+            )
+        check_file("--vecnormalize", args.vecnormalize)
+    results = evaluate_specs(args.policy, config, args.split, seed=args.seed, vecnormalize=args.vecnormalize)
     payload: Any = results[0] if len(results) == 1 else results
     if args.out:
         atomic_write_json(args.out, payload)

@@ -191,17 +191,25 @@ def evaluate_policy(
 
 
 def evaluate_specs(
-    specs: Sequence[str], config: EnvConfig, split: str = "test", *, seed: int = 0
+    specs: Sequence[str],
+    config: EnvConfig,
+    split: str = "test",
+    *,
+    seed: int = 0,
+    vecnormalize: str | None = None,
 ) -> list[dict[str, Any]]:
     """Load every policy spec (:func:`agents.loading.load_policy`), evaluate it; best mean return first.
 
     Each result is :func:`evaluate_policy`'s, named by its spec; ``seed`` seeds
-    the stochastic baselines.
+    the stochastic baselines; ``vecnormalize`` is a model zip's statistics file.
     """
+    policies = [
+        load_policy(spec, config, seed=seed, vecnormalize=vecnormalize) for spec in specs
+    ]  # before work
     reference = reference_returns(config, split)
     results = [
-        evaluate_policy(load_policy(spec, config, seed=seed), config, split, name=spec, reference=reference)
-        for spec in specs
+        evaluate_policy(policy, config, split, name=spec, reference=reference)
+        for spec, policy in zip(specs, policies)
     ]
     results.sort(key=lambda r: -r["mean_return"])
     return results

@@ -132,7 +132,7 @@ def _attribute(module: ModuleType, name: str | None, where: str) -> Policy:
     return as_policy(getattr(module, name), name=f"{where}:{name}")
 
 
-def load_policy(spec: str, config: EnvConfig, *, seed: int = 0) -> Policy:
+def load_policy(spec: str, config: EnvConfig, *, seed: int = 0, vecnormalize: str | None = None) -> Policy:
     """Resolve a policy spec to a policy object for the environment ``config``.
 
     :param spec: a saved policy directory, a baseline name, ``module:Name`` or
@@ -141,6 +141,8 @@ def load_policy(spec: str, config: EnvConfig, *, seed: int = 0) -> Policy:
         (baselines that are tuned, such as ``static-threshold`` and
         ``exact-optimum``, are tuned on its ``train`` split).
     :param seed: seed of stochastic baselines (``random``).
+    :param vecnormalize: a model zip's ``VecNormalize`` statistics (default: the
+        ``vecnormalize.pkl`` found beside it, :func:`agents.integrations.zoo.vecnormalize_file`).
     """
     if spec.startswith(RLLIB_PREFIX):  # an RLlib checkpoint folder (agents.integrations.rllib)
         return load_rllib_policy(spec.removeprefix(RLLIB_PREFIX))
@@ -150,7 +152,7 @@ def load_policy(spec: str, config: EnvConfig, *, seed: int = 0) -> Policy:
             raise FileNotFoundError(f"{path}: not a saved policy directory (no {POLICY_FILE})")
         return load_saved_policy(path)
     if is_model_zip(spec):  # any SB3 / RL Zoo model zip
-        return load_zip_policy(path, config)
+        return load_zip_policy(path, config, vecnormalize)
     if is_reference(spec):
         return make_reference(spec, config, seed=seed)
     file_part, _, name = spec.partition(":") if not spec.endswith(".py") else (spec, "", "")

@@ -17,7 +17,7 @@ import numpy as np
 
 from sparq_gym.errors import ConfigError, SparqError
 
-__all__ = ["check_choice", "check_integer", "check_number", "is_integer", "is_number"]
+__all__ = ["check_choice", "check_file", "check_integer", "check_number", "is_integer", "is_number"]
 
 
 def is_number(value: Any) -> bool:
@@ -84,3 +84,15 @@ def check_choice(
     if not isinstance(value, (str, int, type(None))) or value not in choices:
         raise error(f"{name} must be one of {list(choices)}, got {value!r}")
     return value
+
+
+def check_file(name: str, path: Any, *, error: type[SparqError] = ConfigError) -> str:
+    """``path`` when it names an existing regular file; else raise ``error`` saying what it is."""
+    import os
+
+    if not isinstance(path, str) or not path:
+        raise error(f"{name} must be a file path, got {path!r}")
+    if not os.path.isfile(path):
+        what = "is a folder" if os.path.isdir(path) else "does not exist"
+        raise error(f"{name} {path}: {what}; expected a file")
+    return path

@@ -44,9 +44,17 @@ def test_benchmark_ranks_policies_on_each_network(tmp_path):
 
     if not (trace_dir("mlp", "multilevel") / "test.npz").exists():
         pytest.skip("no shipped multilevel traces for MLP")
-    cfg = BenchmarkConfig(out=str(tmp_path / "b"), envs=("SPARQExit-MLP-v0",), seeds=(0,), agents=(),
-                          baselines=("always-final", "exact-optimum"), plots=False, progress=False,
-                          bootstrap_reps=10, networks=("qdsnn", "multilevel"))
+    cfg = BenchmarkConfig(
+        out=str(tmp_path / "b"),
+        envs=("SPARQExit-MLP-v0",),
+        seeds=(0,),
+        agents=(),
+        baselines=("always-final", "exact-optimum"),
+        plots=False,
+        progress=False,
+        bootstrap_reps=10,
+        networks=("qdsnn", "multilevel"),
+    )
     record = run_benchmark(cfg)
     labels = {row["env_id"]: row["network"] for row in record["aggregate"]}
     assert labels == {"SPARQExit-MLP-v0": "qdsnn", "SPARQExit-MLP-v0[multilevel]": "multilevel"}
@@ -61,4 +69,96 @@ def test_benchmark_ranks_policies_on_each_network(tmp_path):
         traces = TraceSet.load(trace_dir("mlp", network), "test")
         assert accuracy == pytest.approx(float(traces.accuracy_per_exit()[-1]))
     assert json.loads((tmp_path / "b" / "results.json").read_text())["meta"]["config"]["networks"] == [
-        "qdsnn", "multilevel"]
+        "qdsnn",
+        "multilevel",
+    ]
+
+
+def test_benchmark_ranks_a_depth_time_id_with_its_references_fronts_and_anchors(tmp_path):
+    """The depth x time family in the benchmark: its references, its anchors stated, its fronts."""
+    import json
+
+    from agents.benchmark.run import BenchmarkConfig, run_benchmark
+    from agents.references.registry import REFERENCE_NAMES
+
+    env_id = "SPARQDepthTime-MLP-v0"
+    cfg = BenchmarkConfig(
+        out=str(tmp_path / "b"),
+        envs=(env_id,),
+        seeds=(0,),
+        agents=("q-learning",),
+        traces="synthetic",
+        optimum_seconds=0,
+        plots=True,
+        progress=False,
+        bootstrap_reps=10,
+    )
+    record = run_benchmark(cfg)
+    policies = {row["policy"] for row in record["aggregate"]}
+    assert policies == {*REFERENCE_NAMES["depth_time"], "q-learning"}
+    board = (tmp_path / "b" / "leaderboard.md").read_text()
+    anchors = record["meta"]["anchors"][env_id]
+    assert (
+        f"always-final {anchors['always_final']:.4f}, exact-optimum {anchors['exact_optimum']:.4f}" in board
+    )
+    assert "best known table is kt-thresholds'" in anchors["exact_optimum_status"]
+    rows = {row["policy"]: row for row in record["aggregate"]}
+    assert (
+        rows["always-final"]["normalized_score"] == 0.0 and rows["exact-optimum"]["normalized_score"] == 1.0
+    )
+    assert rows["always-final"]["mean_timesteps"] == 4.0  # WAIT to T, then the final head
+    fronts = json.loads((tmp_path / "b" / "results.json").read_text())["fronts"][env_id]
+    assert set(fronts) == {"depth-only", "time-only"}
+    for front in fronts.values():  # cheaper -> less accurate along each front
+        ops = [p["mean_total_ops"] for p in front]
+        assert ops == sorted(ops) and [p["accuracy"] for p in front] == sorted(p["accuracy"] for p in front)
+    assert (tmp_path / "b" / "accuracy_cost.png").stat().st_size > 0
+
+
+def test_parallel_runs_give_the_serial_rows(tmp_path):
+    from agents.benchmark.run import BenchmarkConfig, run_benchmark
+
+    def rows(jobs):
+        cfg = BenchmarkConfig(
+            out=str(tmp_path / f"j{jobs}"),
+            envs=("SPARQExit-LeNet-v0",),
+            seeds=(0, 1),
+            agents=("q-learning",),
+            baselines=("random", "static-threshold"),
+            traces="synthetic",
+            plots=False,
+            progress=False,
+            bootstrap_reps=10,
+            jobs=jobs,
+        )
+        keep = ("policy", "seed", "mean_return", "accuracy", "exit_distribution")
+        return [{k: r[k] for k in keep} for r in run_benchmark(cfg)["runs"]]
+
+    assert rows(1) == rows(2)
+
+
+def test_a_zip_that_records_no_environment_is_refused_before_any_run(tmp_path):
+    import pytest
+    from stable_baselines3 import PPO
+
+    import sparq_gym  # noqa: F401
+    from agents.benchmark.run import BenchmarkConfig, run_benchmark
+    from agents.common import EnvConfig
+    from sparq_gym.errors import ConfigError
+
+    env = EnvConfig("SPARQExit-LeNet-v0", traces="synthetic").make_env("train")
+    archive = tmp_path / "bare.zip"
+    PPO("MlpPolicy", env, n_steps=16, batch_size=16, device="cpu").save(archive)
+    cfg = BenchmarkConfig(
+        out=str(tmp_path / "b"),
+        envs=("SPARQExit-LeNet-v0",),
+        seeds=(0,),
+        agents=(),
+        extra_policies=(str(archive),),
+        traces="synthetic",
+        plots=False,
+        progress=False,
+    )
+    with pytest.raises(ConfigError, match="the zip records no environment"):
+        run_benchmark(cfg)
+    assert not (tmp_path / "b").exists()

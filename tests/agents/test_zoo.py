@@ -33,9 +33,25 @@ def _untrained(algo: str, path, **env_kwargs):
 
 def test_rl_zoo_trains_from_the_hyperparameter_file_and_sparq_ranks_its_zip(tmp_path, monkeypatch, capsys):
     rl_zoo_train = pytest.importorskip("rl_zoo3.train")
-    argv = ["train", "--algo", "dqn", "--env", ENV_ID, "--gym-packages", "sparq_gym",
-            "-conf", str(sb3.hyperparams_file("dqn")), "-n", "300", "-f", str(tmp_path), "--seed", "0",
-            "--env-kwargs", "alpha:0.5"]
+    argv = [
+        "train",
+        "--algo",
+        "dqn",
+        "--env",
+        ENV_ID,
+        "--gym-packages",
+        "sparq_gym",
+        "-conf",
+        str(sb3.hyperparams_file("dqn")),
+        "-n",
+        "300",
+        "-f",
+        str(tmp_path),
+        "--seed",
+        "0",
+        "--env-kwargs",
+        "alpha:0.5",
+    ]
     monkeypatch.setattr(sys, "argv", argv)
     rl_zoo_train.train()
     run = tmp_path / "dqn" / f"{ENV_ID}_1"
@@ -65,8 +81,17 @@ def test_sparq_train_reads_the_same_file(lenet_config):
     hyper = sb3.load_hyperparams(ENV_ID, "dqn")
     result = sb3.train(sb3.Args(algo="dqn", traces="synthetic", n_timesteps=200))
     model = result.policy.model
-    for key in ("batch_size", "buffer_size", "learning_starts", "gamma", "target_update_interval",
-                "exploration_final_eps", "exploration_fraction", "gradient_steps", "learning_rate"):
+    for key in (
+        "batch_size",
+        "buffer_size",
+        "learning_starts",
+        "gamma",
+        "target_update_interval",
+        "exploration_final_eps",
+        "exploration_fraction",
+        "gradient_steps",
+        "learning_rate",
+    ):
         assert getattr(model, key) == hyper[key], key
     assert model.train_freq.frequency == hyper["train_freq"]
     assert model.policy.net_arch == hyper["policy_kwargs"]["net_arch"]
@@ -99,8 +124,25 @@ def test_observation_space_mismatch_is_a_clear_error(tmp_path):
 
 def test_sparq_train_zip_uses_its_policy_json(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train", "dqn", "--env", ENV_ID, "--traces", "synthetic", "--timesteps", "200",
-                 "--n-bins", "5", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "dqn",
+                "--env",
+                ENV_ID,
+                "--traces",
+                "synthetic",
+                "--timesteps",
+                "200",
+                "--n-bins",
+                "5",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["evaluate", "--policy", str(out / "model.zip"), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -114,8 +156,15 @@ def test_benchmark_ranks_a_zip_on_its_recorded_environment_only(tmp_path):
     (tmp_path / "SPARQExit-MLP-v0").mkdir()
     (tmp_path / "SPARQExit-MLP-v0" / "args.yml").write_text("env: SPARQExit-MLP-v0\nenv_kwargs: null\n")
     cfg = BenchmarkConfig(
-        out=str(tmp_path / "bench"), envs=("SPARQExit-MLP-v0", ENV_ID), seeds=(0,), agents=(),
-        extra_policies=(str(archive),), traces="synthetic", plots=False, progress=False, bootstrap_reps=50,
+        out=str(tmp_path / "bench"),
+        envs=("SPARQExit-MLP-v0", ENV_ID),
+        seeds=(0,),
+        agents=(),
+        extra_policies=(str(archive),),
+        traces="synthetic",
+        plots=False,
+        progress=False,
+        bootstrap_reps=50,
     )
     record = run_benchmark(cfg)
     rows = [r for r in record["aggregate"] if r["policy"] == str(archive)]
@@ -136,10 +185,29 @@ def test_rl_zoo_trains_maskable_ppo_on_a_depth_time_id_from_its_file(tmp_path, m
 
     if not (time_trace_dir("lenet") / "train.npz").exists():
         pytest.skip("no shipped depth x time traces for LeNet")
-    argv = ["--algo", "ppo_mask", "--env", env_id, "--gym-packages", "sparq_gym",
-            "-conf", str(sb3.HYPERPARAMS_DIR / "ppo_mask.yml"), "-n", "256", "-f", str(tmp_path),
-            "--seed", "0", "--eval-freq", "128", "--eval-episodes", "5", "--hyperparams", "n_steps:16",
-            "batch_size:32"]
+    argv = [
+        "--algo",
+        "ppo_mask",
+        "--env",
+        env_id,
+        "--gym-packages",
+        "sparq_gym",
+        "-conf",
+        str(sb3.HYPERPARAMS_DIR / "ppo_mask.yml"),
+        "-n",
+        "256",
+        "-f",
+        str(tmp_path),
+        "--seed",
+        "0",
+        "--eval-freq",
+        "128",
+        "--eval-episodes",
+        "5",
+        "--hyperparams",
+        "n_steps:16",
+        "batch_size:32",
+    ]
     monkeypatch.setattr(sys, "argv", ["rl_zoo", *argv])
     rl_zoo.main()
     run = tmp_path / "ppo_mask" / f"{env_id}_1"
@@ -155,3 +223,47 @@ def test_rl_zoo_trains_maskable_ppo_on_a_depth_time_id_from_its_file(tmp_path, m
     result = json.loads(capsys.readouterr().out)
     assert result["env_id"] == env_id and result["n_samples"] == 10_000
     assert result["invalid_actions"] == 0  # MaskablePPO acted within the masks
+
+
+def test_a_vecnormalize_zip_is_evaluated_with_its_statistics(tmp_path, capsys):
+    """A PPO trained under VecNormalize, its statistics saved beside the zip as RL Zoo saves them:
+    ``sparq evaluate`` equals a hand loop that normalizes every observation with them."""
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    import sparq_gym  # noqa: F401
+
+    config = EnvConfig(ENV_ID, traces="synthetic")
+    venv = VecNormalize(DummyVecEnv([lambda: config.make_env("train", "box")]), norm_reward=False)
+    model = PPO("MlpPolicy", venv, n_steps=64, batch_size=64, seed=0, device="cpu").learn(256)
+    run = tmp_path / "run"
+    (run / ENV_ID).mkdir(parents=True)
+    model.save(run / f"{ENV_ID}.zip")
+    venv.save(run / ENV_ID / "vecnormalize.pkl")
+    stats = VecNormalize.load(
+        str(run / ENV_ID / "vecnormalize.pkl"), DummyVecEnv([lambda: config.make_env("test", "box")])
+    )
+    env = config.make_env("test", "box")
+    returns = []
+    for i in range(env.unwrapped.tables.n_samples):
+        obs, _ = env.reset(options={"sample_index": i})
+        while True:
+            action, _ = model.predict(stats.normalize_obs(obs), deterministic=True)
+            obs, reward, terminated, _, _ = env.step(int(action))
+            if terminated:
+                returns.append(reward)
+                break
+    argv = [
+        "evaluate",
+        "--env",
+        ENV_ID,
+        "--traces",
+        "synthetic",
+        "--policy",
+        str(run / f"{ENV_ID}.zip"),
+        "--json",
+    ]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["mean_return"] == np.mean(returns)
+    assert "VecNormalize" in load_zip_policy(run / f"{ENV_ID}.zip", config).name
