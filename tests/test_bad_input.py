@@ -372,13 +372,22 @@ def test_keyboard_interrupt_is_one_line_and_130(tmp_path, capsys, monkeypatch):
     assert err.strip().splitlines() == ["sparq: interrupted (the previous output, if any, is left as it was)"]
 
 
+def _default_sigint() -> None:
+    """In the child before exec: SIGINT back to its default disposition."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_sigint_in_a_real_process(tmp_path):
     code = ("import time\nfrom sparq_gym.cli.main import main\nimport agents.learners.q_learning as q\n"
             "q.train = lambda *a, **k: (print('started', flush=True), time.sleep(60))\n"
             f"raise SystemExit(main(['train', 'q-learning', '--traces', 'synthetic', '--env', '{MLP}', "
             f"'--out', {str(tmp_path / 'run')!r}]))\n")
+    # A shell starts a background job (`cmd &`, as CI harnesses may run the suite) with SIGINT
+    # ignored, and an ignored signal stays ignored across fork and exec: Python then installs no
+    # KeyboardInterrupt handler and the child never sees the interrupt (the test hung for its 60 s).
+    # The child gets the default disposition, as a terminal gives it, whatever this process has.
     process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+                               text=True, preexec_fn=_default_sigint)
     assert process.stdout is not None and process.stdout.readline().strip() == "started"
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
