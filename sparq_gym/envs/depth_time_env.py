@@ -151,8 +151,8 @@ class SPARQDepthTimeEnv(TraceReplayEnv):
     steps, so there is no truncation.
 
     ## Information
-    Every ``reset`` and step returns ``action_mask`` (bool array of 3; at the end,
-    the mask of the decision point where EXIT was taken); every step returns
+    Every ``reset`` and step returns ``action_mask`` (bool array of 3; at the end, the
+    mask of the decision point where EXIT was taken); every step returns
     ``invalid_action`` (True when the action was masked and taken as EXIT). ``reset`` adds
     ``sample_index``; the last step adds ``sample_index``, ``label``, ``exit``
     (head k), ``timesteps`` (t), ``prediction``, ``correct``, ``confidence``,
@@ -235,7 +235,7 @@ class SPARQDepthTimeEnv(TraceReplayEnv):
         flat = t.observation.reshape(t.n_samples * self._n_states, *t.observation.shape[2:])
         self._obs_list: list[Any] = flat.tolist() if obs_type == "discrete" else list(flat)
         self._copy_obs = obs_type != "discrete"
-        self._masks = [row for row in t.valid]
+        self._masks = [row.copy() for row in t.valid]
         self._position = -1  # sample * S + state; -1 when no episode runs
         self._mask_position = -1  # where action_masks() reads: the current or the last decision point
 
@@ -267,7 +267,7 @@ class SPARQDepthTimeEnv(TraceReplayEnv):
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         """Apply CONTINUE (0), EXIT (1) or WAIT (2) at the current decision point."""
-        act = _coerce_action(action)
+        act = action if type(action) is int and 0 <= action <= 2 else _coerce_action(action)
         position = self._position
         if position < 0:
             raise ResetNeeded("call reset() before step(): the episode has ended or never started")
@@ -282,13 +282,8 @@ class SPARQDepthTimeEnv(TraceReplayEnv):
         next_state, reward, terminated = exit_step(self._steps, 3 * position, act)  # masked: EXIT's row
         if not terminated:
             self._position = self._mask_position = position = next_state // 3
-            return (
-                self._obs(position),
-                0.0,
-                False,
-                False,
-                {"action_mask": self._masks[position % self._n_states].copy(), "invalid_action": False},
-            )
+            info = {"action_mask": self._masks[position % self._n_states].copy(), "invalid_action": False}
+            return self._obs(position), 0.0, False, False, info
         self._position = -1
         # Built when first read (a fresh dict each episode: the caller may keep or modify it).
         self._last_info = info = LazyInfo(

@@ -60,18 +60,16 @@ class SPARQDepthTimeVectorEnv(TraceReplayVectorEnv):
         """Single spaces, step tables, observations and slot state (``__init__``)."""
         t = self.tables
         self._n_states = t.n_states
-        observations = t.observation.reshape(t.n_samples * t.n_states, *t.observation.shape[2:])
-        self._setup_slots(depth_time_step_tables(t), observations, 3 * t.n_states)
+        per_position = t.observation.reshape(t.n_samples * t.n_states, *t.observation.shape[2:])
+        # One observation per state 3 p + a (each listed three times), so a step gathers by state.
+        self._setup_slots(depth_time_step_tables(t), per_position.repeat(3, axis=0), 3 * t.n_states)
         self.n_exits, self.n_timesteps = t.n_exits, t.n_timesteps
         self.single_action_space = spaces.Discrete(3)
         self.single_observation_space = depth_time_observation_space(
             self.settings.obs_type, t.n_exits, t.n_timesteps, self.settings.n_bins
         )
         self._mask_state = self._state  # where action_masks() reads: a slot's state, or where it ended
-
-    def _observe(self, states: NDArray[np.int64]) -> Any:
-        """Observations are stored per position ``state // 3``."""
-        return self._observations.take(states // 3, axis=0)
+        self._mask_step: tuple[Any, ...] | None = None  # the last step's, until action_masks() reads it
 
     def reset(
         self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None
@@ -81,7 +79,7 @@ class SPARQDepthTimeVectorEnv(TraceReplayVectorEnv):
         ``options={"sample_index": i}`` (one integer, or one per slot) starts the slots on given samples.
         """
         samples = self._reset_slots(check_reset_arguments(seed, options, seed_list=True), options)
-        self._mask_state = self._state
+        self._mask_state, self._mask_step = self._state, None
         all_slots = np.ones(self.num_envs, dtype=np.bool_)
         info = {
             "sample_index": samples.copy(),
@@ -94,6 +92,10 @@ class SPARQDepthTimeVectorEnv(TraceReplayVectorEnv):
     def action_masks(self) -> NDArray[np.bool_]:
         """Valid actions (CONTINUE, EXIT, WAIT) of every slot, (num_envs, 3); a slot whose
         episode has ended (``NEXT_STEP``) has the mask of where it ended."""
+        if self._mask_step is not None:  # computed when first asked for, not at every step
+            state, next_state, terminated, same_step = self._mask_step
+            self._mask_state = next_state if same_step else np.where(terminated, state, next_state)
+            self._mask_step = None
         return self.action_masks_at(self._mask_state)
 
     def action_masks_at(self, state: NDArray[np.int64]) -> NDArray[np.bool_]:
@@ -106,23 +108,24 @@ class SPARQDepthTimeVectorEnv(TraceReplayVectorEnv):
         """Apply one action per slot (0 = CONTINUE, 1 = EXIT, 2 = WAIT)."""
         act = self._checked_actions(actions)
         # Pending slots (NEXT_STEP: about to start a new episode) ignore their action.
-        invalid = ~self._steps.valid.take(self._state + act)
-        if self.invalid_action == "raise" and invalid.any():
-            slot = int(np.flatnonzero(invalid)[0])
-            raise InvalidActionError(
-                f"slot {slot}: action {int(act[slot])} is masked there; read action_masks()"
-            )
+        if self.invalid_action == "raise":
+            invalid = ~self._steps.valid.take(self._state + act)
+            if invalid.any():
+                slot = int(np.flatnonzero(invalid)[0])
+                raise InvalidActionError(
+                    f"slot {slot}: action {int(act[slot])} is masked there; read action_masks()"
+                )
         state, next_state, obs, reward, terminated, ended, final_obs = self._advance(act)
         # An ended slot's mask is the one where it ended (its state: EXIT stays), as in SyncVectorEnv.
-        self._mask_state = np.where(terminated, state, next_state) if final_obs is None else next_state
+        self._mask_step = (state, next_state, terminated, final_obs is not None)
         if self.autoreset_mode is AutoresetMode.NEXT_STEP:
-            # Every step's info has the action masks: built when first read.
+            # Every step's info has the action masks and the invalid actions: built when first read.
             info: dict[str, Any] = LazyInfo(
-                self._next_step_info, state, next_state, act.copy(), terminated.copy(), self._mask_state,
-                self._resetting, invalid,
+                self._next_step_info, state, next_state, act.copy(), terminated.copy(), self._resetting,
             )
             self._resetting = bool(ended.size)
         else:
+            invalid = ~self._steps.valid.take(state + act)
             info = self._same_step_info(state, next_state, act, terminated, ended, final_obs, invalid)
         truncated = np.zeros(self.num_envs, dtype=np.bool_)
         return obs, reward, terminated, truncated, info
@@ -133,9 +136,7 @@ class SPARQDepthTimeVectorEnv(TraceReplayVectorEnv):
         next_state: NDArray[np.int64],
         act: NDArray[np.int64],
         terminated: NDArray[np.bool_],
-        mask_state: NDArray[np.int64],
         resetting: bool,
-        invalid: NDArray[np.bool_],
     ) -> dict[str, Any]:
         """NEXT_STEP info: the final info of the slots that ended, the reset ``sample_index`` of
         those that were pending, and every slot's action mask, merged as SyncVectorEnv merges them."""
@@ -144,9 +145,10 @@ class SPARQDepthTimeVectorEnv(TraceReplayVectorEnv):
             info = self._final_info(end_cell(self._steps, state, act), terminated)
         if resetting:
             info = self._add_reset_samples(info, state, next_state, terminated)
-        info["action_mask"] = self.action_masks_at(mask_state)
+        info["action_mask"] = self.action_masks_at(np.where(terminated, state, next_state))
         info["_action_mask"] = np.ones(self.num_envs, dtype=np.bool_)
         stepped = state < self._steps.pending  # a pending slot's info is its reset's: no invalid_action
+        invalid = ~self._steps.valid.take(state + act)
         info["invalid_action"], info["_invalid_action"] = invalid & stepped, stepped
         return info
 
@@ -185,11 +187,16 @@ class SPARQDepthTimeVectorEnv(TraceReplayVectorEnv):
         if not self._started:
             raise ResetNeeded("call reset() before step()")
         act = np.asarray(actions)
-        if act.shape != (self.num_envs,) or act.dtype.kind not in "iu" or (act.astype(np.uint64) > 2).any():
+        wrong = act.shape != (self.num_envs,) or act.dtype.kind not in "iu"
+        if not wrong:
+            # int64 read as uint64 (a view: no copy): a negative action wraps to a huge value
+            unsigned = act.view(np.uint64) if act.dtype == np.int64 else act.astype(np.uint64)
+            wrong = bool(unsigned.max(initial=0) > 2)
+        if wrong:
             raise InvalidActionError(
                 f"actions must be {self.num_envs} integers in {{0, 1, 2}}, got {actions!r}"
             )
-        return act.astype(np.int64)
+        return act if act.dtype == np.int64 else act.astype(np.int64)
 
     def _final_info(self, cell: NDArray[np.int64], ended: NDArray[np.bool_]) -> dict[str, Any]:
         """Final info of the slots that ended (zeros elsewhere), merged as ``SyncVectorEnv`` merges it."""
