@@ -374,7 +374,7 @@ def _read_traces(env_id: str, source: str, directory: str | None, network: str, 
     """Read (or, for ``source="synthetic"``, make) the traces of ``split`` in the id's family."""
     family, backbone, _ = family_of(env_id)
     if source == "trace_dir":
-        return family.load_traces(None, trace_dir_path=str(directory), split=split)
+        return family.load_traces(backbone, trace_dir_path=str(directory), network=network, split=split)
     if source == "pretrained":
         path = family.shipped_dir(str(backbone), network)
         if not (path / "manifest.json").is_file():

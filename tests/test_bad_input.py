@@ -442,3 +442,44 @@ def test_every_error_type_is_a_sparq_error():
 
     for name in errors.__all__:
         assert issubclass(getattr(errors, name), SparqError) and issubclass(getattr(errors, name), ValueError)
+
+
+# ---- a name that says one thing while another runs (issue 25, class 1) ------------------------
+
+
+def _shipped(folder: str) -> str:
+    from sparq_gym.paths import pretrained_root
+
+    path = pretrained_root() / folder
+    if not (path / "manifest.json").exists():
+        pytest.skip(f"no shipped {folder}")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("env_id", "folder", "held"),
+    [("SPARQExit-MLP-v0", "lenet/qdsnn", "lenet"), ("SPARQDepthTime-MLP-v0", "lenet/qdsnn_time", "lenet")],
+)
+def test_a_backbone_id_refuses_another_backbones_trace_folder(env_id, folder, held):
+    import gymnasium as gym
+
+    with pytest.raises(SettingsError) as err:
+        gym.make(env_id, trace_dir=_shipped(folder))
+    assert f"holds traces of backbone '{held}' (network 'qdsnn'), but this id replays 'mlp'" in str(err.value)
+    assert "SPARQExit-LeNet-v0" in str(err.value)
+
+
+def test_network_that_contradicts_the_trace_folder_is_refused():
+    import gymnasium as gym
+
+    with pytest.raises(SettingsError, match="holds traces of network 'qdsnn', but network='spquant' was asked"):
+        gym.make("SPARQExit-v0", trace_dir=_shipped("mlp/qdsnn"), network="spquant")
+
+
+def test_train_refuses_another_backbones_folder_before_saving(tmp_path, capsys):
+    argv = ["train", "q-learning", "--env", MLP, "--trace-dir", _shipped("lenet/qdsnn"), "--episodes", "10",
+            "--out", str(tmp_path / "run")]
+    status, err = run_cli(argv, capsys)
+    assert status == 2
+    assert "holds traces of backbone 'lenet'" in one_error_line(err, "train")
+    assert not (tmp_path / "run").exists()

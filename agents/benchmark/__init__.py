@@ -1,1 +1,1 @@
-"""benchmark"""
+"""The benchmark: every policy x environment x seed -> leaderboard, fronts, plots, statistics."""

@@ -1,1 +1,1 @@
-"""references"""
+"""Reference policies of every family, by name (:mod:`agents.references.registry`)."""

@@ -105,8 +105,36 @@ def load_family_traces(
     """Resolve the traces a family's environment replays: the in-memory ``traces`` (its own
     split), else ``trace_dir_path``, else the shipped ones (``shipped_of(backbone, network,
     split)``); ``split=None`` means ``"train"`` for the last two (:func:`load_traces`)."""
-    return load_traces(container, name, traces=traces, trace_dir_path=trace_dir_path, split=split,
-                       shipped=partial(shipped_of, backbone, network))
+    loaded = load_traces(container, name, traces=traces, trace_dir_path=trace_dir_path, split=split,
+                         shipped=partial(shipped_of, backbone, network))
+    if traces is not None or trace_dir_path is not None:
+        where = f"trace_dir {str(trace_dir_path)!r}" if trace_dir_path is not None else "the traces given"
+        check_trace_identity(loaded.meta, backbone, network, where)
+    return loaded
+
+
+def check_trace_identity(meta: Mapping[str, Any], backbone: str | None, network: str, where: str) -> None:
+    """Raise :class:`~sparq_gym.errors.SettingsError` when traces that name their backbone and
+    network (their manifest's ``backbone`` and ``network``) contradict the request: a backbone
+    id replaying another backbone's traces, or ``network`` saying one variant while another runs.
+    Synthetic traces (``backbone`` ``"synthetic..."``) stand in for any backbone and network."""
+    held_backbone, held_network = str(meta.get("backbone", "")), str(meta.get("network", ""))
+    if held_backbone.startswith("synthetic") or not held_backbone:
+        return
+    if backbone is not None and held_backbone != backbone:
+        from sparq_gym.envs.registration import DEPTH_TIME_TABLE
+
+        ids = [e.env_id for e in (*ENV_TABLE, *DEPTH_TIME_TABLE) if e.backbone == held_backbone]
+        instead = f"its own ids {ids}" if ids else "the generic id (SPARQExit-v0 / SPARQDepthTime-v0)"
+        raise SettingsError(
+            f"{where} holds traces of backbone {held_backbone!r} (network {held_network!r}), but this id "
+            f"replays {backbone!r}: use {instead}"
+        )
+    if held_network in NETWORKS and held_network != network:
+        raise SettingsError(
+            f"{where} holds traces of network {held_network!r}, but network={network!r} was asked for: "
+            f"pass network={held_network!r} (--network {held_network})"
+        )
 
 
 def prepare_tables(

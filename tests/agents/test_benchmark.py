@@ -149,16 +149,8 @@ def test_a_zip_that_records_no_environment_is_refused_before_any_run(tmp_path):
     env = EnvConfig("SPARQExit-LeNet-v0", traces="synthetic").make_env("train")
     archive = tmp_path / "bare.zip"
     PPO("MlpPolicy", env, n_steps=16, batch_size=16, device="cpu").save(archive)
-    cfg = BenchmarkConfig(
-        out=str(tmp_path / "b"),
-        envs=("SPARQExit-LeNet-v0",),
-        seeds=(0,),
-        agents=(),
-        extra_policies=(str(archive),),
-        traces="synthetic",
-        plots=False,
-        progress=False,
-    )
+    given = {"envs": ("SPARQExit-LeNet-v0",), "seeds": (0,), "agents": (), "traces": "synthetic"}
+    cfg = BenchmarkConfig(out=str(tmp_path / "b"), extra_policies=(str(archive),), plots=False, **given)
     with pytest.raises(ConfigError, match="the zip records no environment"):
         run_benchmark(cfg)
     assert not (tmp_path / "b").exists()
