@@ -23,7 +23,7 @@ from typing import Any
 from agents.benchmark.bench_q_learning import add_arguments as add_bench_q_learning_arguments
 from agents.common import TRACE_SOURCES, add_env_arguments, env_config_from_arguments
 from agents.integrations.ray_runner import add_ray_argument
-from sparq_gym.checks import check_file, check_integer
+from sparq_gym.checks import check_file, check_integer, check_writable_folder
 from sparq_gym.errors import ConfigError
 from sparq_gym.io import check_output_dir, check_output_file
 
@@ -187,6 +187,8 @@ def _check_agent_flags(args: argparse.Namespace) -> None:
 def _run_train(args: argparse.Namespace) -> int:
     _check_agent_flags(args)
     check_output_dir(args.out)  # before the work starts
+    if args.tensorboard is not None:
+        check_writable_folder("--tensorboard", args.tensorboard)
     config = env_config_from_arguments(args)
     if args.agent == "q-learning":
         from agents.learners import q_learning

@@ -17,7 +17,10 @@ import numpy as np
 
 from sparq_gym.errors import ConfigError, SparqError
 
-__all__ = ["check_choice", "check_file", "check_integer", "check_number", "is_integer", "is_number"]
+__all__ = [
+    "check_choice", "check_file", "check_integer", "check_number", "check_writable_folder", "is_integer",
+    "is_number",
+]
 
 
 def is_number(value: Any) -> bool:
@@ -95,4 +98,21 @@ def check_file(name: str, path: Any, *, error: type[SparqError] = ConfigError) -
     if not os.path.isfile(path):
         what = "is a folder" if os.path.isdir(path) else "does not exist"
         raise error(f"{name} {path}: {what}; expected a file")
+    return path
+
+
+def check_writable_folder(name: str, path: Any, *, error: type[SparqError] = ConfigError) -> str:
+    """``path`` when it is a folder this process may write into, or one it may create (its nearest
+    existing parent writable); else raise ``error`` naming ``name`` and what ``path`` is."""
+    import os
+
+    if not isinstance(path, str) or not path.strip():
+        raise error(f"{name} must name a folder, got {path!r}")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise error(f"{name} {path}: is a file; expected a folder")
+    existing = path
+    while not os.path.exists(existing):
+        existing = os.path.dirname(os.path.abspath(existing))
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise error(f"{name} {path}: {existing} is not writable")
     return path

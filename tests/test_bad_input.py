@@ -472,7 +472,8 @@ def test_a_backbone_id_refuses_another_backbones_trace_folder(env_id, folder, he
 def test_network_that_contradicts_the_trace_folder_is_refused():
     import gymnasium as gym
 
-    with pytest.raises(SettingsError, match="holds traces of network 'qdsnn', but network='spquant' was asked"):
+    expected = "holds traces of network 'qdsnn', but network='spquant' was asked"
+    with pytest.raises(SettingsError, match=expected):
         gym.make("SPARQExit-v0", trace_dir=_shipped("mlp/qdsnn"), network="spquant")
 
 
@@ -482,4 +483,51 @@ def test_train_refuses_another_backbones_folder_before_saving(tmp_path, capsys):
     status, err = run_cli(argv, capsys)
     assert status == 2
     assert "holds traces of backbone 'lenet'" in one_error_line(err, "train")
+    assert not (tmp_path / "run").exists()
+
+
+# ---- options that are not read (issue 25, class 2) ---------------------------------------------
+
+
+@pytest.mark.parametrize("env_id", ["SPARQExit-MLP-v0", "SPARQDepthTime-MLP-v0"])
+def test_a_misspelt_reset_option_is_refused(env_id):
+    import gymnasium as gym
+
+    env = gym.make(env_id)
+    with pytest.raises(SettingsError, match=r"options has unknown keys \['sample_idx'\]; the only option is"):
+        env.reset(options={"sample_idx": 3})
+    vector = gym.make_vec(env_id, num_envs=2, vectorization_mode="vector_entry_point")
+    with pytest.raises(SettingsError, match="unknown keys"):
+        vector.reset(options={"sample_idx": 3})
+
+
+@pytest.mark.parametrize("options", ["x", "sample_index", 3])
+def test_depth_time_single_env_checks_its_options(options):
+    import gymnasium as gym
+
+    env = gym.make("SPARQDepthTime-MLP-v0")
+    with pytest.raises(SettingsError, match="options must be None or a dict such as"):
+        env.reset(options=options)
+
+
+@pytest.mark.parametrize("env_id", ["SPARQExit-MLP-v0", "SPARQDepthTime-MLP-v0"])
+def test_render_without_a_render_mode_warns_as_gymnasium_does(env_id):
+    import gymnasium as gym
+
+    env = gym.make(env_id)
+    env.reset(seed=0)
+    with pytest.warns(UserWarning, match="You are calling render method without specifying any render mode"):
+        assert env.render() is None
+
+
+@pytest.mark.parametrize(("value", "expected"), [("", "--tensorboard must name a folder, got ''"),
+                                                  ("FILE", "is a file; expected a folder")])
+def test_tensorboard_flag_is_checked_before_training(tmp_path, capsys, value, expected):
+    if value == "FILE":
+        value = str(tmp_path / "file")
+        (tmp_path / "file").write_text("x")
+    argv = ["train", "q-learning", "--env", MLP, "--traces", "synthetic", "--episodes", "10",
+            "--out", str(tmp_path / "run"), "--tensorboard", value]
+    status, err = run_cli(argv, capsys)
+    assert status == 2 and expected in one_error_line(err, "train")
     assert not (tmp_path / "run").exists()

@@ -181,6 +181,16 @@ def missing_traces_message(
     )
 
 
+def warn_no_render_mode(env: gym.Env[Any, Any]) -> None:
+    """Gymnasium's warning for ``render()`` on an environment made without a ``render_mode``."""
+    spec = getattr(env, "spec", None)
+    name = spec.id if spec is not None else type(env).__name__
+    gym.logger.warn(
+        "You are calling render method without specifying any render mode. You can specify the render_mode "
+        f'at initialization, e.g. gym.make("{name}", render_mode="{env.metadata["render_modes"][0]}")'
+    )
+
+
 def check_render_mode(render_mode: str | None, metadata: Mapping[str, Any]) -> None:
     """Raise ``ValueError`` unless ``render_mode`` is None or one of ``metadata["render_modes"]``."""
     if render_mode is not None and render_mode not in metadata["render_modes"]:

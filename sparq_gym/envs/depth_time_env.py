@@ -10,7 +10,13 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 
-from sparq_gym.envs.common import TraceReplayEnv, load_family_traces, prepare_tables, shipped_traces
+from sparq_gym.envs.common import (
+    TraceReplayEnv,
+    load_family_traces,
+    prepare_tables,
+    shipped_traces,
+    warn_no_render_mode,
+)
 from sparq_gym.envs.core import end_cell, exit_step
 from sparq_gym.envs.depth_time_core import (
     DepthTimeAction,
@@ -22,7 +28,7 @@ from sparq_gym.envs.depth_time_core import (
 from sparq_gym.envs.exit_env import InvalidActionError
 from sparq_gym.envs.info import LazyInfo
 from sparq_gym.envs.registration import DEPTH_TIME_TABLE
-from sparq_gym.envs.settings import OBS_TYPES, SettingsError
+from sparq_gym.envs.settings import OBS_TYPES, SettingsError, check_reset_arguments
 from sparq_gym.paths import pretrained_root
 from sparq_gym.traces.timeset import TimeTraceSet
 
@@ -243,6 +249,7 @@ class SPARQDepthTimeEnv(TraceReplayEnv):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
         """Start an episode at (head 0, 1 timestep) on a random image, or ``options["sample_index"]``."""
+        seed = check_reset_arguments(seed, options)
         if seed is not None:
             super().reset(seed=seed)
             self._draws = iter(())
@@ -293,7 +300,8 @@ class SPARQDepthTimeEnv(TraceReplayEnv):
 
     def render(self) -> str | None:
         """``"ansi"``: a one-line description of where the episode stands."""
-        if self.render_mode != "ansi":
+        if self.render_mode is None:
+            warn_no_render_mode(self)
             return None
         if self._position < 0:
             i = self._last_info

@@ -10,7 +10,13 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.error import InvalidAction, ResetNeeded
 
-from sparq_gym.envs.common import TraceReplayEnv, load_family_traces, prepare_tables, shipped_traces
+from sparq_gym.envs.common import (
+    TraceReplayEnv,
+    load_family_traces,
+    prepare_tables,
+    shipped_traces,
+    warn_no_render_mode,
+)
 from sparq_gym.envs.core import Action, build_exit_tables, draw_sample_block, end_cell, exit_step, step_tables
 from sparq_gym.envs.info import LazyInfo
 from sparq_gym.envs.registration import ENV_TABLE
@@ -329,6 +335,7 @@ class SPARQExitEnv(TraceReplayEnv):
     def render(self) -> str | np.ndarray[Any, np.dtype[np.uint8]] | None:
         """``"ansi"``: one text line per decision; ``"rgb_array"``: a frame (:mod:`sparq_gym.envs.render`)."""
         if self.render_mode is None:
+            warn_no_render_mode(self)
             return None
         from sparq_gym.envs.render import RenderView, render_ansi, render_rgb
 

@@ -24,6 +24,7 @@ from sparq_gym.paths import DEFAULT_NETWORK, NETWORKS
 __all__ = [
     "MAX_BINS",
     "OBS_TYPES",
+    "RESET_OPTIONS",
     "ExitSettings",
     "ObsType",
     "SettingsError",
@@ -34,6 +35,9 @@ __all__ = [
 
 ObsType = Literal["multidiscrete", "discrete", "box"]
 OBS_TYPES: tuple[str, ...] = ("multidiscrete", "discrete", "box")
+
+RESET_OPTIONS: tuple[str, ...] = ("sample_index",)
+"""The keys ``reset(options=...)`` reads; any other is an error, never silently ignored."""
 
 MAX_BINS = 1000
 """Largest ``n_bins`` accepted: finer bins than 1/1000 of confidence resolve nothing that
@@ -52,6 +56,9 @@ def check_reset_arguments(seed: Any, options: Any, *, seed_list: bool = False) -
         raise SettingsError(
             f"options must be None or a dict such as {{'sample_index': 3}}, got {options!r}"
         )
+    unknown = sorted(str(key) for key in (options or {}) if key not in RESET_OPTIONS)
+    if unknown:
+        raise SettingsError(f"options has unknown keys {unknown}; the only option is 'sample_index'")
     if seed_list and isinstance(seed, (list, tuple, np.ndarray)):
         return [None if one is None else check_integer(f"seed[{i}]", one, 0, error=SettingsError)
                 for i, one in enumerate(seed)]
