@@ -58,6 +58,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     train.add_argument("--threads", type=int, default=1, help="torch threads for DQN/PPO/MaskablePPO")
     train.add_argument(
+        "--hyperparams", default=None, metavar="YML",
+        help="DQN/PPO/MaskablePPO: an RL Zoo hyperparameter file (default agents/hyperparams/<algo>.yml)",
+    )
+    train.add_argument(
         "--tensorboard", default=None, metavar="DIR", help="write TensorBoard logs to DIR/<agent>_<n>"
     )
     train.add_argument("--json", action="store_true", help="print a JSON summary")
@@ -161,7 +165,7 @@ def _register_benchmark(subparsers: argparse._SubParsersAction[argparse.Argument
 
 _AGENT_ONLY_FLAGS: dict[str, tuple[str, ...]] = {
     "q-learning": ("gamma", "episodes", "early_stopping_on"),
-    "sb3": ("timesteps", "obs_type"),
+    "sb3": ("timesteps", "obs_type", "hyperparams"),
 }
 """Flags of ``sparq train`` that only one kind of agent reads (given to another, an error)."""
 
@@ -189,6 +193,11 @@ def _run_train(args: argparse.Namespace) -> int:
     check_output_dir(args.out)  # before the work starts
     if args.tensorboard is not None:
         check_writable_folder("--tensorboard", args.tensorboard)
+    if args.agent != "q-learning":  # the hyperparameter file, read and checked before the work
+        from agents.learners.sb3 import load_hyperparams
+
+        given = check_file("--hyperparams", args.hyperparams) if args.hyperparams else None
+        load_hyperparams(args.env or "", args.agent, given)
     config = env_config_from_arguments(args)
     if args.agent == "q-learning":
         from agents.learners import q_learning
@@ -217,6 +226,7 @@ def _run_train(args: argparse.Namespace) -> int:
             n_timesteps=args.timesteps,
             obs_type=args.obs_type,
             tensorboard=args.tensorboard,
+            hyperparams_file=args.hyperparams,
         )
         result_sb3 = sb3.train(sb3_args, config)
         record, text = sb3.summary_record(result_sb3), sb3.summary(result_sb3)

@@ -41,6 +41,7 @@ from agents.policy import (
     verified_file,
 )
 from agents.references.registry import REFERENCE_NAMES, is_reference, make_reference
+from sparq_gym.errors import PolicyError
 
 __all__ = ["load_policy", "load_saved_policy", "saved_env_record"]
 
@@ -111,8 +112,11 @@ def _load_from_file(path: Path, name: str | None) -> Policy:
     sys.meta_path.append(finder)
     try:
         spec.loader.exec_module(module)
-    except BaseException:
+    except SyntaxError as err:
         sys.modules.pop(module_name, None)  # leave nothing half-imported behind
+        raise PolicyError(f"{path}:{err.lineno}: SyntaxError: {err.msg}") from err
+    except BaseException:
+        sys.modules.pop(module_name, None)
         raise
     finally:
         sys.meta_path.remove(finder)
@@ -155,6 +159,9 @@ def load_policy(spec: str, config: EnvConfig, *, seed: int = 0, vecnormalize: st
         return load_zip_policy(path, config, vecnormalize)
     if is_reference(spec):
         return make_reference(spec, config, seed=seed)
+    if spec.endswith((".zip", ".py")) and not path.exists():
+        what = "a model .zip" if spec.endswith(".zip") else "a policy file"
+        raise PolicyError(f"{spec}: no such file ({what} was named)")
     file_part, _, name = spec.partition(":") if not spec.endswith(".py") else (spec, "", "")
     if file_part.endswith(".py"):
         return _load_from_file(Path(file_part), name or None)

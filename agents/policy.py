@@ -214,7 +214,13 @@ class TablePolicy:
 def as_policy(obj: Any, name: str | None = None) -> Policy:
     """Turn a policy object, a policy class or a plain function into a policy object."""
     if inspect.isclass(obj):
-        obj = obj()
+        try:
+            obj = obj()
+        except TypeError as err:
+            raise PolicyError(
+                f"{name or obj.__name__}: the class cannot be made without arguments ({err}); give its "
+                "constructor defaults, or name an instance or a function instead"
+            ) from err
     if isinstance(obj, ExitPolicy | PlaceChooser):
         return obj
     if callable(obj):

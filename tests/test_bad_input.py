@@ -531,3 +531,118 @@ def test_tensorboard_flag_is_checked_before_training(tmp_path, capsys, value, ex
     status, err = run_cli(argv, capsys)
     assert status == 2 and expected in one_error_line(err, "train")
     assert not (tmp_path / "run").exists()
+
+
+# ---- hyperparameter files, policy files (issue 25, classes 3 and 5) ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("default: {n_timesteps: 10\n", "not valid YAML"),
+        ("- 1\n- 2\n", "expected RL Zoo's format, a mapping of environment id -> hyperparameters, got list"),
+        ("", "got an empty file"),
+        ("default: {n_timesteps: 100, learning_rat: 0.1}\n", "'learning_rat' is not an argument of ppo "
+                                                            "(did you mean 'learning_rate'?)"),
+        ("default: {learning_rate: 0.1}\n", "lacks n_timesteps (the training budget, RL Zoo's key)"),
+        ("default: {n_timesteps: 100, batch_size: -5}\n", "batch_size must be an integer >= 1, got -5"),
+        ("default: {n_timesteps: 100, env_kwargs: {n_bins: 0}}\n", "env_kwargs may set obs_type only"),
+    ],
+)
+def test_a_broken_hyperparameter_file_is_one_line_before_any_work(tmp_path, capsys, text, expected):
+    (tmp_path / "h.yml").write_text(text)
+    argv = ["train", "ppo", "--env", MLP, "--traces", "synthetic", "--hyperparams", str(tmp_path / "h.yml"),
+            "--out", str(tmp_path / "run")]
+    status, err = run_cli(argv, capsys)
+    line = one_error_line(err, "train")
+    assert status == 2 and str(tmp_path / "h.yml") in line and expected in line
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_policy_file_with_a_syntax_error_is_one_line(tmp_path, capsys):
+    (tmp_path / "p.py").write_text("def act(obs):\n    return 1 +\n")
+    argv = ["evaluate", "--env", MLP, "--traces", "synthetic", "--policy", str(tmp_path / "p.py")]
+    status, err = run_cli(argv, capsys)
+    assert status == 2 and f"{tmp_path / 'p.py'}:2: SyntaxError" in one_error_line(err, "evaluate")
+
+
+def test_a_policy_class_that_needs_arguments_is_one_line(tmp_path, capsys):
+    (tmp_path / "p.py").write_text("class Policy:\n    def __init__(self, k):\n        self.k = k\n"
+                                   "    def act(self, obs):\n        return 1\n")
+    argv = ["evaluate", "--env", MLP, "--traces", "synthetic", "--policy", str(tmp_path / "p.py")]
+    status, err = run_cli(argv, capsys)
+    line = one_error_line(err, "evaluate")
+    assert status == 2 and "the class cannot be made without arguments" in line
+
+
+# ---- messages a user can act on (issue 25, class 5) --------------------------------------------
+
+
+def test_a_missing_zip_says_no_such_file(tmp_path, capsys):
+    argv = ["evaluate", "--env", MLP, "--traces", "synthetic", "--policy", str(tmp_path / "missing.zip")]
+    status, err = run_cli(argv, capsys)
+    assert status == 2 and f"{tmp_path / 'missing.zip'}: no such file (a model .zip was named)" in err
+
+
+def test_a_zip_holding_only_data_is_not_a_loadable_model(tmp_path, capsys):
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "m.zip", "w") as archive:
+        archive.writestr(
+            "data", '{"policy_class": {"__module__": "stable_baselines3.common.policies"}, "clip_range": 0.2}'
+        )
+    argv = ["evaluate", "--env", MLP, "--traces", "synthetic", "--policy", str(tmp_path / "m.zip")]
+    status, err = run_cli(argv, capsys)
+    assert status == 2 and "not a loadable stable_baselines3:PPO model" in one_error_line(err, "evaluate")
+
+
+@pytest.mark.parametrize(
+    ("env_id", "expected"),
+    [
+        ("SPARQExit-v0", "trace_dir must name a trace folder, got ''"),
+        ("SPARQDepthTime-v0", "trace_dir must name a trace folder, got ''"),
+    ],
+)
+def test_an_empty_trace_dir_is_refused(env_id, expected):
+    import gymnasium as gym
+
+    with pytest.raises(SettingsError, match=expected):
+        gym.make(env_id, trace_dir="")
+
+
+def test_each_family_names_the_other_familys_folder():
+    import gymnasium as gym
+
+    expected = r"holds depth x time traces .* replay them with SPARQDepthTime-v0"
+    with pytest.raises(SettingsError, match=expected):
+        gym.make("SPARQExit-v0", trace_dir=_shipped("mlp/qdsnn_time"))
+    with pytest.raises(SettingsError, match=r"holds v0 traces .* replay them with SPARQExit-v0"):
+        gym.make("SPARQDepthTime-v0", trace_dir=_shipped("mlp/qdsnn"))
+
+
+def test_a_bogus_autoreset_mode_lists_the_modes():
+    import gymnasium as gym
+
+    with pytest.raises(SettingsError, match=r"autoreset_mode must be one of \['NextStep', 'SameStep'\]"):
+        gym.make_vec(
+            MLP,
+            num_envs=2,
+            vectorization_mode="vector_entry_point",
+            autoreset_mode="bogus",
+        )
+
+
+def test_a_network_without_depth_time_traces_names_those_there_are():
+    import gymnasium as gym
+
+    _shipped("mlp/qdsnn_time")
+    with pytest.raises(FileNotFoundError, match=r"the shipped depth-time traces of 'mlp' are for network \["):
+        gym.make("SPARQDepthTime-MLP-v0", network="dynamic_ann")
+
+
+def test_spikes_on_an_ann_says_an_ann_has_no_spikes():
+    import gymnasium as gym
+
+    _shipped("mlp/dynamic_ann")
+    with pytest.raises(ValueError, match="an ANN has no spikes"):
+        gym.make(MLP, network="dynamic_ann", cost="spikes")

@@ -25,6 +25,7 @@ import yaml
 
 from agents.common import RECORDED_SETTINGS
 from agents.policy import POLICY_FILE
+from sparq_gym.errors import ConfigError, PolicyError
 from sparq_gym.io import read_json
 
 __all__ = [
@@ -106,9 +107,18 @@ def _ordered_dict(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
 _ZooLoader.add_constructor("tag:yaml.org,2002:python/object/apply:collections.OrderedDict", _ordered_dict)
 
 
-def read_zoo_yaml(path: Path) -> dict[str, Any]:
-    with open(path) as handle:
-        data = yaml.load(handle, Loader=_ZooLoader)
+def read_zoo_yaml(path: Path | str) -> dict[str, Any]:
+    """One of RL Zoo's run files (``args.yml``, ``config.yml``) as a dict; a file that cannot be
+    read, is not YAML or is not a mapping is a :class:`~sparq_gym.errors.ConfigError` naming it."""
+    try:
+        with open(path) as handle:
+            data = yaml.load(handle, Loader=_ZooLoader)
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot be read ({err.strerror or err})") from err
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({getattr(err, 'problem', None) or err})") from err
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected RL Zoo's mapping of settings, got {type(data).__name__}")
     return dict(data or {})
 
 
@@ -199,7 +209,12 @@ def load_zip_policy(spec: str | Path, config: Any, vecnormalize: str | Path | No
 
     path = Path(spec)
     algorithm = zip_algorithm(path)
-    model = _algorithm_class(algorithm).load(path, device="cpu")
+    try:
+        model = _algorithm_class(algorithm).load(path, device="cpu")
+    except ImportError:
+        raise
+    except Exception as err:
+        raise PolicyError(f"{path}: not a loadable {algorithm} model ({type(err).__name__}: {err})") from err
     obs_type = observation_type_of(model.observation_space)
     env = config.make_env("test", obs_type)
     env_space = env.observation_space

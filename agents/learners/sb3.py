@@ -191,15 +191,76 @@ def load_hyperparams(env_id: str, algo: str, path: str | Path | None = None) -> 
     """Hyperparameters of ``algo`` for ``env_id`` from its RL Zoo file (``default`` as fallback).
 
     The entry as RL Zoo reads it: ``n_timesteps``, ``policy``, ``n_envs``,
-    ``env_kwargs`` and the algorithm's constructor arguments.
+    ``env_kwargs`` and the algorithm's constructor arguments, every one checked
+    (:func:`check_hyperparams`): a broken file is a :class:`~sparq_gym.errors.ConfigError`
+    naming it and the key, before any training.
     """
     source = Path(path) if path is not None else hyperparams_file(algo)
-    with open(source) as handle:
-        table = yaml.safe_load(handle)
+    try:
+        with open(source) as handle:
+            table = yaml.safe_load(handle)
+    except OSError as err:
+        raise ConfigError(f"{source}: cannot be read ({err.strerror or err})") from err
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        raise ConfigError(f"{source}: not valid YAML{line} ({getattr(err, 'problem', None) or err})") from err
+    if not isinstance(table, dict):
+        raise ConfigError(
+            f"{source}: expected RL Zoo's format, a mapping of environment id -> hyperparameters, got "
+            f"{'an empty file' if table is None else type(table).__name__}"
+        )
     entry = table.get(env_id, table.get("default"))
     if entry is None:
-        raise KeyError(f"{source}: no {algo!r} hyperparameters for {env_id!r} and no default")
+        raise ConfigError(f"{source}: no {algo!r} hyperparameters for {env_id!r} and no 'default' entry")
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{source}: the entry of {env_id!r} must map names to values, got {entry!r}")
+    check_hyperparams(entry, algo, f"{source} [{env_id if env_id in table else 'default'}]")
     return copy.deepcopy(dict(entry))
+
+
+_COUNTS = ("buffer_size", "batch_size", "n_steps", "n_epochs", "gradient_steps", "target_update_interval")
+_FRACTIONS = (
+    "gamma", "gae_lambda", "exploration_fraction", "exploration_initial_eps", "exploration_final_eps",
+)
+
+
+def check_hyperparams(entry: dict[str, Any], algo: str, where: str) -> None:
+    """Check one RL Zoo entry before any work: RL Zoo's keys, then every constructor argument is
+    one of the algorithm's (a misspelt key is an error, not SB3's traceback) with a sound value
+    (SB3 clamps some, e.g. a negative ``buffer_size``, without a word)."""
+    import inspect
+
+    if "n_timesteps" not in entry:
+        raise ConfigError(f"{where}: lacks n_timesteps (the training budget, RL Zoo's key)")
+    check_integer(f"{where}: n_timesteps", entry["n_timesteps"], 1, MAX_TIMESTEPS)
+    check_integer(f"{where}: n_envs", entry.get("n_envs", 1), 1, 1024)
+    env_kwargs = entry.get("env_kwargs") or {}
+    if not isinstance(env_kwargs, dict) or set(env_kwargs) - {"obs_type"}:
+        raise ConfigError(
+            f"{where}: env_kwargs may set obs_type only, got {env_kwargs!r}; the environment's settings "
+            "(alpha, n_bins, cost, network) are flags of sparq train (--alpha, ...), recorded with the run"
+        )
+    if "obs_type" in env_kwargs:
+        check_choice(f"{where}: env_kwargs.obs_type", env_kwargs["obs_type"], ("multidiscrete", "box"))
+    accepted = set(inspect.signature(_algorithm_class(algo)).parameters) - {"self", "env"}
+    for key, value in entry.items():
+        if key in _NOT_SB3_KEYS:
+            continue
+        if key not in accepted:
+            import difflib
+
+            close = difflib.get_close_matches(key, sorted(accepted), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{where}: {key!r} is not an argument of {algo}{hint}")
+        if key in _COUNTS:
+            check_integer(f"{where}: {key}", value, 1)
+        elif key == "learning_starts":
+            check_integer(f"{where}: {key}", value, 0)
+        elif key in _FRACTIONS:
+            check_number(f"{where}: {key}", value, 0, 1)
+        elif key == "learning_rate" and not isinstance(value, str):
+            check_number(f"{where}: {key}", value, 0, low_open=True)
 
 
 def _algorithm_class(algo: str) -> Any:

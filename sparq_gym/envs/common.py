@@ -76,11 +76,41 @@ def load_traces(
         return traces
     split = "train" if split is None else split
     if trace_dir_path is not None:
+        check_trace_format(trace_dir_path, kind_name)
         return kind.load(trace_dir_path, split=split)  # type: ignore[attr-defined,no-any-return]
     directory, missing = shipped(split)
     if not (directory / "manifest.json").exists():
         raise FileNotFoundError(missing)
     return kind.load(directory, split=split)  # type: ignore[attr-defined,no-any-return]
+
+
+def check_trace_format(trace_dir_path: Any, kind_name: str) -> None:
+    """Raise :class:`~sparq_gym.errors.SettingsError` when ``trace_dir`` names no folder, or a folder
+    of the other family's traces (its manifest's ``format``), saying which id replays them."""
+    if not isinstance(trace_dir_path, (str, os.PathLike)):
+        return  # the loader names the type it expects
+    if not str(trace_dir_path).strip():
+        raise SettingsError(f"trace_dir must name a trace folder, got {trace_dir_path!r}")
+    manifest = Path(trace_dir_path) / "manifest.json"
+    if not manifest.is_file():
+        return  # the loader names what is missing
+    import json
+
+    try:
+        held = json.loads(manifest.read_text()).get("format")
+    except (OSError, ValueError, AttributeError):
+        return  # the loader names what is wrong
+    wants_time = kind_name.endswith("TimeTraceSet")
+    if held == "depth_time" and not wants_time:
+        raise SettingsError(
+            f"trace_dir {str(trace_dir_path)!r} holds depth x time traces (format 'depth_time'); replay them "
+            "with SPARQDepthTime-v0 (or a SPARQDepthTime-<backbone>-v0 id)"
+        )
+    if held != "depth_time" and wants_time:
+        raise SettingsError(
+            f"trace_dir {str(trace_dir_path)!r} holds v0 traces (exits in depth only); replay them with "
+            "SPARQExit-v0, or extract depth x time traces (the pipeline's qdsnn_time folders)"
+        )
 
 
 def check_shipped_request(backbone: str | None, network: str, split: str, container: str) -> str:
@@ -167,6 +197,9 @@ def shipped_traces(
     backbone = check_shipped_request(backbone, network, split, container)
     directory = folder(backbone, network)
     problem = f"{directory / 'manifest.json'} does not exist"
+    there = [n for n in NETWORKS if n != network and (folder(backbone, n) / "manifest.json").exists()]
+    if there:
+        problem += f" (the shipped {kind} of {backbone!r} are for network {there})"
     return directory, missing_traces_message(kind, backbone, network, problem, note, instead)
 
 
@@ -205,8 +238,15 @@ def check_vector_arguments(
     """Check a vector environment's own arguments; return its autoreset mode and settings."""
     if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
         raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
-    mode = AutoresetMode(autoreset_mode)
-    if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
+    modes = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)
+    try:
+        mode = AutoresetMode(autoreset_mode)
+    except ValueError as err:
+        raise SettingsError(
+            f"autoreset_mode must be one of {[m.value for m in modes]} (or AutoresetMode.NEXT_STEP / "
+            f"SAME_STEP), got {autoreset_mode!r}"
+        ) from err
+    if mode not in modes:
         raise ValueError(f"autoreset_mode must be NEXT_STEP or SAME_STEP, got {mode}")
     if render_mode is not None:
         raise ValueError("the vector environment does not render; use render_mode=None")

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from sparq_gym.envs.costs import resolve_cost
+from sparq_gym.envs.costs import check_full_cost, resolve_cost
 from sparq_gym.envs.decisions import DecisionTables
 from sparq_gym.envs.settings import OBS_TYPES, ObsType
 from sparq_gym.traces import TraceSet
@@ -188,10 +188,7 @@ def build_exit_tables(
     confidence = traces.confidence()
     bins = confidence_bins(confidence, n_bins)
     exit_cost, full_cost = resolve_cost(traces, cost)
-    if np.any(full_cost <= 0):
-        raise ValueError(
-            f"cost {cost!r} is zero for the plain network on some samples; savings are undefined"
-        )
+    check_full_cost(full_cost, cost, traces.full_counts, traces.counter_names)
     savings = 1.0 - exit_cost / full_cost[:, None]
     end_reward = np.where(correct, 1.0 + alpha * savings, -1.0)
 

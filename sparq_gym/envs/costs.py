@@ -64,3 +64,16 @@ def resolve_cost(traces: TraceSet, cost: str) -> tuple[NDArray[np.float64], NDAr
         full_cost = model.energy_joules(traces.full_counts, names, traces.meta)
         return np.asarray(exit_cost, dtype=np.float64), np.asarray(full_cost, dtype=np.float64)
     raise ValueError(f"unknown cost {cost!r}; expected one of {cost_names()}")
+
+
+def check_full_cost(full_cost: NDArray[np.float64], cost: str, full_counts: NDArray[np.int64],
+                    counter_names: tuple[str, ...]) -> None:
+    """Raise ``ValueError`` when ``cost`` is zero for the plain network on some sample (savings
+    ``1 - C / C_full`` are then undefined), saying why when the traces are an ANN's."""
+    if not np.any(full_cost <= 0):
+        return
+    why = ""
+    if is_ann_counts(full_counts, counter_names):
+        why = (" (these are an ANN's traces: an ANN has no spikes, synaptic or LIF operations; use "
+               "cost='total_ops', its MACs, or cost='macs')")
+    raise ValueError(f"cost {cost!r} is zero for the plain network on some samples{why}; savings undefined")

@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sparq_gym.envs.core import SampleTables, StepTables, confidence_bins, transition_tables
+from sparq_gym.envs.costs import check_full_cost
 from sparq_gym.envs.decisions import DecisionTables
 from sparq_gym.envs.settings import OBS_TYPES, ObsType
 from sparq_gym.traces.costs import is_ann_counts, total_ops
@@ -228,10 +229,7 @@ def build_depth_time_tables(
         for j, tau_j in enumerate(history):
             counts[:, s] += traces.head_counts[:, j, tau_j]
     path, full_cost = path_cost(counts, traces, cost)
-    if np.any(full_cost <= 0):
-        raise ValueError(
-            f"cost {cost!r} is zero for the plain network on some samples; savings are undefined"
-        )
+    check_full_cost(full_cost, cost, traces.full_counts, traces.counter_names)
     savings = 1.0 - path / full_cost[:, None]
     labels = traces.labels.astype(np.int64)
     predictions = traces.predictions().astype(np.int64)
