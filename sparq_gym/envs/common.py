@@ -31,6 +31,7 @@ from sparq_gym.envs.core import StepTables, draw_sample_block, exit_step
 from sparq_gym.envs.draws import SlotDraws
 from sparq_gym.envs.registration import ENV_TABLE
 from sparq_gym.envs.settings import ExitSettings, ObsType, SettingsError
+from sparq_gym.envs.trace_requests import check_trace_format, check_trace_identity
 from sparq_gym.paths import NETWORKS
 from sparq_gym.traces import SPLITS
 
@@ -84,35 +85,6 @@ def load_traces(
     return kind.load(directory, split=split)  # type: ignore[attr-defined,no-any-return]
 
 
-def check_trace_format(trace_dir_path: Any, kind_name: str) -> None:
-    """Raise :class:`~sparq_gym.errors.SettingsError` when ``trace_dir`` names no folder, or a folder
-    of the other family's traces (its manifest's ``format``), saying which id replays them."""
-    if not isinstance(trace_dir_path, (str, os.PathLike)):
-        return  # the loader names the type it expects
-    if not str(trace_dir_path).strip():
-        raise SettingsError(f"trace_dir must name a trace folder, got {trace_dir_path!r}")
-    manifest = Path(trace_dir_path) / "manifest.json"
-    if not manifest.is_file():
-        return  # the loader names what is missing
-    import json
-
-    try:
-        held = json.loads(manifest.read_text()).get("format")
-    except (OSError, ValueError, AttributeError):
-        return  # the loader names what is wrong
-    wants_time = kind_name.endswith("TimeTraceSet")
-    if held == "depth_time" and not wants_time:
-        raise SettingsError(
-            f"trace_dir {str(trace_dir_path)!r} holds depth x time traces (format 'depth_time'); replay them "
-            "with SPARQDepthTime-v0 (or a SPARQDepthTime-<backbone>-v0 id)"
-        )
-    if held != "depth_time" and wants_time:
-        raise SettingsError(
-            f"trace_dir {str(trace_dir_path)!r} holds v0 traces (exits in depth only); replay them with "
-            "SPARQExit-v0, or extract depth x time traces (the pipeline's qdsnn_time folders)"
-        )
-
-
 def check_shipped_request(backbone: str | None, network: str, split: str, container: str) -> str:
     """Check the arguments that name shipped traces (``ValueError`` naming the bad one); return
     the backbone. ``container`` names the in-memory alternative (``TraceSet``, ``TimeTraceSet``)."""
@@ -141,30 +113,6 @@ def load_family_traces(
         where = f"trace_dir {str(trace_dir_path)!r}" if trace_dir_path is not None else "the traces given"
         check_trace_identity(loaded.meta, backbone, network, where)
     return loaded
-
-
-def check_trace_identity(meta: Mapping[str, Any], backbone: str | None, network: str, where: str) -> None:
-    """Raise :class:`~sparq_gym.errors.SettingsError` when traces that name their backbone and
-    network (their manifest's ``backbone`` and ``network``) contradict the request: a backbone
-    id replaying another backbone's traces, or ``network`` saying one variant while another runs.
-    Synthetic traces (``backbone`` ``"synthetic..."``) stand in for any backbone and network."""
-    held_backbone, held_network = str(meta.get("backbone", "")), str(meta.get("network", ""))
-    if held_backbone.startswith("synthetic") or not held_backbone:
-        return
-    if backbone is not None and held_backbone != backbone:
-        from sparq_gym.envs.registration import DEPTH_TIME_TABLE
-
-        ids = [e.env_id for e in (*ENV_TABLE, *DEPTH_TIME_TABLE) if e.backbone == held_backbone]
-        instead = f"its own ids {ids}" if ids else "the generic id (SPARQExit-v0 / SPARQDepthTime-v0)"
-        raise SettingsError(
-            f"{where} holds traces of backbone {held_backbone!r} (network {held_network!r}), but this id "
-            f"replays {backbone!r}: use {instead}"
-        )
-    if held_network in NETWORKS and held_network != network:
-        raise SettingsError(
-            f"{where} holds traces of network {held_network!r}, but network={network!r} was asked for: "
-            f"pass network={held_network!r} (--network {held_network})"
-        )
 
 
 def prepare_tables(
