@@ -335,3 +335,73 @@ test_cli_flags = _cli_test(FAST, train=False)
 test_cli_flags_slow = pytest.mark.slow(_cli_test(SLOW, train=False))
 test_cli_train_flags = _cli_test(FAST, train=True)
 test_cli_train_flags_slow = pytest.mark.slow(_cli_test(SLOW, train=True))
+
+
+# ---- the other families, render modes, reset options (issue 25) ------------------------------
+
+from sparq_gym.traces.timeset import make_synthetic_time_traces  # noqa: E402
+
+TIME_TRACES = make_synthetic_time_traces(10, seed=5, split="train")
+FAMILY_KWARGS = st.fixed_dictionaries({}, optional={
+    "alpha": _num(-1, 5),
+    "n_bins": st.one_of(st.integers(-2, 30), ANYTHING),
+    "obs_type": st.one_of(st.sampled_from(["multidiscrete", "discrete", "box"]), ANYTHING),
+    "render_mode": st.one_of(st.sampled_from([None, "ansi", "rgb_array", "human"]), ANYTHING),
+    "invalid_action": st.one_of(st.sampled_from(["exit", "raise"]), ANYTHING),
+})
+RESET_OPTIONS = st.one_of(st.none(), ANYTHING, st.dictionaries(
+    st.sampled_from(["sample_index", "sample_idx", "seed", ""]), st.one_of(st.integers(-2, 12), ANYTHING),
+    max_size=2))
+
+
+def check_family(env_id: str, kwargs: dict[str, Any], options: Any, actions: list[Any]) -> None:
+    """Depth x time (masks: masked actions taken as EXIT or raised) and the mo- ids."""
+    kwargs = dict(kwargs)
+    if env_id.startswith("mo-"):
+        kwargs.pop("invalid_action", None)
+        traces: Any = TRACES
+    else:
+        traces = TIME_TRACES
+    env = clean(lambda: gym.make(env_id, traces=traces, disable_env_checker=True, **kwargs))
+    if env is None:
+        return
+    if clean(lambda: env.reset(seed=0, options=options)) is None:
+        env.reset(seed=0)
+    if kwargs.get("render_mode") in ("ansi", "rgb_array"):
+        clean(env.render)
+    for action in actions:
+        result = clean(lambda action=action: env.step(action))
+        if result is not None:
+            assert np.all(np.isfinite(np.asarray(result[1], dtype=float)))
+            if result[2]:
+                flag = result[4].get("invalid_action", False)
+                assert not env_id.startswith("SPARQ") or isinstance(flag, bool)
+                env.reset()
+
+
+test_family_kwargs_options_and_actions, test_family_kwargs_options_and_actions_slow = both(
+    {"env_id": st.sampled_from(["SPARQDepthTime-v0", "mo-SPARQExit-MLP-v0"]), "kwargs": FAMILY_KWARGS,
+     "options": RESET_OPTIONS, "actions": st.lists(st.one_of(st.integers(-1, 3), ANYTHING), max_size=8)},
+    check_family,
+)
+
+
+def check_hyperparams(text: str) -> None:
+    """Any text as an RL Zoo hyperparameter file: loaded and checked, or one clear error."""
+    from agents.learners.sb3 import load_hyperparams
+
+    with tempfile.TemporaryDirectory(prefix="sparq-fuzz-") as folder:
+        path = Path(folder) / "h.yml"
+        path.write_text(text)
+        clean(lambda: load_hyperparams(MLP, "ppo", path))
+
+
+YAML_TEXT = st.one_of(
+    st.text(max_size=40),
+    st.builds(lambda key, value: f"default:\n  n_timesteps: 100\n  {key}: {value}\n",
+              st.sampled_from(["batch_size", "gamma", "learning_rate", "n_steps", "learning_rat",
+                               "env_kwargs", "n_envs", "policy"]),
+              st.sampled_from(["-5", "0", "1", "0.5", "2", "x", "[1, 2]", "{obs_type: box}", "{n_bins: 0}",
+                               ""])),
+)
+test_hyperparameter_files, test_hyperparameter_files_slow = both({"text": YAML_TEXT}, check_hyperparams)

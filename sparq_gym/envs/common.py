@@ -175,7 +175,7 @@ def warn_no_render_mode(env: gym.Env[Any, Any]) -> None:
 def check_render_mode(render_mode: str | None, metadata: Mapping[str, Any]) -> None:
     """Raise ``ValueError`` unless ``render_mode`` is None or one of ``metadata["render_modes"]``."""
     if render_mode is not None and render_mode not in metadata["render_modes"]:
-        raise ValueError(
+        raise SettingsError(
             f"render_mode must be None or one of {metadata['render_modes']}, got {render_mode!r}"
         )
 

@@ -28,7 +28,7 @@ from sparq_gym.envs.depth_time_core import (
 from sparq_gym.envs.exit_env import InvalidActionError
 from sparq_gym.envs.info import LazyInfo
 from sparq_gym.envs.registration import DEPTH_TIME_TABLE
-from sparq_gym.envs.settings import OBS_TYPES, SettingsError, check_reset_arguments
+from sparq_gym.envs.settings import OBS_TYPES, RenderModes, SettingsError, check_reset_arguments
 from sparq_gym.paths import pretrained_root
 from sparq_gym.traces.timeset import TimeTraceSet
 
@@ -218,7 +218,7 @@ class SPARQDepthTimeEnv(TraceReplayEnv):
       that), and every step's info has ``invalid_action``.
     """
 
-    metadata: dict[str, Any] = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata: dict[str, Any] = {"render_modes": RenderModes(["ansi"]), "render_fps": 4}
 
     def __init__(self, *args: Any, invalid_action: str = INVALID_ACTION_RULES[0], **kwargs: Any) -> None:
         """Build the environment; see the class docstring for every argument."""

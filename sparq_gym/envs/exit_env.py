@@ -20,7 +20,7 @@ from sparq_gym.envs.common import (
 from sparq_gym.envs.core import Action, build_exit_tables, draw_sample_block, end_cell, exit_step, step_tables
 from sparq_gym.envs.info import LazyInfo
 from sparq_gym.envs.registration import ENV_TABLE
-from sparq_gym.envs.settings import OBS_TYPES, SettingsError, check_reset_arguments
+from sparq_gym.envs.settings import OBS_TYPES, RenderModes, SettingsError, check_reset_arguments
 from sparq_gym.errors import SparqError
 from sparq_gym.paths import trace_dir
 from sparq_gym.traces import TraceSet
@@ -184,7 +184,7 @@ class SPARQExitEnv(TraceReplayEnv):
       differ from before; every other trace set, and the default, is what it was.
     """
 
-    metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+    metadata: dict[str, Any] = {"render_modes": RenderModes(["ansi", "rgb_array"]), "render_fps": 4}
 
     _prepare = staticmethod(prepare_exit_tables)
 

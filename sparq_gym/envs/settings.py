@@ -27,6 +27,7 @@ __all__ = [
     "RESET_OPTIONS",
     "ExitSettings",
     "ObsType",
+    "RenderModes",
     "SettingsError",
     "add_setting_arguments",
     "check_reset_arguments",
@@ -35,6 +36,18 @@ __all__ = [
 
 ObsType = Literal["multidiscrete", "discrete", "box"]
 OBS_TYPES: tuple[str, ...] = ("multidiscrete", "discrete", "box")
+
+class RenderModes(list[str]):
+    """An environment's ``metadata["render_modes"]``: a list whose membership test refuses a
+    ``render_mode`` that is not a string with a clear :class:`SettingsError`. Gymnasium's ``make``
+    asks ``render_mode not in render_modes`` before the environment checks anything, then calls
+    string methods on it, so ``render_mode=1`` would end in an ``AttributeError`` inside it."""
+
+    def __contains__(self, mode: object) -> bool:
+        if mode is not None and not isinstance(mode, str):
+            raise SettingsError(f"render_mode must be None or one of {list(self)}, got {mode!r}")
+        return list.__contains__(self, mode)
+
 
 RESET_OPTIONS: tuple[str, ...] = ("sample_index",)
 """The keys ``reset(options=...)`` reads; any other is an error, never silently ignored."""
