@@ -646,3 +646,40 @@ def test_spikes_on_an_ann_says_an_ann_has_no_spikes():
     _shipped("mlp/dynamic_ann")
     with pytest.raises(ValueError, match="an ANN has no spikes"):
         gym.make(MLP, network="dynamic_ann", cost="spikes")
+
+
+def test_transposed_probs_are_named_transposed(tmp_path):
+    from sparq_gym.traces import TraceSet, make_synthetic_traces
+
+    traces = make_synthetic_traces(20, seed=0, split="train")
+    with pytest.raises(TraceError, match=r"probs looks transposed \(N, C, E\)"):
+        TraceSet(**{**traces.arrays(), "probs": traces.probs.transpose(0, 2, 1).copy()}, meta=traces.meta,
+                 split="train")
+
+
+def test_rl_zoo_run_files_that_are_not_mappings_are_one_line(tmp_path, capsys):
+    from agents.integrations.zoo import read_zoo_yaml
+
+    (tmp_path / "args.yml").write_text("env: [unclosed\n")
+    with pytest.raises(SparqError, match=r"args\.yml: not valid YAML"):
+        read_zoo_yaml(tmp_path / "args.yml")
+    (tmp_path / "args.yml").write_text("- env\n- x\n")
+    with pytest.raises(SparqError, match=r"args\.yml: expected RL Zoo's mapping of settings, got list"):
+        read_zoo_yaml(tmp_path / "args.yml")
+
+
+def test_bootstrap_reps_zero_is_refused_before_any_run(tmp_path, capsys):
+    argv = ["benchmark", "--quick", "--traces", "synthetic", "--out", str(tmp_path / "b"),
+            "--bootstrap-reps", "0"]
+    status, err = run_cli(argv, capsys)
+    assert status == 2 and "bootstrap_reps (--bootstrap-reps) must be an integer >= 1, got 0" in err
+    assert not (tmp_path / "b").exists()
+
+
+def test_benchmark_checks_every_policy_before_its_first_run(tmp_path, capsys):
+    (tmp_path / "p.py").write_text("def act(obs):\n    return 1 +\n")
+    argv = ["benchmark", "--envs", MLP, "--traces", "synthetic", "--out", str(tmp_path / "b"), "--no-plots",
+            "--no-progress", "--policy", str(tmp_path / "p.py")]
+    status, err = run_cli(argv, capsys)
+    assert status == 2 and "SyntaxError" in one_error_line(err, "benchmark")
+    assert not (tmp_path / "b").exists()

@@ -116,6 +116,12 @@ def _check_shapes(arrays: Mapping[str, np.ndarray], source: str) -> None:
             f"{source}: probs has {n_exits} exit(s) and {n_classes} class(es); at least one early "
             "exit and the final head, and two classes, are needed"
         )
+    if exit_counts.ndim == 3 and exit_counts.shape[1] == n_classes != n_exits:
+        raise TraceError(
+            f"{source}: probs has shape {probs.shape}, expected (N, E, C); exit_counts has E="
+            f"{exit_counts.shape[1]} exits, so probs looks transposed (N, C, E): store it as "
+            "probs[sample, exit, class]"
+        )
     if exit_counts.ndim != 3 or exit_counts.shape[:2] != (n, n_exits) or exit_counts.shape[2] < 1:
         raise TraceError(
             f"{source}: exit_counts must have shape (N={n}, E={n_exits}, K>=1), got {exit_counts.shape}"
