@@ -16,6 +16,7 @@ error is one line on stderr (:func:`sparq_gym.cli.main.main`).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 from agents.benchmark.bench_q_learning import add_arguments as add_bench_q_learning_arguments
 from agents.common import TRACE_SOURCES, add_env_arguments, env_config_from_arguments
 from agents.integrations.ray_runner import add_ray_argument
-from sparq_gym.checks import check_file, check_integer, check_writable_folder
+from sparq_gym.checks import check_file, check_integer, check_number, check_writable_folder
 from sparq_gym.errors import ConfigError
 from sparq_gym.io import check_output_dir, check_output_file
 
@@ -88,6 +89,11 @@ def _register_evaluate(subparsers: argparse._SubParsersAction[argparse.ArgumentP
         "(repeatable)",
     )
     evaluate.add_argument("--split", default="test", choices=("train", "test"))
+    evaluate.add_argument(
+        "--optimum-seconds", type=float, default=None,
+        help="depth x time: time limit of the exact-optimum MILP (the score's upper anchor; default 10, "
+             "past it the best known table stands in)",
+    )
     evaluate.add_argument(
         "--vecnormalize",
         default=None,
@@ -246,6 +252,9 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         check_output_file(args.out)  # before the work starts
     # The first saved policy's environment fills every flag left out (--env included).
     config = env_config_from_arguments(args, saved_env_record(args.policy))
+    if args.optimum_seconds is not None:
+        seconds = check_number("--optimum-seconds", args.optimum_seconds, 0)
+        config = dataclasses.replace(config, optimum_seconds=seconds)
     if args.vecnormalize is not None:
         if not any(spec.endswith(".zip") for spec in args.policy):
             raise ConfigError(

@@ -41,7 +41,7 @@ from agents.policy import (
     verified_file,
 )
 from agents.references.registry import REFERENCE_NAMES, is_reference, make_reference
-from sparq_gym.errors import PolicyError
+from sparq_gym.errors import PolicyError, PolicyNotFoundError
 
 __all__ = ["load_policy", "load_saved_policy", "saved_env_record"]
 
@@ -161,7 +161,7 @@ def load_policy(spec: str, config: EnvConfig, *, seed: int = 0, vecnormalize: st
         return make_reference(spec, config, seed=seed)
     if spec.endswith((".zip", ".py")) and not path.exists():
         what = "a model .zip" if spec.endswith(".zip") else "a policy file"
-        raise PolicyError(f"{spec}: no such file ({what} was named)")
+        raise PolicyNotFoundError(f"{spec}: no such file ({what} was named)")
     file_part, _, name = spec.partition(":") if not spec.endswith(".py") else (spec, "", "")
     if file_part.endswith(".py"):
         return _load_from_file(Path(file_part), name or None)

@@ -15,6 +15,7 @@ __all__ = [
     "DatasetError",
     "OutputError",
     "PolicyError",
+    "PolicyNotFoundError",
     "SettingsError",
     "SparqError",
     "TraceError",
@@ -48,6 +49,10 @@ class ConfigError(SparqError):
 
 class PolicyError(SparqError):
     """A saved policy is malformed, or a policy returned actions of the wrong type or shape."""
+
+
+class PolicyNotFoundError(PolicyError, FileNotFoundError):
+    """A named policy file or model zip that does not exist (also a ``FileNotFoundError``)."""
 
 
 class OutputError(SparqError):
