@@ -249,14 +249,21 @@ class SPARQDepthTimeEnv(TraceReplayEnv):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
         """Start an episode at (head 0, 1 timestep) on a random image, or ``options["sample_index"]``."""
-        seed = check_reset_arguments(seed, options)
-        if seed is not None:
-            super().reset(seed=seed)
-            self._draws = iter(())
-        sample = self._start_sample(options, self.tables.n_samples, ValueError)
-        self._position = self._mask_position = sample * self._n_states
+        if seed is None and options is None:  # a training loop's plain reset(): the next draw
+            sample = next(self._draws, -1)
+            if sample < 0:
+                sample = self._start_sample(None, self.tables.n_samples, ValueError)
+        else:
+            seed = check_reset_arguments(seed, options)
+            if seed is not None:
+                super().reset(seed=seed)
+                self._draws = iter(())
+            sample = self._start_sample(options, self.tables.n_samples, ValueError)
+        self._position = self._mask_position = position = sample * self._n_states
         self._last_info = {}
-        return self._obs(self._position), {"sample_index": sample, "action_mask": self._masks[0].copy()}
+        obs = self._obs_list[position]
+        info = {"sample_index": sample, "action_mask": self._masks[0].copy()}
+        return obs.copy() if self._copy_obs else obs, info
 
     def _obs(self, position: int) -> Any:
         obs = self._obs_list[position]
