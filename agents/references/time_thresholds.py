@@ -13,7 +13,9 @@ name                policy
                     EXIT when its confidence reaches theta, else WAIT; theta tuned on ``train``
 ``kt-thresholds``   a threshold per (k, t) and a fallback (CONTINUE or WAIT) per (k, t):
                     EXIT iff confidence >= theta_{k,t}, else the fallback; coordinate ascent
-                    on ``train`` from ``depth-only``, thresholds multiples of 1/B
+                    on ``train``, thresholds multiples of 1/B (the registry starts it from the
+                    better of ``depth-only`` and ``time-only`` on ``train``; the report below
+                    from ``depth-only``)
 ``exact-optimum``   the best (k, t, bin) -> action table on ``train``, by MILP
                     (:mod:`agents.references.exact_milp`)
 =================== =====================================================================
