@@ -184,7 +184,7 @@ def _optimum(config: EnvConfig) -> TableOptimum:
     best = max(values, key=lambda name: values[name])
     bound = float("inf") if milp is None else milp.bound
     why = "MILP not run (optimum_seconds 0)" if milp is None else f"MILP time limit ({seconds:g} s)"
-    status = f"{why}: best known table, {best}'s" + ("" if milp is None else f"; train <= {bound:.4f}")
+    status = f"{why}: best known table: {best}" + ("" if milp is None else f"; train <= {bound:.4f}")
     policy = TablePolicy(candidates[best], name="exact-optimum")
     return TableOptimum(policy, values[best], status, False, bound, time.perf_counter() - start)
 

@@ -101,7 +101,7 @@ def test_benchmark_ranks_a_depth_time_id_with_its_references_fronts_and_anchors(
     assert (
         f"always-final {anchors['always_final']:.4f}, exact-optimum {anchors['exact_optimum']:.4f}" in board
     )
-    assert anchors["exact_optimum_status"].startswith("MILP not run (optimum_seconds 0): best known table, ")
+    assert anchors["exact_optimum_status"].startswith("MILP not run (optimum_seconds 0): best known table: ")
     # the best known table is the best tuned table on train: no tuned reference earns more there
     from agents.common import EnvConfig
     from agents.references.registry import exact_optimum_of
