@@ -60,3 +60,26 @@ def test_mo_env_passes_gymnasiums_checker():
     from sparq_gym.envs.mo_exit_env import MOSPARQExitEnv
 
     check_env(MOSPARQExitEnv(traces=make_synthetic_traces(50, seed=0)), skip_render_check=True)
+
+
+@pytest.mark.parametrize("env_id", [f"mo-SPARQExit-{name}-v0" for name in ("MLP", "LeNet", "AlexNet")])
+def test_sb3_check_env_passes_on_the_scalarized_mo_ids(env_id):
+    """SB3's checker wants a scalar reward, which an MO-Gymnasium id by design does not give; as
+    every sparq command runs it (``LinearReward`` with weights (1, alpha)) it passes, unpatched,
+    20 times (masked actions do not arise: every v0 action is valid)."""
+    import warnings
+
+    wrappers = pytest.importorskip("mo_gymnasium.wrappers")
+    sb3_checker = pytest.importorskip("stable_baselines3.common.env_checker")
+    from agents.common import EnvConfig
+
+    config = EnvConfig(env_id)
+    if not (config.family.shipped_dir(str(config.backbone), "qdsnn") / "manifest.json").exists():
+        pytest.skip("no shipped traces")
+    env = config.make_env("train")
+    assert isinstance(env, wrappers.LinearReward)
+    for seed in range(20):
+        env.action_space.seed(seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            sb3_checker.check_env(env, warn=True)
