@@ -44,7 +44,7 @@ from numpy.typing import ArrayLike, NDArray
 from sparq_gym.envs.core import Action, ExitTables
 from sparq_gym.envs.decisions import DecisionTables
 from sparq_gym.envs.settings import OBS_TYPES, ObsType
-from sparq_gym.errors import PolicyError
+from sparq_gym.errors import PolicyError, PolicyNotFoundError
 from sparq_gym.io import atomic_save_npz, atomic_write_json, read_json_object, sha256_file
 
 __all__ = [
@@ -489,7 +489,7 @@ def verified_file(directory: Path, name: str, record: Mapping[str, Any], what: s
     """
     path = directory / name
     if not path.exists():
-        raise FileNotFoundError(f"{path}: {what} of the saved policy is missing")
+        raise PolicyNotFoundError(f"{path}: {what} of the saved policy is missing")
     expected = record.get("files", {}).get(name)
     if expected and sha256_file(path) != expected:
         raise PolicyError(f"{path}: sha256 does not match {directory / POLICY_FILE}")

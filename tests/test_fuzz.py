@@ -405,3 +405,58 @@ YAML_TEXT = st.one_of(
                                ""])),
 )
 test_hyperparameter_files, test_hyperparameter_files_slow = both({"text": YAML_TEXT}, check_hyperparams)
+
+
+def check_saved_policy(record: Any, actions: Any) -> None:
+    """A saved policy folder with any ``policy.json`` and any ``actions`` array: loaded and
+    evaluated, or one clear error (a missing file included)."""
+    from agents.evaluation import evaluate_policy
+    from agents.loading import load_policy
+    from sparq_gym.io import sha256_file
+
+    with tempfile.TemporaryDirectory(prefix="sparq-fuzz-") as folder:
+        directory = Path(folder)
+        if actions is not None:
+            np.savez(directory / "policy.npz", actions=actions)
+        if isinstance(record, dict) and record.get("files") == "SHA" and actions is not None:
+            record = {**record, "files": {"policy.npz": sha256_file(directory / "policy.npz")}}
+        (directory / "policy.json").write_text(json.dumps(record, default=repr))
+        policy = clean(lambda: load_policy(str(directory), CONFIG))
+        if policy is not None:
+            anchors = {"always_final": 0.0, "exact_optimum": 1.0}
+            clean(lambda: evaluate_policy(policy, CONFIG, "train", reference=anchors))
+
+
+RECORDS = st.one_of(
+    ANYTHING,
+    st.fixed_dictionaries({"format": st.sampled_from(["table", "sb3", "x", None])}, optional={
+        "files": st.one_of(st.just("SHA"), ANYTHING,
+                           st.dictionaries(st.text(max_size=4), ANYTHING, max_size=2)),
+        "name": ANYTHING, "obs_type": st.one_of(st.sampled_from(["multidiscrete", "box"]), ANYTHING),
+        "env": st.one_of(ANYTHING, st.just({"env_id": MLP})),
+    }),
+)
+ACTIONS = st.one_of(
+    st.none(),
+    hnp.arrays(st.sampled_from([np.int64, np.int8, np.float64]),
+               st.sampled_from([(2, 10), (2, 5), (3, 4, 10), (10,), (2, 10, 2)]),
+               elements=st.integers(-1, 3)),
+)
+test_saved_policies, test_saved_policies_slow = both(
+    {"record": RECORDS, "actions": ACTIONS}, check_saved_policy
+)
+
+
+def check_zoo_run_file(text: str) -> None:
+    """Any text as RL Zoo's ``args.yml``: read, or one clear error."""
+    from agents.integrations.zoo import read_zoo_yaml
+
+    with tempfile.TemporaryDirectory(prefix="sparq-fuzz-") as folder:
+        path = Path(folder) / "args.yml"
+        path.write_text(text)
+        clean(lambda: read_zoo_yaml(path))
+
+
+test_zoo_run_files, test_zoo_run_files_slow = both(
+    {"text": st.one_of(st.text(max_size=40), YAML_TEXT)}, check_zoo_run_file
+)

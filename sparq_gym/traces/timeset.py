@@ -216,7 +216,10 @@ class TimeTraceSet(TraceSizes):
                 raise TraceError(f"{archive}: {key} is {actual} in the arrays, the manifest says {stated}")
         meta = {k: v for k, v in manifest.items() if k != "splits"}
         meta["trace_dir"] = str(directory)
-        return cls(meta=meta, split=split, **arrays)
+        try:
+            return cls(meta=meta, split=split, **arrays)
+        except TraceError as err:  # what the container checks beyond the arrays: name the file
+            raise TraceError(f"{archive}: {err}") from err
 
 
 def _read_archive(archive: Path) -> dict[str, np.ndarray]:

@@ -272,7 +272,10 @@ class TraceSet(TraceSizes):
         check_names(manifest, n_exits, n_classes, arrays["exit_counts"].shape[2], str(path))
         meta = {k: v for k, v in manifest.items() if k != "splits"}
         meta["trace_dir"] = str(directory)
-        return cls(meta=meta, split=split, **arrays)
+        try:
+            return cls(meta=meta, split=split, **arrays)
+        except TraceError as err:  # what the container checks beyond the arrays: name the file
+            raise TraceError(f"{archive}: {err}") from err
 
 
 def write_split_manifest(
