@@ -236,12 +236,13 @@ class SPARQDepthTimeEnv(TraceReplayEnv):
             obs_type, self.n_exits, self.n_timesteps, self.n_bins
         )
         self._steps = depth_time_step_tables(t)
-        self._valid = t.valid.reshape(-1).tolist()  # per state s and action a, at 3 s + a
+        self._row_valid = self._steps.valid[: self._steps.pending].tobytes()  # per row 3 p + a: 1 or 0
         self._n_states = t.n_states
         flat = t.observation.reshape(t.n_samples * self._n_states, *t.observation.shape[2:])
         self._obs_list: list[Any] = flat.tolist() if obs_type == "discrete" else list(flat)
         self._copy_obs = obs_type != "discrete"
         self._masks = [row.copy() for row in t.valid]
+        self._position_masks = self._masks * t.n_samples  # the mask of every position p = i S + s
         self._position = -1  # sample * S + state; -1 when no episode runs
         self._mask_position = -1  # where action_masks() reads: the current or the last decision point
 
@@ -285,9 +286,9 @@ class SPARQDepthTimeEnv(TraceReplayEnv):
         position = self._position
         if position < 0:
             raise ResetNeeded("call reset() before step(): the episode has ended or never started")
-        state = position % self._n_states
-        invalid = not self._valid[state * 3 + act]
+        invalid = not self._row_valid[3 * position + act]
         if invalid and self.invalid_action == "raise":
+            state = position % self._n_states
             k, tau = int(self.tables.state_head[state]), int(self.tables.state_time[state])
             raise InvalidActionError(
                 f"{DepthTimeAction(act).name} is masked at head {k}, t = {tau + 1} "
@@ -296,8 +297,9 @@ class SPARQDepthTimeEnv(TraceReplayEnv):
         next_state, reward, terminated = exit_step(self._steps, 3 * position, act)  # masked: EXIT's row
         if not terminated:
             self._position = self._mask_position = position = next_state // 3
-            info = {"action_mask": self._masks[position % self._n_states].copy(), "invalid_action": False}
-            return self._obs(position), 0.0, False, False, info
+            info = {"action_mask": self._position_masks[position].copy(), "invalid_action": False}
+            obs = self._obs_list[position]
+            return obs.copy() if self._copy_obs else obs, 0.0, False, False, info
         self._position = -1
         # Built when first read (a fresh dict each episode: the caller may keep or modify it).
         self._last_info = info = LazyInfo(
