@@ -547,6 +547,7 @@ def test_tensorboard_flag_is_checked_before_training(tmp_path, capsys, value, ex
         ("default: {learning_rate: 0.1}\n", "lacks n_timesteps (the training budget, RL Zoo's key)"),
         ("default: {n_timesteps: 100, batch_size: -5}\n", "batch_size must be an integer >= 1, got -5"),
         ("default: {n_timesteps: 100, env_kwargs: {n_bins: 0}}\n", "env_kwargs may set obs_type only"),
+        ("default: {n_timesteps: 100, buffer_size: -5}\n", "'buffer_size' is not an argument of ppo"),
     ],
 )
 def test_a_broken_hyperparameter_file_is_one_line_before_any_work(tmp_path, capsys, text, expected):
@@ -683,3 +684,32 @@ def test_benchmark_checks_every_policy_before_its_first_run(tmp_path, capsys):
     status, err = run_cli(argv, capsys)
     assert status == 2 and "SyntaxError" in one_error_line(err, "benchmark")
     assert not (tmp_path / "b").exists()
+
+
+def test_dqn_buffer_size_minus_five_is_refused_not_clamped(tmp_path, capsys):
+    (tmp_path / "h.yml").write_text("default: {n_timesteps: 100, buffer_size: -5}\n")
+    argv = ["train", "dqn", "--env", MLP, "--traces", "synthetic", "--hyperparams", str(tmp_path / "h.yml"),
+            "--out", str(tmp_path / "run")]
+    status, err = run_cli(argv, capsys)
+    assert status == 2 and "buffer_size must be an integer >= 1, got -5" in one_error_line(err, "train")
+
+
+@pytest.mark.parametrize("mode", [1, 2.5, b"ansi"])
+def test_a_render_mode_that_is_not_a_string_is_one_clear_error(mode):
+    expected = r"render_mode must be None or one of \['ansi', 'rgb_array'\], got"
+    with pytest.raises(SettingsError, match=expected):
+        gym.make(MLP, render_mode=mode)
+
+
+def test_benchmark_checks_a_wrong_table_and_a_missing_file_before_its_first_run(tmp_path, capsys):
+    from agents.policy import TablePolicy, save_table_policy
+
+    table = TablePolicy(np.zeros((2, 5), dtype=np.int64))
+    save_table_policy(tmp_path / "t", table, kind="table", metadata={})
+    for spec, expected in ((str(tmp_path / "t"), "policy table has shape (2, 5)"),
+                           (str(tmp_path / "missing.py"), "no such file (a policy file was named)")):
+        argv = ["benchmark", "--envs", MLP, "--traces", "synthetic", "--out", str(tmp_path / "b"),
+                "--no-plots", "--no-progress", "--policy", spec]
+        status, err = run_cli(argv, capsys)
+        assert status == 2 and expected in one_error_line(err, "benchmark")
+        assert not (tmp_path / "b").exists()

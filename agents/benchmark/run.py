@@ -52,7 +52,7 @@ from agents.common import TRACE_SOURCES, EnvConfig, check_out
 from agents.evaluation import evaluate_policy, reference_returns
 from agents.integrations.zoo import is_model_zip, recorded_env_id
 from agents.loading import load_policy
-from agents.policy import Policy
+from agents.policy import Policy, TablePolicy
 from agents.references.registry import make_reference, reference_names
 from sparq_gym.checks import check_choice, check_integer, check_number
 from sparq_gym.envs.families import all_env_ids, family_of, shipped_env_ids
@@ -404,11 +404,13 @@ def _check_user_policies(cfg: BenchmarkConfig, configs: dict[str, EnvConfig]) ->
             )
         for label in targets:
             try:
-                load_policy(spec, configs[label])
+                policy = load_policy(spec, configs[label])
+                if isinstance(policy, TablePolicy):  # a table of another shape fails now, not at its run
+                    policy.check_shape(configs[label].decisions("test", "multidiscrete"))
             except ConfigError:
                 raise
             except Exception as err:
-                raise ConfigError(f"--policy {spec}: cannot be loaded for {label}: {err}") from err
+                raise ConfigError(f"--policy {spec}: cannot be used on {label}: {err}") from err
 
 
 def run_benchmark(cfg: BenchmarkConfig, command: str = "sparq benchmark") -> dict[str, Any]:
