@@ -24,6 +24,7 @@ from sparq_gym.envs.depth_time_core import (
     box_dim,
     build_depth_time_tables,
     depth_time_step_tables,
+    enumerate_states,
 )
 from sparq_gym.envs.exit_env import InvalidActionError
 from sparq_gym.envs.info import LazyInfo
@@ -182,7 +183,8 @@ class SPARQDepthTimeEnv(TraceReplayEnv):
     ``obs_type``     ``"multidiscrete"``  ``"multidiscrete"``, ``"discrete"`` or ``"box"``
     ``trace_dir``    ``None``             load depth-time traces from this directory
     ``traces``       ``None``             use this in-memory ``TimeTraceSet``
-    ``render_mode``  ``None``             ``None`` or ``"ansi"``
+    ``render_mode``  ``None``             ``None``, ``"ansi"`` or ``"rgb_array"`` (the (head,
+                                          timestep) grid with the path taken)
     ``invalid_action`` ``"exit"``         a masked action: ``"exit"`` (taken as EXIT) or
                                           ``"raise"`` (``InvalidActionError``)
     ================ ==================== ========================================================
@@ -216,9 +218,10 @@ class SPARQDepthTimeEnv(TraceReplayEnv):
     * v0, valid actions unchanged: a masked action is taken as EXIT with
       ``info["invalid_action"] = True`` (it raised before; ``invalid_action="raise"`` keeps
       that), and every step's info has ``invalid_action``.
+    * v0, unchanged meaning: ``render_mode="rgb_array"`` draws the (head, timestep) grid.
     """
 
-    metadata: dict[str, Any] = {"render_modes": RenderModes(["ansi"]), "render_fps": 4}
+    metadata: dict[str, Any] = {"render_modes": RenderModes(["ansi", "rgb_array"]), "render_fps": 4}
 
     def __init__(self, *args: Any, invalid_action: str = INVALID_ACTION_RULES[0], **kwargs: Any) -> None:
         """Build the environment; see the class docstring for every argument."""
@@ -266,6 +269,11 @@ class SPARQDepthTimeEnv(TraceReplayEnv):
         info = {"sample_index": sample, "action_mask": self._masks[0].copy()}
         return obs.copy() if self._copy_obs else obs, info
 
+    def _render_grid(self) -> np.ndarray:
+        from sparq_gym.envs.render import render_grid
+
+        return render_grid(_grid_view(self))
+
     def _obs(self, position: int) -> Any:
         obs = self._obs_list[position]
         return obs.copy() if self._copy_obs else obs
@@ -307,11 +315,14 @@ class SPARQDepthTimeEnv(TraceReplayEnv):
         )
         return self._obs(position), reward, True, False, info
 
-    def render(self) -> str | None:
-        """``"ansi"``: a one-line description of where the episode stands."""
+    def render(self) -> str | np.ndarray | None:
+        """``"ansi"``: a one-line description of where the episode stands; ``"rgb_array"``: the
+        (head, timestep) grid with the path taken (:func:`sparq_gym.envs.render.render_grid`)."""
         if self.render_mode is None:
             warn_no_render_mode(self)
             return None
+        if self.render_mode == "rgb_array":
+            return self._render_grid()
         if self._position < 0:
             i = self._last_info
             if not i:
@@ -337,6 +348,19 @@ def _coerce_action(action: Any) -> int:
     raise InvalidActionError(
         f"action must be 0 (CONTINUE), 1 (EXIT) or 2 (WAIT) from Discrete(3), got {action!r}"
     )
+
+
+def _grid_view(env: SPARQDepthTimeEnv) -> Any:
+    """Where ``env``'s episode stands, for :func:`~sparq_gym.envs.render.render_grid`."""
+    from sparq_gym.envs.render import GridView, grid_path
+
+    position = env._position if env._position >= 0 else env._mask_position
+    if position < 0:
+        return GridView(env.tables, None, 0, (), None)
+    sample, state = divmod(position, env._n_states)
+    states = enumerate_states(env.n_exits, env.n_timesteps)
+    last = env._last_info if env._position < 0 else None
+    return GridView(env.tables, sample, state, grid_path(states[state]), dict(last) if last else None)
 
 
 def check_invalid_action(rule: Any) -> str:

@@ -62,3 +62,47 @@ def test_record_video_films_episodes(tmp_path):
     env.close()
     videos = sorted((tmp_path / "videos").glob("*.mp4"))
     assert len(videos) == 3 and all(v.stat().st_size > 0 for v in videos)
+
+
+def test_a_head_not_reached_shows_no_confidence(tiny_traces):
+    """The frame shows only what the agent has seen: an unreached head is the same empty outline
+    whatever its confidence."""
+    import dataclasses
+
+    env = SPARQExitEnv(traces=tiny_traces, render_mode="rgb_array")
+    env.reset(options={"sample_index": 0})
+    frame = env.render()
+    probs = tiny_traces.probs.copy()
+    probs[0, 1:] = probs[0, 1:][:, ::-1]  # other confidences at the heads ahead
+    other = SPARQExitEnv(traces=dataclasses.replace(tiny_traces, probs=probs), render_mode="rgb_array")
+    other.reset(options={"sample_index": 0})
+    assert np.array_equal(frame, other.render())
+
+
+def test_depth_time_frames_draw_the_grid_and_the_path():
+    from sparq_gym.envs.depth_time_env import SPARQDepthTimeEnv
+    from sparq_gym.envs.render import grid_path
+    from sparq_gym.traces.timeset import make_synthetic_time_traces
+
+    assert grid_path((0, 0, ())) == ((0, 0),)
+    assert grid_path((2, 3, (1, 1))) == ((0, 0), (0, 1), (1, 1), (2, 1), (2, 2), (2, 3))
+    env = SPARQDepthTimeEnv(traces=make_synthetic_time_traces(20, seed=0), render_mode="rgb_array")
+    assert (env.render() == 255).all()  # blank before reset
+    env.reset(options={"sample_index": 3})
+    start = env.render()
+    assert start.shape == (FRAME_HEIGHT, FRAME_WIDTH, 3) and len(_colour_columns(start, _CURRENT)) > 0
+    env.step(2)  # WAIT: the first cell is passed (blue), the second current
+    middle = env.render()
+    assert len(_colour_columns(middle, _PASSED)) > 0
+    assert _colour_columns(middle, _CURRENT).min() > _colour_columns(middle, _PASSED).min()
+    _, _, _, _, info = env.step(1)
+    end = env.render()
+    assert len(_colour_columns(end, _RIGHT if info["correct"] else _WRONG)) > 0
+    assert len(_colour_columns(end, _CURRENT)) == 0
+    again = SPARQDepthTimeEnv(traces=make_synthetic_time_traces(20, seed=0), render_mode="rgb_array")
+    again.reset(options={"sample_index": 3})
+    again.step(2)
+    assert np.array_equal(again.render(), middle)  # the same frame for the same state
+    traces = make_synthetic_time_traces(20, seed=0)
+    made = gym.make("SPARQDepthTime-v0", traces=traces, render_mode="rgb_array")
+    check_env(made.unwrapped)
