@@ -352,15 +352,18 @@ def _coerce_action(action: Any) -> int:
 
 def _grid_view(env: SPARQDepthTimeEnv) -> Any:
     """Where ``env``'s episode stands, for :func:`~sparq_gym.envs.render.render_grid`."""
-    from sparq_gym.envs.render import GridView, grid_path
+    from sparq_gym.envs.render import GridView, grid_path, with_reward
 
     position = env._position if env._position >= 0 else env._mask_position
     if position < 0:
         return GridView(env.tables, None, 0, (), None)
     sample, state = divmod(position, env._n_states)
     states = enumerate_states(env.n_exits, env.n_timesteps)
-    last = env._last_info if env._position < 0 else None
-    return GridView(env.tables, sample, state, grid_path(states[state]), dict(last) if last else None)
+    last = with_reward(dict(env._last_info), env.alpha) if env._position < 0 and env._last_info else None
+    name = env.spec.id if env.spec is not None else type(env).__name__
+    names = env.traces.meta.get("exit_names") or ()
+    return GridView(env.tables, sample, state, grid_path(states[state]), last, title=f"{name} {env.split}",
+                    head_names=tuple(names), cost=env.cost)
 
 
 def check_invalid_action(rule: Any) -> str:

@@ -337,7 +337,7 @@ class SPARQExitEnv(TraceReplayEnv):
         if self.render_mode is None:
             warn_no_render_mode(self)
             return None
-        from sparq_gym.envs.render import RenderView, render_ansi, render_rgb
+        from sparq_gym.envs.render import RenderView, render_ansi, render_rgb, with_reward
 
         ended = self._state < 0
         if ended:
@@ -345,8 +345,15 @@ class SPARQExitEnv(TraceReplayEnv):
             k = None
         else:
             sample, k = divmod(self._state // 2, self._n_early)
-        view = RenderView(self.tables, self.n_bins, sample, k, self._last_info if ended else None)
+        last = with_reward(dict(self._last_info), self.alpha) if ended and self._last_info else None
+        view = RenderView(self.tables, self.n_bins, sample, k, last, title=self._render_title(),
+                          head_names=tuple(self.traces.exit_names), cost=self.cost)
         return render_ansi(view) if self.render_mode == "ansi" else render_rgb(view)
+
+    def _render_title(self) -> str:
+        """The frame's first line: the id (or the class) and the split."""
+        name = self.spec.id if self.spec is not None else type(self).__name__
+        return f"{name} {self.split}"
 
     @property
     def action_names(self) -> list[str]:

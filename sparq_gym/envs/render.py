@@ -1,19 +1,23 @@
 """What ``render()`` shows of an early-exit episode: a text line (``"ansi"``) or a frame (``"rgb_array"``).
 
-The environment hands over where the episode stands (:class:`RenderView`); the
-drawing is plain numpy (no plotting library), a few microseconds a frame, so
-Gymnasium's ``RecordVideo`` can film thousands of episodes.
+The environment hands over where the episode stands (:class:`RenderView`, :class:`GridView`);
+the drawing is numpy, the text Pillow's default font (a few milliseconds a frame), so
+Gymnasium's ``RecordVideo`` films episodes. A frame shows only what the agent has seen.
 
-The ``rgb_array`` frame (``FRAME_HEIGHT`` x ``FRAME_WIDTH`` x 3, ``uint8``):
+The ``rgb_array`` frame (``FRAME_HEIGHT`` x ``FRAME_WIDTH`` x 3, ``uint8``), top to bottom:
 
-- one bar per head (final last), its height the head's confidence on this image:
-  blue for heads passed, orange for the head the agent is at; a head not reached
-  yet is an empty grey outline (the agent has not seen its confidence); when the
-  episode has ended the head used is green (right) or red (wrong) and the heads
-  passed stay blue;
-- thin grey lines at the confidence-bin edges (``n_bins``);
-- at the bottom, the cost so far as a purple bar whose full width is the cost of
-  the plain network (a tick marks it; a path through every head may exceed it).
+- the id and split, the image's index, the step and the action just taken;
+- v0: one bar per head (final last), its height the head's confidence on this image, with
+  the confidence and the class predicted above it and the head's name below: blue for heads
+  passed, orange for the head the agent is at; a head not reached yet is an empty grey
+  outline with no numbers (the agent has not seen it); when the episode has ended the head
+  used is green (right) or red (wrong). Thin grey lines mark the confidence-bin edges;
+- depth x time: the (head, timestep) grid, a cell visited filled to its confidence with the
+  confidence and class predicted, the path joining the cells in the order visited, cells not
+  visited empty outlines;
+- the cost so far in numbers and as a purple bar whose tick is the plain network's cost (a
+  path through every head may pass it);
+- at the end, the answer, the label, right or wrong and the reward.
 """
 
 from __future__ import annotations
@@ -26,9 +30,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = ["FRAME_HEIGHT", "FRAME_WIDTH", "GridView", "RenderView", "grid_path", "render_ansi", "render_grid",
-           "render_rgb"]
+           "render_rgb", "with_reward"]
 
-FRAME_HEIGHT, FRAME_WIDTH = 192, 256
+FRAME_HEIGHT, FRAME_WIDTH = 256, 256
+_PLOT_TOP, _PLOT_BOTTOM = 46, 180  # the bars or the grid; text above and below
+_TEXT = (30, 30, 30)
 _BACKGROUND = (255, 255, 255)
 _PASSED, _CURRENT, _AHEAD = (66, 114, 196), (237, 125, 49), (215, 215, 215)
 _RIGHT, _WRONG = (84, 170, 80), (214, 64, 64)
@@ -44,6 +50,9 @@ class RenderView:
     :param sample: the image of the episode (``None`` before the first ``reset``).
     :param exit_index: the early exit the agent is at (``None`` once the episode has ended).
     :param last: the final ``info`` of the episode that ended (``None`` while it runs).
+    :param title: the frame's first line (the id and the split).
+    :param head_names: the heads' names (final last).
+    :param cost: what the cost counts (the environment's ``cost``).
     """
 
     tables: Any
@@ -51,6 +60,9 @@ class RenderView:
     sample: int | None
     exit_index: int | None
     last: dict[str, Any] | None
+    title: str = ""
+    head_names: tuple[str, ...] = ()
+    cost: str = ""
 
 
 def render_ansi(view: RenderView) -> str:
@@ -70,6 +82,36 @@ def render_ansi(view: RenderView) -> str:
         f"sample {sample}: at exit {k}, confidence {t.confidence[sample, k]:.3f} "
         f"(bin {t.bins[sample, k]} of {view.n_bins}), cost so far {t.cost[sample, k]:.4g}"
     )
+
+
+def _write(frame: NDArray[np.uint8], lines: list[tuple[int, int, str, tuple[int, ...]]]) -> None:
+    """Write ``(x, y, text, colour)`` lines onto ``frame`` (Pillow's default font, 10 px)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.fromarray(frame)
+    draw = ImageDraw.Draw(image)
+    font = _font(ImageFont)
+    for x, y, text, colour in lines:
+        draw.text((x, y), text, fill=tuple(colour), font=font)
+    frame[:] = np.asarray(image)
+
+
+_FONTS: dict[str, Any] = {}
+
+
+def _font(image_font: Any) -> Any:
+    """Pillow's default font at 10 px, made once."""
+    if "default" not in _FONTS:
+        _FONTS["default"] = image_font.load_default(size=10)
+    return _FONTS["default"]
+
+
+def _amount(value: float) -> str:
+    """A count or an energy in three significant digits: 12.3k, 4.56M, 7.8e-05."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g}{suffix}"
+    return f"{value:.3g}"
 
 
 def _fill(
@@ -95,7 +137,7 @@ def render_rgb(view: RenderView) -> NDArray[np.uint8]:
         return frame
     t, sample = view.tables, view.sample
     n_exits = int(t.confidence.shape[1])
-    top, bottom, left, right = 8, FRAME_HEIGHT - 40, 12, FRAME_WIDTH - 12
+    top, bottom, left, right = _PLOT_TOP, _PLOT_BOTTOM, 12, FRAME_WIDTH - 12
     for b in range(1, view.n_bins):  # confidence-bin edges
         y = bottom - round(b / view.n_bins * (bottom - top))
         frame[y, left:right] = _GRID
@@ -116,13 +158,48 @@ def render_rgb(view: RenderView) -> NDArray[np.uint8]:
         x0 = left + e * slot + slot // 6
         _fill(frame, (bottom - height, bottom), (x0, x0 + slot * 2 // 3), color)
     frame[bottom, left:right] = _TICK  # axis
-    cost_so_far = float(t.cost[sample, reached]) / float(t.full_cost[sample])
-    width = right - left
-    full_x = left + round(width / 1.25)  # the plain network's cost sits at 80 % of the bar
-    cost_x = left + round(min(cost_so_far, 1.25) * (full_x - left))
-    _fill(frame, (FRAME_HEIGHT - 26, FRAME_HEIGHT - 12), (left, cost_x), _COST)
-    _fill(frame, (FRAME_HEIGHT - 30, FRAME_HEIGHT - 8), (full_x, full_x + 2), _TICK)
+    _cost_bar(frame, float(t.cost[sample, reached]), float(t.full_cost[sample]), left, right)
+    names = view.head_names or (*(f"exit{e + 1}" for e in range(n_exits - 1)), "final")
+    lines = [(4, 2, f"{view.title}  image {sample}", _TEXT)]
+    for e in range(n_exits):
+        x = left + e * slot + slot // 6
+        lines.append((x, bottom + 3, names[e], _TEXT))
+        if e <= reached:  # what the agent has seen: confidence and the class predicted
+            lines.append((x, top - 12, f"{t.confidence[sample, e]:.2f} -> {t.predictions[sample, e]}", _TEXT))
+    if ended and view.last is not None:
+        action = "CONTINUE to the final head" if reached == n_exits - 1 else f"EXIT at {names[reached]}"
+    else:
+        action = "start" if reached == 0 else "CONTINUE"
+    lines.append((4, 16, f"step {reached + int(ended)}: {action}", _TEXT))
+    lines += _cost_and_verdict(view.last, float(t.cost[sample, reached]), float(t.full_cost[sample]),
+                               view.cost, int(t.labels[sample]))
+    _write(frame, lines)
     return frame
+
+
+def _cost_bar(frame: NDArray[np.uint8], cost: float, full: float, left: int, right: int) -> None:
+    """The cost so far as a purple bar; a tick at the plain network's cost (80 % of the width)."""
+    full_x = left + round((right - left) / 1.25)
+    cost_x = left + round(min(cost / full, 1.25) * (full_x - left))
+    _fill(frame, (_PLOT_BOTTOM + 30, _PLOT_BOTTOM + 42), (left, cost_x), _COST)
+    _fill(frame, (_PLOT_BOTTOM + 27, _PLOT_BOTTOM + 45), (full_x, full_x + 2), _TICK)
+
+
+def _cost_and_verdict(
+    last: dict[str, Any] | None, cost: float, full: float, counted: str, label: int
+) -> list[tuple[int, int, str, tuple[int, ...]]]:
+    """The text under the plot: the cost in numbers, then the answer, label, verdict and reward."""
+    share = f"({100 * cost / full:.0f} %)"
+    lines = [(4, _PLOT_BOTTOM + 16, f"cost {_amount(cost)} / {_amount(full)} {counted} {share}", _TEXT)]
+    if last is None:
+        lines.append((4, _PLOT_BOTTOM + 50, "deciding ...", _TEXT))
+        return lines
+    right = bool(last["correct"])
+    verdict = f"answer {last['prediction']}, label {label}: {'right' if right else 'wrong'}"
+    reward = last.get("reward")
+    reward_text = "" if reward is None else f", reward {reward:+.3f}"
+    lines.append((4, _PLOT_BOTTOM + 50, verdict + reward_text, _RIGHT if right else _WRONG))
+    return lines
 
 
 @dataclass(frozen=True)
@@ -135,6 +212,9 @@ class GridView:
     :param path: the (head, timestep index) cells visited so far, in order (the state's history
         determines them: :func:`grid_path`).
     :param last: the final ``info`` of the episode that ended (``None`` while it runs).
+    :param title: the frame's first line (the id and the split).
+    :param head_names: the heads' names (final last).
+    :param cost: what the cost counts (the environment's ``cost``).
     """
 
     tables: Any
@@ -142,6 +222,9 @@ class GridView:
     state: int
     path: tuple[tuple[int, int], ...]
     last: dict[str, Any] | None
+    title: str = ""
+    head_names: tuple[str, ...] = ()
+    cost: str = ""
 
 
 def grid_path(state: tuple[int, int, tuple[int, ...]]) -> tuple[tuple[int, int], ...]:
@@ -170,7 +253,7 @@ def render_grid(view: GridView) -> NDArray[np.uint8]:
         return frame
     t, sample, current = view.tables, view.sample, view.state
     n_exits, n_timesteps = int(t.n_exits), int(t.n_timesteps)
-    top, bottom, left, right = 8, FRAME_HEIGHT - 40, 12, FRAME_WIDTH - 12
+    top, bottom, left, right = _PLOT_TOP, _PLOT_BOTTOM, 40, FRAME_WIDTH - 8
     cell_h, cell_w = (bottom - top) // n_exits, (right - left) // n_timesteps
     visited = set(view.path)
     here = view.path[-1]
@@ -195,10 +278,31 @@ def render_grid(view: GridView) -> NDArray[np.uint8]:
         rows = np.linspace(ra, rb, steps + 1).round().astype(int)
         cols = np.linspace(ca, cb, steps + 1).round().astype(int)
         frame[rows, cols] = _TICK
-    cost_so_far = float(t.cost[sample, current]) / float(t.full_cost[sample])
-    width = right - left
-    full_x = left + round(width / 1.25)  # the plain network's cost sits at 80 % of the bar
-    cost_x = left + round(min(cost_so_far, 1.25) * (full_x - left))
-    _fill(frame, (FRAME_HEIGHT - 26, FRAME_HEIGHT - 12), (left, cost_x), _COST)
-    _fill(frame, (FRAME_HEIGHT - 30, FRAME_HEIGHT - 8), (full_x, full_x + 2), _TICK)
+    _cost_bar(frame, float(t.cost[sample, current]), float(t.full_cost[sample]), 12, FRAME_WIDTH - 12)
+    names = view.head_names or (*(f"exit{e + 1}" for e in range(n_exits - 1)), "final")
+    lines = [(4, 2, f"{view.title}  image {sample}", _TEXT)]
+    lines += [(4, top + k * cell_h + cell_h // 2 - 6, names[k], _TEXT) for k in range(n_exits)]
+    lines += [(left + tau * cell_w + 4, top - 11, f"t={tau + 1}", _TEXT) for tau in range(n_timesteps)]
+    for k, tau in view.path:  # what the agent has seen: confidence and class predicted
+        lines.append((left + tau * cell_w + 5, top + k * cell_h + cell_h - 16,
+                      f"{t.confidence[sample, k, tau]:.2f}>{t.predictions[sample, k, tau]}", _TEXT))
+    if view.last is not None:
+        action = "EXIT" + (" (masked action taken as EXIT)" if view.last.get("invalid_action") else "")
+    elif len(view.path) == 1:
+        action = "start"
+    else:
+        action = "WAIT" if view.path[-1][0] == view.path[-2][0] else "CONTINUE"
+    lines.append((4, 16, f"step {len(view.path) - 1 + int(view.last is not None)}: {action}", _TEXT))
+    lines += _cost_and_verdict(view.last, float(t.cost[sample, current]), float(t.full_cost[sample]),
+                               view.cost, int(t.labels[sample]))
+    _write(frame, lines)
     return frame
+
+
+def with_reward(last: dict[str, Any] | None, alpha: float) -> dict[str, Any] | None:
+    """The final info with the episode's reward (v0's rule, both families): ``+1 + alpha * savings``
+    if right, ``-1`` if wrong."""
+    if last is None:
+        return None
+    reward = 1.0 + alpha * float(last["savings"]) if last["correct"] else -1.0
+    return {**last, "reward": reward}

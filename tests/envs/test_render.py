@@ -8,7 +8,16 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from sparq_gym.envs import SPARQExitEnv
-from sparq_gym.envs.render import _CURRENT, _PASSED, _RIGHT, _WRONG, FRAME_HEIGHT, FRAME_WIDTH
+from sparq_gym.envs.render import (
+    _CURRENT,
+    _PASSED,
+    _PLOT_BOTTOM,
+    _PLOT_TOP,
+    _RIGHT,
+    _WRONG,
+    FRAME_HEIGHT,
+    FRAME_WIDTH,
+)
 from sparq_gym.traces import make_synthetic_traces
 
 
@@ -27,7 +36,7 @@ def test_frames_show_the_heads_the_decision_and_the_cost(tiny_traces):
     env.reset(options={"sample_index": 0})
     frame = env.render()
     # at exit 0 (confidence 0.5): an orange bar half the plot's height, nothing passed yet
-    plot_height = FRAME_HEIGHT - 40 - 8
+    plot_height = _PLOT_BOTTOM - _PLOT_TOP
     assert _bar_height(frame, _CURRENT) == round(0.5 * plot_height)
     assert len(_colour_columns(frame, _PASSED)) == 0
     env.step(0)  # CONTINUE: exit 0 is passed, the agent is at exit 1
