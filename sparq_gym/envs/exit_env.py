@@ -182,6 +182,9 @@ class SPARQExitEnv(TraceReplayEnv):
     * v0, same rules: the AlexNet ``network="spquant"`` traces are a new fine-tuning of
       seed 002's network (85.27 % on ``test``, was 83.13 %), so returns on that one trace set
       differ from before; every other trace set, and the default, is what it was.
+    * v0, unchanged meaning: ``rgb_array`` frames are 256 x 256 with text (id, step and action,
+      confidences and classes of the heads reached, cost in numbers, verdict and reward), and a
+      head not reached yet is drawn empty (its confidence is not shown before the agent sees it).
     """
 
     metadata: dict[str, Any] = {"render_modes": RenderModes(["ansi", "rgb_array"]), "render_fps": 4}
