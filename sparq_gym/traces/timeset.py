@@ -52,6 +52,7 @@ from sparq_gym.traces.traceset import (
     load_manifest,
     write_split_manifest,
 )
+from sparq_gym.traces.validate import loaded_container
 
 __all__ = ["TIME_FORMAT", "TimeTraceSet", "make_synthetic_time_traces"]
 
@@ -214,12 +215,7 @@ class TimeTraceSet(TraceSizes):
         for key, (stated, actual) in expected.items():
             if stated != actual:
                 raise TraceError(f"{archive}: {key} is {actual} in the arrays, the manifest says {stated}")
-        meta = {k: v for k, v in manifest.items() if k != "splits"}
-        meta["trace_dir"] = str(directory)
-        try:
-            return cls(meta=meta, split=split, **arrays)
-        except TraceError as err:  # what the container checks beyond the arrays: name the file
-            raise TraceError(f"{archive}: {err}") from err
+        return loaded_container(cls, arrays, manifest, directory, split, archive)
 
 
 def _read_archive(archive: Path) -> dict[str, np.ndarray]:

@@ -44,6 +44,7 @@ from sparq_gym.traces.validate import (
     COUNTER_NAMES,
     check_manifest,
     check_names,
+    loaded_container,
     split_file,
     validate_arrays,
 )
@@ -270,12 +271,7 @@ class TraceSet(TraceSizes):
             if key in manifest and manifest[key] != actual_value:
                 raise TraceError(f"{archive}: {key}={actual_value}, manifest says {manifest[key]}")
         check_names(manifest, n_exits, n_classes, arrays["exit_counts"].shape[2], str(path))
-        meta = {k: v for k, v in manifest.items() if k != "splits"}
-        meta["trace_dir"] = str(directory)
-        try:
-            return cls(meta=meta, split=split, **arrays)
-        except TraceError as err:  # what the container checks beyond the arrays: name the file
-            raise TraceError(f"{archive}: {err}") from err
+        return loaded_container(cls, arrays, manifest, directory, split, archive)
 
 
 def write_split_manifest(

@@ -11,9 +11,9 @@ that names the file, the field, the value found and what is expected.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -27,9 +27,12 @@ __all__ = [
     "PROB_SUM_TOLERANCE",
     "check_manifest",
     "check_names",
+    "loaded_container",
     "split_file",
     "validate_arrays",
 ]
+
+T = TypeVar("T")
 
 COUNTER_NAMES: tuple[str, ...] = ("macs", "synaptic_ops", "spikes", "lif_ops", "mem_bytes")
 """Per-sample counters (spec §3), in the order of the last axis of the count arrays.
@@ -209,3 +212,17 @@ def split_file(directory: Path, name: str, split: str) -> Path:
     if not archive.exists():
         raise TraceNotFoundError(f"{archive}: the trace archive of split {split!r} is missing")
     return archive
+
+
+def loaded_container(
+    kind: Callable[..., T], arrays: Mapping[str, np.ndarray], manifest: Mapping[str, Any], directory: Any,
+    split: str, archive: Any,
+) -> T:
+    """A trace container (``kind``) of arrays read from ``archive``, its meta the manifest's (less
+    ``splits``) and the folder; an error of the container's own checks names the archive."""
+    meta = {k: v for k, v in manifest.items() if k != "splits"}
+    meta["trace_dir"] = str(directory)
+    try:
+        return kind(meta=meta, split=split, **arrays)
+    except TraceError as err:
+        raise TraceError(f"{archive}: {err}") from err
