@@ -352,7 +352,7 @@ def _coerce_action(action: Any) -> int:
 
 def _grid_view(env: SPARQDepthTimeEnv) -> Any:
     """Where ``env``'s episode stands, for :func:`~sparq_gym.envs.render.render_grid`."""
-    from sparq_gym.envs.render import GridView, grid_path, with_reward
+    from sparq_gym.envs.render import GridView, grid_path, sample_image, with_reward
 
     position = env._position if env._position >= 0 else env._mask_position
     if position < 0:
@@ -362,8 +362,9 @@ def _grid_view(env: SPARQDepthTimeEnv) -> Any:
     last = with_reward(dict(env._last_info), env.alpha) if env._position < 0 and env._last_info else None
     name = env.spec.id if env.spec is not None else type(env).__name__
     names = env.traces.meta.get("exit_names") or ()
+    image = sample_image(env.traces, sample, env.__dict__.setdefault("_image_cache", {}))
     return GridView(env.tables, sample, state, grid_path(states[state]), last, title=f"{name} {env.split}",
-                    head_names=tuple(names), cost=env.cost)
+                    head_names=tuple(names), cost=env.cost, image=image)
 
 
 def check_invalid_action(rule: Any) -> str:

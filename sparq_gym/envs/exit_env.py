@@ -340,7 +340,7 @@ class SPARQExitEnv(TraceReplayEnv):
         if self.render_mode is None:
             warn_no_render_mode(self)
             return None
-        from sparq_gym.envs.render import RenderView, render_ansi, render_rgb, with_reward
+        from sparq_gym.envs.render import RenderView, render_ansi, render_rgb, sample_image, with_reward
 
         ended = self._state < 0
         if ended:
@@ -349,8 +349,11 @@ class SPARQExitEnv(TraceReplayEnv):
         else:
             sample, k = divmod(self._state // 2, self._n_early)
         last = with_reward(dict(self._last_info), self.alpha) if ended and self._last_info else None
+        image = None
+        if sample is not None and self.render_mode == "rgb_array":
+            image = sample_image(self.traces, sample, self.__dict__.setdefault("_image_cache", {}))
         view = RenderView(self.tables, self.n_bins, sample, k, last, title=self._render_title(),
-                          head_names=tuple(self.traces.exit_names), cost=self.cost)
+                          head_names=tuple(self.traces.exit_names), cost=self.cost, image=image)
         return render_ansi(view) if self.render_mode == "ansi" else render_rgb(view)
 
     def _render_title(self) -> str:

@@ -30,10 +30,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = ["FRAME_HEIGHT", "FRAME_WIDTH", "GridView", "RenderView", "grid_path", "render_ansi", "render_grid",
-           "render_rgb", "with_reward"]
+           "render_rgb", "sample_image", "with_reward"]
 
 FRAME_HEIGHT, FRAME_WIDTH = 256, 256
 _PLOT_TOP, _PLOT_BOTTOM = 46, 180  # the bars or the grid; text above and below
+_PLOT_RIGHT = FRAME_WIDTH - 66  # the input image (or its placeholder) sits to the right of the plot
+_IMAGE = 56  # its side in pixels
 _TEXT = (30, 30, 30)
 _BACKGROUND = (255, 255, 255)
 _PASSED, _CURRENT, _AHEAD = (66, 114, 196), (237, 125, 49), (215, 215, 215)
@@ -53,6 +55,7 @@ class RenderView:
     :param title: the frame's first line (the id and the split).
     :param head_names: the heads' names (final last).
     :param cost: what the cost counts (the environment's ``cost``).
+    :param image: the input image, (H, W, 3) ``uint8`` (``None``: its dataset is not local).
     """
 
     tables: Any
@@ -63,6 +66,7 @@ class RenderView:
     title: str = ""
     head_names: tuple[str, ...] = ()
     cost: str = ""
+    image: NDArray[np.uint8] | None = None
 
 
 def render_ansi(view: RenderView) -> str:
@@ -137,7 +141,7 @@ def render_rgb(view: RenderView) -> NDArray[np.uint8]:
         return frame
     t, sample = view.tables, view.sample
     n_exits = int(t.confidence.shape[1])
-    top, bottom, left, right = _PLOT_TOP, _PLOT_BOTTOM, 12, FRAME_WIDTH - 12
+    top, bottom, left, right = _PLOT_TOP, _PLOT_BOTTOM, 12, _PLOT_RIGHT
     for b in range(1, view.n_bins):  # confidence-bin edges
         y = bottom - round(b / view.n_bins * (bottom - top))
         frame[y, left:right] = _GRID
@@ -158,7 +162,7 @@ def render_rgb(view: RenderView) -> NDArray[np.uint8]:
         x0 = left + e * slot + slot // 6
         _fill(frame, (bottom - height, bottom), (x0, x0 + slot * 2 // 3), color)
     frame[bottom, left:right] = _TICK  # axis
-    _cost_bar(frame, float(t.cost[sample, reached]), float(t.full_cost[sample]), left, right)
+    _cost_bar(frame, float(t.cost[sample, reached]), float(t.full_cost[sample]), left, FRAME_WIDTH - 12)
     names = view.head_names or (*(f"exit{e + 1}" for e in range(n_exits - 1)), "final")
     lines = [(4, 2, f"{view.title}  image {sample}", _TEXT)]
     for e in range(n_exits):
@@ -173,6 +177,7 @@ def render_rgb(view: RenderView) -> NDArray[np.uint8]:
     lines.append((4, 16, f"step {reached + int(ended)}: {action}", _TEXT))
     lines += _cost_and_verdict(view.last, float(t.cost[sample, reached]), float(t.full_cost[sample]),
                                view.cost, int(t.labels[sample]))
+    lines += _draw_image(frame, view.image)
     _write(frame, lines)
     return frame
 
@@ -215,6 +220,7 @@ class GridView:
     :param title: the frame's first line (the id and the split).
     :param head_names: the heads' names (final last).
     :param cost: what the cost counts (the environment's ``cost``).
+    :param image: the input image, (H, W, 3) ``uint8`` (``None``: its dataset is not local).
     """
 
     tables: Any
@@ -225,6 +231,7 @@ class GridView:
     title: str = ""
     head_names: tuple[str, ...] = ()
     cost: str = ""
+    image: NDArray[np.uint8] | None = None
 
 
 def grid_path(state: tuple[int, int, tuple[int, ...]]) -> tuple[tuple[int, int], ...]:
@@ -253,7 +260,7 @@ def render_grid(view: GridView) -> NDArray[np.uint8]:
         return frame
     t, sample, current = view.tables, view.sample, view.state
     n_exits, n_timesteps = int(t.n_exits), int(t.n_timesteps)
-    top, bottom, left, right = _PLOT_TOP, _PLOT_BOTTOM, 40, FRAME_WIDTH - 8
+    top, bottom, left, right = _PLOT_TOP, _PLOT_BOTTOM, 40, _PLOT_RIGHT
     cell_h, cell_w = (bottom - top) // n_exits, (right - left) // n_timesteps
     visited = set(view.path)
     here = view.path[-1]
@@ -295,6 +302,7 @@ def render_grid(view: GridView) -> NDArray[np.uint8]:
     lines.append((4, 16, f"step {len(view.path) - 1 + int(view.last is not None)}: {action}", _TEXT))
     lines += _cost_and_verdict(view.last, float(t.cost[sample, current]), float(t.full_cost[sample]),
                                view.cost, int(t.labels[sample]))
+    lines += _draw_image(frame, view.image)
     _write(frame, lines)
     return frame
 
@@ -306,3 +314,46 @@ def with_reward(last: dict[str, Any] | None, alpha: float) -> dict[str, Any] | N
         return None
     reward = 1.0 + alpha * float(last["savings"]) if last["correct"] else -1.0
     return {**last, "reward": reward}
+
+
+def _draw_image(
+    frame: NDArray[np.uint8], image: NDArray[np.uint8] | None
+) -> list[tuple[int, int, str, tuple[int, ...]]]:
+    """The input image, scaled to ``_IMAGE`` pixels (nearest neighbour), right of the plot; a
+    grey outline saying "no image" when its dataset is not local. Returns the text to write."""
+    r0, c0 = _PLOT_TOP, FRAME_WIDTH - 8 - _IMAGE
+    if image is None:
+        _outline(frame, (r0, r0 + _IMAGE), (c0, c0 + _IMAGE), _AHEAD)
+        return [(c0 + 8, r0 + 16, "no image", _TEXT), (c0 + 6, r0 + 28, "(no data)", _TEXT)]
+    rows = np.arange(_IMAGE) * image.shape[0] // _IMAGE
+    cols = np.arange(_IMAGE) * image.shape[1] // _IMAGE
+    frame[r0 : r0 + _IMAGE, c0 : c0 + _IMAGE] = image[rows][:, cols]
+    return [(c0, r0 + _IMAGE + 2, "input", _TEXT)]
+
+
+def sample_image(traces: Any, sample: int, cache: dict[str, Any]) -> NDArray[np.uint8] | None:
+    """The input image of the traces' sample ``sample``, (H, W, 3) ``uint8``, where its dataset is
+    local (:func:`sparq_gym.data.splits.load_split`; the manifest's ``dataset`` and its split's
+    source, the trace's ``sample_ids`` indexing it), else ``None``. An image whose label is not
+    the trace's is not shown. ``cache`` keeps the loaded split (per environment)."""
+    meta = traces.meta
+    provenance = (meta.get("split_provenance") or {}).get(traces.split, {})
+    source = (provenance.get("data") or {}).get("source") if isinstance(provenance, dict) else None
+    dataset = meta.get("dataset")
+    if not isinstance(dataset, str) or source not in ("train", "test"):
+        return None
+    if "split" not in cache:
+        from sparq_gym.data.splits import load_split
+
+        try:
+            cache["split"] = load_split(dataset, "test" if source == "test" else "train_full")
+        except (OSError, KeyError, ValueError):  # no local data (or not this dataset's files)
+            cache["split"] = None
+    split = cache["split"]
+    index = int(traces.sample_ids[sample])
+    if split is None or not 0 <= index < split.labels.shape[0]:
+        return None
+    if split.labels[index] != traces.labels[sample]:  # not the image the trace was extracted from
+        return None
+    image = np.moveaxis(split.images[index], 0, -1)  # (C, H, W) -> (H, W, C)
+    return np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image

@@ -115,3 +115,26 @@ def test_depth_time_frames_draw_the_grid_and_the_path():
     traces = make_synthetic_time_traces(20, seed=0)
     made = gym.make("SPARQDepthTime-v0", traces=traces, render_mode="rgb_array")
     check_env(made.unwrapped)
+
+
+def test_the_input_image_where_the_dataset_is_local_else_a_placeholder(tiny_traces):
+    """The frame shows the trace's own image (its dataset's, at the trace's sample id, with the
+    trace's label) when the data is local; synthetic traces name no dataset: a placeholder."""
+    from sparq_gym.envs.render import _IMAGE, _PLOT_TOP, sample_image
+
+    assert sample_image(tiny_traces, 0, {}) is None
+    env = gym.make("SPARQExit-LeNet-v0", split="test", render_mode="rgb_array")
+    traces = env.unwrapped.traces
+    image = sample_image(traces, 11, {})
+    if image is None:
+        pytest.skip("MNIST is not local (SPARQ_DATA or ../shared/data)")
+    from sparq_gym.data.splits import load_split
+
+    mnist = load_split("mnist", "test")
+    index = int(traces.sample_ids[11])
+    assert mnist.labels[index] == traces.labels[11]
+    assert np.array_equal(image[:, :, 0], mnist.images[index, 0]) and image.shape == (28, 28, 3)
+    env.reset(options={"sample_index": 11})
+    frame = env.render()
+    box = frame[_PLOT_TOP : _PLOT_TOP + _IMAGE, FRAME_WIDTH - 8 - _IMAGE : FRAME_WIDTH - 8, 0]
+    assert np.array_equal(box[::2, ::2], mnist.images[index, 0])  # 28 px drawn at 56: every pixel twice
