@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["SparqExperimentManager", "enjoy_masked", "main", "register_maskable_ppo"]
 
@@ -87,7 +87,8 @@ def train(argv: list[str]) -> None:
     import rl_zoo3.train as zoo_train
 
     SparqExperimentManager = _manager_class()
-    zoo_train.ExperimentManager = SparqExperimentManager  # rl_zoo3.train builds the manager by this name
+    # rl_zoo3.train builds its manager by this module-level name
+    zoo_train.ExperimentManager = SparqExperimentManager  # type: ignore[misc]
     sys.argv = [sys.argv[0], *argv]
     zoo_train.train()
 
@@ -144,7 +145,7 @@ def enjoy_masked(argv: list[str]) -> list[float]:
     obs = env.reset()
     returns, total = [], 0.0
     for _ in range(args.n_timesteps):
-        action, _ = model.predict(obs, deterministic=True, action_masks=get_action_masks(env))
+        action, _ = model.predict(cast(Any, obs), deterministic=True, action_masks=get_action_masks(env))
         obs, reward, done, _ = env.step(action)
         total += float(reward[0])
         if done[0]:

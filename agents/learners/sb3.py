@@ -27,7 +27,7 @@ import io
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -41,6 +41,7 @@ from agents.common import EnvArgs, EnvConfig, check_out, train_validation_split
 from agents.policy import POLICY_FILE, decide_places, verified_file
 from sparq_gym.checks import check_choice, check_integer, check_number
 from sparq_gym.envs.decisions import DecisionTables, subset_decisions
+from sparq_gym.envs.settings import ObsType
 from sparq_gym.errors import ConfigError
 from sparq_gym.io import atomic_directory, atomic_write_bytes, atomic_write_json, sha256_file
 
@@ -357,7 +358,7 @@ def train(args: Args, config: EnvConfig | None = None) -> SB3Result:
 
     vec_env = DummyVecEnv([lambda: Monitor(make(learn_traces)) for _ in range(n_envs)])
     vec_env.seed(seed)
-    validation = subset_decisions(config.decisions("train", obs_type), val_idx)
+    validation = subset_decisions(config.decisions("train", cast(ObsType, obs_type)), val_idx)
     n_eval_episodes = int(validation.n_samples)
 
     algorithm = _algorithm_class(args.algo)

@@ -37,6 +37,9 @@ _PLOT_TOP, _PLOT_BOTTOM = 46, 180  # the bars or the grid; text above and below
 _PLOT_RIGHT = FRAME_WIDTH - 66  # the input image (or its placeholder) sits to the right of the plot
 _IMAGE = 56  # its side in pixels
 _TEXT = (30, 30, 30)
+
+TextLine = tuple[int, int, str, tuple[int, ...]]
+"""One line of text on a frame: x, y, the text and its colour."""
 _BACKGROUND = (255, 255, 255)
 _PASSED, _CURRENT, _AHEAD = (66, 114, 196), (237, 125, 49), (215, 215, 215)
 _RIGHT, _WRONG = (84, 170, 80), (214, 64, 64)
@@ -88,7 +91,7 @@ def render_ansi(view: RenderView) -> str:
     )
 
 
-def _write(frame: NDArray[np.uint8], lines: list[tuple[int, int, str, tuple[int, ...]]]) -> None:
+def _write(frame: NDArray[np.uint8], lines: list[TextLine]) -> None:
     """Write ``(x, y, text, colour)`` lines onto ``frame`` (Pillow's default font, 10 px)."""
     from PIL import Image, ImageDraw, ImageFont
 
@@ -164,7 +167,7 @@ def render_rgb(view: RenderView) -> NDArray[np.uint8]:
     frame[bottom, left:right] = _TICK  # axis
     _cost_bar(frame, float(t.cost[sample, reached]), float(t.full_cost[sample]), left, FRAME_WIDTH - 12)
     names = view.head_names or (*(f"exit{e + 1}" for e in range(n_exits - 1)), "final")
-    lines = [(4, 2, f"{view.title}  image {sample}", _TEXT)]
+    lines: list[TextLine] = [(4, 2, f"{view.title}  image {sample}", _TEXT)]
     for e in range(n_exits):
         x = left + e * slot + slot // 6
         lines.append((x, bottom + 3, names[e], _TEXT))
@@ -192,10 +195,11 @@ def _cost_bar(frame: NDArray[np.uint8], cost: float, full: float, left: int, rig
 
 def _cost_and_verdict(
     last: dict[str, Any] | None, cost: float, full: float, counted: str, label: int
-) -> list[tuple[int, int, str, tuple[int, ...]]]:
+) -> list[TextLine]:
     """The text under the plot: the cost in numbers, then the answer, label, verdict and reward."""
     share = f"({100 * cost / full:.0f} %)"
-    lines = [(4, _PLOT_BOTTOM + 16, f"cost {_amount(cost)} / {_amount(full)} {counted} {share}", _TEXT)]
+    text = f"cost {_amount(cost)} / {_amount(full)} {counted} {share}"
+    lines: list[TextLine] = [(4, _PLOT_BOTTOM + 16, text, _TEXT)]
     if last is None:
         lines.append((4, _PLOT_BOTTOM + 50, "deciding ...", _TEXT))
         return lines
@@ -287,7 +291,7 @@ def render_grid(view: GridView) -> NDArray[np.uint8]:
         frame[rows, cols] = _TICK
     _cost_bar(frame, float(t.cost[sample, current]), float(t.full_cost[sample]), 12, FRAME_WIDTH - 12)
     names = view.head_names or (*(f"exit{e + 1}" for e in range(n_exits - 1)), "final")
-    lines = [(4, 2, f"{view.title}  image {sample}", _TEXT)]
+    lines: list[TextLine] = [(4, 2, f"{view.title}  image {sample}", _TEXT)]
     lines += [(4, top + k * cell_h + cell_h // 2 - 6, names[k], _TEXT) for k in range(n_exits)]
     lines += [(left + tau * cell_w + 4, top - 11, f"t={tau + 1}", _TEXT) for tau in range(n_timesteps)]
     for k, tau in view.path:  # what the agent has seen: confidence and class predicted
@@ -318,7 +322,7 @@ def with_reward(last: dict[str, Any] | None, alpha: float) -> dict[str, Any] | N
 
 def _draw_image(
     frame: NDArray[np.uint8], image: NDArray[np.uint8] | None
-) -> list[tuple[int, int, str, tuple[int, ...]]]:
+) -> list[TextLine]:
     """The input image, scaled to ``_IMAGE`` pixels (nearest neighbour), right of the plot; a
     grey outline saying "no image" when its dataset is not local. Returns the text to write."""
     r0, c0 = _PLOT_TOP, FRAME_WIDTH - 8 - _IMAGE
