@@ -10,7 +10,7 @@ __all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``envs`` and ``bench-env`` to the ``sparq`` command."""
+    """Add ``envs``, ``bench-env`` and ``render-gif`` to the ``sparq`` command."""
     envs = subparsers.add_parser("envs", help="list the registered SPARQ environments")
     envs.add_argument("--json", action="store_true", help="print JSON instead of a table")
     envs.set_defaults(handler=_run_envs)
@@ -26,12 +26,35 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                        help="instead: where a step's time goes (AlexNet; vector env at 4,096 envs; single)")
     bench.set_defaults(handler=_run_bench)
 
+    gif = subparsers.add_parser("render-gif", help="film episodes with RecordVideo into an animated GIF")
+    gif.add_argument("--env", required=True, help="environment id (its shipped traces)")
+    gif.add_argument("--out", required=True, help="the GIF to write")
+    gif.add_argument("--episodes", type=int, default=3)
+    gif.add_argument("--seed", type=int, default=0, help="seed of the episodes' images and random actions")
+    gif.add_argument("--split", choices=("train", "test"), default="test")
+    gif.set_defaults(handler=_run_render_gif)
+
 
 def _run_envs(args: argparse.Namespace) -> int:
     from sparq_gym.reports.env_list import describe_envs, format_env_list
 
     rows = describe_envs()
     print(json.dumps(rows, indent=2) if args.json else format_env_list(rows))
+    return 0
+
+
+def _run_render_gif(args: argparse.Namespace) -> int:
+    from sparq_gym.checks import check_integer
+    from sparq_gym.envs.families import family_of
+    from sparq_gym.io import check_output_file
+    from sparq_gym.reports.animation import record_gif
+
+    family_of(args.env)  # a registered id, before any work
+    check_integer("--episodes", args.episodes, 1, 50)
+    check_integer("--seed", args.seed, 0)
+    check_output_file(args.out)
+    path = record_gif(args.env, args.out, episodes=args.episodes, seed=args.seed, split=args.split)
+    print(f"wrote {path}")
     return 0
 
 

@@ -138,3 +138,17 @@ def test_the_input_image_where_the_dataset_is_local_else_a_placeholder(tiny_trac
     frame = env.render()
     box = frame[_PLOT_TOP : _PLOT_TOP + _IMAGE, FRAME_WIDTH - 8 - _IMAGE : FRAME_WIDTH - 8, 0]
     assert np.array_equal(box[::2, ::2], mnist.images[index, 0])  # 28 px drawn at 56: every pixel twice
+
+
+@pytest.mark.parametrize("env_id", ["SPARQExit-MLP-v0", "SPARQDepthTime-MLP-v0"])
+def test_render_gif_films_episodes_with_record_video(tmp_path, capsys, env_id):
+    pytest.importorskip("moviepy")
+    from PIL import Image
+
+    from sparq_gym.cli import main
+
+    out = tmp_path / "episodes.gif"
+    assert main(["render-gif", "--env", env_id, "--out", str(out), "--episodes", "2"]) == 0
+    with Image.open(out) as gif:
+        assert gif.size == (FRAME_WIDTH, FRAME_HEIGHT) and gif.n_frames >= 4  # reset + >= 1 step, twice
+    assert [p.name for p in tmp_path.iterdir()] == ["episodes.gif"]  # nothing else left behind
