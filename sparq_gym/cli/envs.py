@@ -10,7 +10,7 @@ __all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``envs``, ``bench-env`` and ``render-gif`` to the ``sparq`` command."""
+    """Add ``envs``, ``bench-env``, ``render-gif`` and ``docs`` to the ``sparq`` command."""
     envs = subparsers.add_parser("envs", help="list the registered SPARQ environments")
     envs.add_argument("--json", action="store_true", help="print JSON instead of a table")
     envs.set_defaults(handler=_run_envs)
@@ -34,12 +34,31 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     gif.add_argument("--split", choices=("train", "test"), default="test")
     gif.set_defaults(handler=_run_render_gif)
 
+    docs = subparsers.add_parser("docs", help="build the documentation site (mkdocs, Material theme, strict)")
+    docs.add_argument("--out", default="site", help="the folder the site is written to (default: site)")
+    docs.set_defaults(handler=_run_docs)
+
 
 def _run_envs(args: argparse.Namespace) -> int:
     from sparq_gym.reports.env_list import describe_envs, format_env_list
 
     rows = describe_envs()
     print(json.dumps(rows, indent=2) if args.json else format_env_list(rows))
+    return 0
+
+
+def _run_docs(args: argparse.Namespace) -> int:
+    from sparq_gym.io import check_output_dir
+    from sparq_gym.reports.site import build_site
+
+    check_output_dir(args.out)
+    try:
+        import material  # noqa: F401  (the theme)
+        import mkdocs  # noqa: F401
+    except ImportError as err:
+        raise ImportError("sparq docs needs mkdocs-material: pip install -e '.[dev]'") from err
+    path = build_site(args.out)
+    print(f"wrote the site to {path} (open {path / 'index.html'})")
     return 0
 
 
