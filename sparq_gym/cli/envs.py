@@ -32,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     gif.add_argument("--episodes", type=int, default=3)
     gif.add_argument("--seed", type=int, default=0, help="seed of the episodes' images and random actions")
     gif.add_argument("--split", choices=("train", "test"), default="test")
+    gif.add_argument("--frames", default=None, metavar="PNG",
+                     help="also write the start, a middle and the end frame of an episode side by side")
     gif.set_defaults(handler=_run_render_gif)
 
     docs = subparsers.add_parser("docs", help="build the documentation site (mkdocs, Material theme, strict)")
@@ -72,7 +74,10 @@ def _run_render_gif(args: argparse.Namespace) -> int:
     check_integer("--episodes", args.episodes, 1, 50)
     check_integer("--seed", args.seed, 0)
     check_output_file(args.out)
-    path = record_gif(args.env, args.out, episodes=args.episodes, seed=args.seed, split=args.split)
+    if args.frames is not None:
+        check_output_file(args.frames, "--frames")
+    path = record_gif(args.env, args.out, episodes=args.episodes, seed=args.seed, split=args.split,
+                      frames=args.frames)
     print(f"wrote {path}")
     return 0
 

@@ -29,8 +29,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["FRAME_HEIGHT", "FRAME_WIDTH", "GridView", "RenderView", "grid_path", "render_ansi", "render_grid",
-           "render_rgb", "sample_image", "with_reward"]
+__all__ = [
+    "FRAME_HEIGHT", "FRAME_WIDTH", "GridView", "RenderView", "exit_status", "grid_path", "render_ansi",
+    "render_grid", "render_rgb", "sample_image", "with_reward",
+]
 
 FRAME_HEIGHT, FRAME_WIDTH = 256, 256
 _PLOT_TOP, _PLOT_BOTTOM = 46, 180  # the bars or the grid; text above and below
@@ -173,16 +175,21 @@ def render_rgb(view: RenderView) -> NDArray[np.uint8]:
         lines.append((x, bottom + 3, names[e], _TEXT))
         if e <= reached:  # what the agent has seen: confidence and the class predicted
             lines.append((x, top - 12, f"{t.confidence[sample, e]:.2f} -> {t.predictions[sample, e]}", _TEXT))
-    if ended and view.last is not None:
-        action = "CONTINUE to the final head" if reached == n_exits - 1 else f"EXIT at {names[reached]}"
-    else:
-        action = "start" if reached == 0 else "CONTINUE"
-    lines.append((4, 16, f"step {reached + int(ended)}: {action}", _TEXT))
+    lines.append((4, 16, exit_status(reached, ended and view.last is not None, n_exits, names), _TEXT))
     lines += _cost_and_verdict(view.last, float(t.cost[sample, reached]), float(t.full_cost[sample]),
                                view.cost, int(t.labels[sample]))
     lines += _draw_image(frame, view.image)
     _write(frame, lines)
     return frame
+
+
+def exit_status(reached: int, ended: bool, n_exits: int, names: tuple[str, ...]) -> str:
+    """v0's status line: the decisions taken so far (E-1 at most) and the last one."""
+    if not ended:
+        return f"step {reached}: " + ("start" if reached == 0 else "CONTINUE")
+    if reached == n_exits - 1:
+        return f"step {n_exits - 1}: CONTINUE to the final head"
+    return f"step {reached + 1}: EXIT at {names[reached]}"
 
 
 def _cost_bar(frame: NDArray[np.uint8], cost: float, full: float, left: int, right: int) -> None:

@@ -22,9 +22,10 @@ __all__ = ["record_gif"]
 
 
 def record_gif(env_id: str, out: str | Path, *, episodes: int = 3, seed: int = 0, split: str = "test",
-               fps: int = 2, **env_kwargs: Any) -> Path:
+               fps: int = 2, frames: str | Path | None = None, **env_kwargs: Any) -> Path:
     """Film ``episodes`` episodes of ``env_id`` on ``split`` with ``RecordVideo`` and write them to
-    the GIF ``out`` (atomically); return its path."""
+    the GIF ``out`` (atomically); return its path. ``frames``: also write a PNG of the start, a
+    middle and the end frame of the first episode of three decisions or more (else the longest)."""
     import gymnasium as gym
 
     import sparq_gym  # noqa: F401  (registers the ids)
@@ -39,16 +40,23 @@ def record_gif(env_id: str, out: str | Path, *, episodes: int = 3, seed: int = 0
         env.metadata = {**env.metadata, "render_fps": fps}
         filmed = gym.wrappers.RecordVideo(env, str(Path(folder) / "videos"), name_prefix="episode",
                                           episode_trigger=lambda episode: True, disable_logger=True)
+        shown: list[Any] = []  # the frames of the episode the PNG shows
         for episode in range(episodes):
             _, info = filmed.reset(seed=seed + episode)
+            seen = [env.render()]
             done = False
             while not done:
                 n_actions = int(getattr(env.action_space, "n", 2))
                 mask = np.asarray(info.get("action_mask", np.ones(n_actions, dtype=np.bool_)))
                 action = int(rng.choice(np.flatnonzero(mask)))
                 _, _, terminated, truncated, info = filmed.step(action)
+                seen.append(env.render())
                 done = terminated or truncated
+            if len(shown) < 4 and len(seen) > len(shown):  # the first with three decisions, else the longest
+                shown = seen
         filmed.close()
+        if frames is not None:
+            _write_strip(Path(frames), [shown[0], shown[len(shown) // 2], shown[-1]])
         videos = sorted((Path(folder) / "videos").glob("episode-episode-*.mp4"),
                         key=lambda p: int(p.stem.rsplit("-", 1)[1]))
         clips = [VideoFileClip(str(video)) for video in videos]
@@ -61,3 +69,13 @@ def record_gif(env_id: str, out: str | Path, *, episodes: int = 3, seed: int = 0
         with atomic_path(out) as tmp:
             shutil.copyfile(gif, tmp)
     return out
+
+
+def _write_strip(path: Path, images: list[Any]) -> None:
+    """The frames side by side, 8 white pixels apart, as a PNG (atomically)."""
+    from PIL import Image
+
+    gap = np.full((images[0].shape[0], 8, 3), 255, dtype=np.uint8)
+    strip = np.concatenate([part for image in images for part in (image, gap)][:-1], axis=1)
+    with atomic_path(path) as tmp:
+        Image.fromarray(strip).save(tmp, format="PNG")

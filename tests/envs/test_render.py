@@ -152,3 +152,26 @@ def test_render_gif_films_episodes_with_record_video(tmp_path, capsys, env_id):
     with Image.open(out) as gif:
         assert gif.size == (FRAME_WIDTH, FRAME_HEIGHT) and gif.n_frames >= 4  # reset + >= 1 step, twice
     assert [p.name for p in tmp_path.iterdir()] == ["episodes.gif"]  # nothing else left behind
+
+
+def test_the_status_line_counts_the_decisions_taken():
+    """v0 has E-1 = 2 decisions: CONTINUE twice reaches the final head at step 2."""
+    from sparq_gym.envs.render import exit_status
+
+    names = ("exit1", "exit2", "final")
+    assert exit_status(0, False, 3, names) == "step 0: start"
+    assert exit_status(1, False, 3, names) == "step 1: CONTINUE"
+    assert exit_status(0, True, 3, names) == "step 1: EXIT at exit1"
+    assert exit_status(1, True, 3, names) == "step 2: EXIT at exit2"
+    assert exit_status(2, True, 3, names) == "step 2: CONTINUE to the final head"
+
+
+def test_render_gif_frames_strip(tmp_path):
+    pytest.importorskip("moviepy")
+    from PIL import Image
+
+    from sparq_gym.reports.animation import record_gif
+
+    record_gif("SPARQDepthTime-MLP-v0", tmp_path / "e.gif", episodes=2, frames=tmp_path / "f.png")
+    with Image.open(tmp_path / "f.png") as strip:
+        assert strip.size == (3 * FRAME_WIDTH + 2 * 8, FRAME_HEIGHT)  # start, middle, end, 8 px apart
