@@ -30,8 +30,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
-    "FRAME_HEIGHT", "FRAME_WIDTH", "GridView", "RenderView", "exit_status", "grid_path", "render_ansi",
-    "render_grid", "render_rgb", "sample_image", "with_reward",
+    "FRAME_HEIGHT", "FRAME_WIDTH", "FrameLabels", "GridView", "RenderView", "exit_status", "grid_path",
+    "render_ansi", "render_grid", "render_rgb", "sample_image", "with_reward",
 ]
 
 FRAME_HEIGHT, FRAME_WIDTH = 256, 256
@@ -48,19 +48,31 @@ _RIGHT, _WRONG = (84, 170, 80), (214, 64, 64)
 _GRID, _COST, _TICK = (235, 235, 235), (128, 80, 170), (40, 40, 40)
 
 
+@dataclass(frozen=True, kw_only=True)
+class FrameLabels:
+    """What a frame says beside the drawing (keyword arguments of both views).
+
+    :param title: the frame's first line (the id and the split).
+    :param head_names: the heads' names (final last).
+    :param cost: what the cost counts (the environment's ``cost``).
+    :param image: the input image, (H, W, 3) ``uint8`` (``None``: its dataset is not local).
+    """
+
+    title: str = ""
+    head_names: tuple[str, ...] = ()
+    cost: str = ""
+    image: NDArray[np.uint8] | None = None
+
+
 @dataclass(frozen=True)
-class RenderView:
-    """Where an episode stands, for drawing.
+class RenderView(FrameLabels):
+    """Where an episode stands, for drawing (and :class:`FrameLabels`).
 
     :param tables: the environment's :class:`~sparq_gym.envs.core.ExitTables`.
     :param n_bins: the confidence bins B.
     :param sample: the image of the episode (``None`` before the first ``reset``).
     :param exit_index: the early exit the agent is at (``None`` once the episode has ended).
     :param last: the final ``info`` of the episode that ended (``None`` while it runs).
-    :param title: the frame's first line (the id and the split).
-    :param head_names: the heads' names (final last).
-    :param cost: what the cost counts (the environment's ``cost``).
-    :param image: the input image, (H, W, 3) ``uint8`` (``None``: its dataset is not local).
     """
 
     tables: Any
@@ -68,10 +80,6 @@ class RenderView:
     sample: int | None
     exit_index: int | None
     last: dict[str, Any] | None
-    title: str = ""
-    head_names: tuple[str, ...] = ()
-    cost: str = ""
-    image: NDArray[np.uint8] | None = None
 
 
 def render_ansi(view: RenderView) -> str:
@@ -219,8 +227,8 @@ def _cost_and_verdict(
 
 
 @dataclass(frozen=True)
-class GridView:
-    """Where a depth x time episode stands, for drawing.
+class GridView(FrameLabels):
+    """Where a depth x time episode stands, for drawing (and :class:`FrameLabels`).
 
     :param tables: the environment's :class:`~sparq_gym.envs.depth_time_core.DepthTimeTables`.
     :param sample: the image of the episode (``None`` before the first ``reset``).
@@ -228,10 +236,6 @@ class GridView:
     :param path: the (head, timestep index) cells visited so far, in order (the state's history
         determines them: :func:`grid_path`).
     :param last: the final ``info`` of the episode that ended (``None`` while it runs).
-    :param title: the frame's first line (the id and the split).
-    :param head_names: the heads' names (final last).
-    :param cost: what the cost counts (the environment's ``cost``).
-    :param image: the input image, (H, W, 3) ``uint8`` (``None``: its dataset is not local).
     """
 
     tables: Any
@@ -239,10 +243,6 @@ class GridView:
     state: int
     path: tuple[tuple[int, int], ...]
     last: dict[str, Any] | None
-    title: str = ""
-    head_names: tuple[str, ...] = ()
-    cost: str = ""
-    image: NDArray[np.uint8] | None = None
 
 
 def grid_path(state: tuple[int, int, tuple[int, ...]]) -> tuple[tuple[int, int], ...]:
