@@ -192,8 +192,7 @@ class EnvConfig:
 
     def decisions(self, split: str, obs_type: ObsType | None = None) -> DecisionTables:
         """The tables of ``split`` as every policy reads them (:class:`DecisionTables`)."""
-        key = ("decisions", self.source(), split, obs_type or self.settings.obs_type)
-        decisions: DecisionTables = self._once(key, lambda: self.tables(split, obs_type).decisions())
+        decisions: DecisionTables = self.tables(split, obs_type).decisions()
         return decisions
 
     def make_env(self, split: str, obs_type: ObsType | None = None, **kwargs: Any) -> gym.Env[Any, Any]:

@@ -41,7 +41,7 @@ from typing import Any, Protocol, TypeAlias, cast, runtime_checkable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from sparq_gym.envs.core import Action, ExitTables
+from sparq_gym.envs.core import ExitTables
 from sparq_gym.envs.decisions import DecisionTables
 from sparq_gym.envs.settings import OBS_TYPES, ObsType
 from sparq_gym.errors import PolicyError, PolicyNotFoundError
@@ -240,16 +240,10 @@ def policy_obs_type(policy: Policy) -> ObsType:
 
 
 def end_rewards(tables: ExitTables) -> NDArray[np.float64]:
-    """Reward of ending each sample's episode at each exit, shape (N, E); final head last.
-
-    Column k < E-1 is the reward of EXIT at early exit k; the last column is
-    the reward of CONTINUE at the last early exit (the final head decides).
-    """
-    n_early = tables.n_early_exits
-    return np.concatenate(
-        [tables.reward[:, :, Action.EXIT], tables.reward[:, n_early - 1 : n_early, Action.CONTINUE]],
-        axis=1,
-    )
+    """v0: reward of ending each sample's episode at each exit, shape (N, E); final head last
+    (the decision tables' ``place_reward``: EXIT at early exit k, or CONTINUE at the last early
+    exit for the final head)."""
+    return tables.decisions().place_reward
 
 
 def decide_places(policy: Policy, decisions: DecisionTables) -> tuple[ActionArray, int]:

@@ -252,7 +252,7 @@ def run_episodes(
 
 
 def _validation_return(q_values: NDArray[np.float64], decisions: DecisionTables) -> float:
-    policy = TablePolicy(greedy_actions(q_values, decisions.cell_valid()))
+    policy = TablePolicy(greedy_actions(q_values, decisions.cell_valid))
     places = decide_places(policy, decisions)[0]
     return float(decisions.place_reward[np.arange(decisions.n_samples), places].mean())
 
@@ -270,7 +270,7 @@ def train_on_tables(
     draws = draw_episodes(rng, np.arange(learn.n_samples), args.total_episodes, learn)
     epsilons = epsilon_schedule(args).tolist()
     shape = (*learn.cell_shape, learn.n_actions)
-    cell_valid = learn.cell_valid()
+    cell_valid = learn.cell_valid
     q = np.zeros((int(np.prod(learn.cell_shape)), learn.n_actions)).tolist()
     cache: dict[int, Any] = {}
     result = QLearningResult(

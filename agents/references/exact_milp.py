@@ -150,15 +150,6 @@ def provable_exits(nodes: _Nodes, n_cells: int) -> NDArray[np.bool_]:
     return reached & ~beaten
 
 
-def _cell_valid(tables: DepthTimeTables) -> NDArray[np.bool_]:
-    """Valid actions per cell (k, tau, b), (E T B, 3)."""
-    e, t, b = tables.n_exits, tables.n_timesteps, tables.n_bins
-    valid = np.ones((e, t, 3), dtype=np.bool_)
-    valid[e - 1, :, DepthTimeAction.CONTINUE] = False
-    valid[:, t - 1, DepthTimeAction.WAIT] = False
-    return np.repeat(valid[:, :, None, :], b, axis=2).reshape(e * t * b, 3)
-
-
 @dataclass(frozen=True)
 class _Program:
     """The MILP of the module docstring: maximise ``-cost @ v`` subject to
@@ -178,7 +169,7 @@ class _Program:
 def build_program(tables: DepthTimeTables) -> _Program:
     """The variables, objective and constraints of the module docstring's MILP for ``tables``."""
     nodes = build_nodes(tables)
-    cell_valid = _cell_valid(tables)
+    cell_valid = tables.decisions().cell_valid
     n_cells, n_nodes = cell_valid.shape[0], nodes.state.shape[0]
     n_x = n_cells * 3
     node_valid = tables.valid[nodes.state]

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from agents.policy import TablePolicy, decide_places
 from agents.references.baselines import tune_static_thresholds
 from agents.references.exact_milp import solve_depth_time_optimum
 from sparq_gym.envs.core import build_exit_tables
@@ -84,25 +85,15 @@ class PolicyResult:
 
 
 def rollout_table(tables: DepthTimeTables, actions: NDArray[np.int64]) -> NDArray[np.int64]:
-    """The state at which each sample EXITs under the table ``actions[k, tau, b]``, (N,).
+    """The state at which each sample EXITs under the table ``actions[k, tau, b]``, (N,): the one
+    walk of every policy (:func:`agents.policy.decide_places`) on the tables' decision form.
 
-    A masked action in the table raises ``ValueError`` when a sample reads it.
+    A masked action in the table raises ``ValueError`` (a tuned table never takes one).
     """
-    n = tables.n_samples
-    rows = np.arange(n)
-    state = np.zeros(n, dtype=np.int64)
-    done = np.zeros(n, dtype=np.bool_)
-    for _ in range(tables.n_exits + tables.n_timesteps):
-        k, tau = tables.state_head[state], tables.state_time[state]
-        act = actions[k, tau, tables.bins[rows, k, tau]]
-        act = np.where(done, EXIT, act)
-        if not tables.valid[state, act].all():
-            raise ValueError("the table takes a masked action (CONTINUE at the final head or WAIT at t = T)")
-        done |= act == EXIT
-        state = np.where(done, state, tables.next_state[state, act])
-        if done.all():
-            return state
-    raise AssertionError("an episode lasts at most E + T - 1 steps")
+    places, n_invalid = decide_places(TablePolicy(actions), tables.decisions())
+    if n_invalid:
+        raise ValueError("the table takes a masked action (CONTINUE at the final head or WAIT at t = T)")
+    return places
 
 
 def summarize(name: str, tables: DepthTimeTables, states: NDArray[np.int64]) -> PolicyResult:

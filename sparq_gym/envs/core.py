@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sparq_gym.envs.costs import check_full_cost, resolve_cost
-from sparq_gym.envs.decisions import DecisionTables
+from sparq_gym.envs.decisions import DecisionTables, cached_decisions
 from sparq_gym.envs.settings import OBS_TYPES, ObsType
 from sparq_gym.traces import TraceSet
 
@@ -117,7 +117,10 @@ class ExitTables(SampleTables):
 
     def decisions(self) -> DecisionTables:
         """These tables as every policy reads them (:class:`~sparq_gym.envs.decisions.DecisionTables`):
-        states = the E-1 early exits, places = the E exits, every action valid."""
+        states = the E-1 early exits, places = the E exits, every action valid (built once)."""
+        return cached_decisions(self, self._decisions)
+
+    def _decisions(self) -> DecisionTables:
         n_early, n_bins = self.n_early_exits, self.n_bins
         early = np.arange(n_early, dtype=np.int64)
         next_state = np.where(self.decided_exit >= 0, -1, self.next_exit).astype(np.int64)

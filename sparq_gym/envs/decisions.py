@@ -20,13 +20,15 @@ by writing one ``decisions()`` method on its tables that fills this class.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["DecisionTables", "subset_decisions"]
+__all__ = ["DecisionTables", "cached_decisions", "subset_decisions"]
 
 _PER_SAMPLE = (
     "observation",
@@ -125,7 +127,7 @@ class DecisionTables:
         """Whether some action is invalid somewhere (the family has action masks)."""
         return not bool(self.valid.all())
 
-    @property
+    @cached_property
     def max_steps(self) -> int:
         """The most decisions an episode can take (the longest path through the states)."""
         depth = np.zeros(self.n_states, dtype=np.int64)
@@ -134,12 +136,23 @@ class DecisionTables:
             depth[s] = 1 + (int(depth[nexts].max()) if nexts.size else 0)
         return int(depth[0])
 
+    @cached_property
     def cell_valid(self) -> NDArray[np.bool_]:
         """The action mask of each tabular cell, (n_cells, A): a cell's states share one mask."""
         masks = np.ones((int(np.prod(self.cell_shape)), self.n_actions), dtype=np.bool_)
         for s in range(self.n_states):
             masks[self.state_cell[s] * self.n_bins + np.arange(self.n_bins)] = self.valid[s]
         return masks
+
+
+def cached_decisions(tables: Any, build: Callable[[], DecisionTables]) -> DecisionTables:
+    """``build()`` once per family tables object (frozen), kept on it: every caller of its
+    ``decisions()`` (evaluation, tuning, the exact optima) shares one."""
+    held: DecisionTables | None = tables.__dict__.get("_decisions")
+    if held is None:
+        held = build()
+        object.__setattr__(tables, "_decisions", held)
+    return held
 
 
 def subset_decisions(decisions: DecisionTables, indices: NDArray[np.integer[Any]]) -> DecisionTables:

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from sparq_gym.envs.core import SampleTables, StepTables, confidence_bins, transition_tables
 from sparq_gym.envs.costs import check_full_cost
-from sparq_gym.envs.decisions import DecisionTables
+from sparq_gym.envs.decisions import DecisionTables, cached_decisions
 from sparq_gym.envs.settings import OBS_TYPES, ObsType
 from sparq_gym.traces.costs import is_ann_counts, total_ops
 from sparq_gym.traces.timeset import TimeTraceSet
@@ -135,7 +135,10 @@ class DepthTimeTables(SampleTables):
 
     def decisions(self) -> DecisionTables:
         """These tables as every policy reads them (:class:`~sparq_gym.envs.decisions.DecisionTables`):
-        states and places = the S states; a masked action is EXIT's row (spec §9)."""
+        states and places = the S states; a masked action is EXIT's row (spec §9) (built once)."""
+        return cached_decisions(self, self._decisions)
+
+    def _decisions(self) -> DecisionTables:
         n, n_states, n_bins = self.n_samples, self.n_states, self.n_bins
         exits = ~self.valid
         exits[:, DepthTimeAction.EXIT] = True
