@@ -37,8 +37,9 @@ from numpy.typing import NDArray
 from agents.common import EnvConfig
 from agents.loading import load_policy
 from agents.policy import Policy, decide_places, format_thresholds, policy_obs_type
+from sparq_gym.envs.costs import path_cost
 from sparq_gym.envs.decisions import DecisionTables
-from sparq_gym.traces.costs import is_ann_counts, total_ops
+from sparq_gym.traces.costs import total_ops
 
 __all__ = [
     "evaluate_places",
@@ -106,10 +107,8 @@ def evaluate_places(
 def total_ops_table(config: EnvConfig, split: str) -> NDArray[np.float64]:
     """Total ops of the path to every place of every sample of ``split``, (N, P): the environments'
     ``cost="total_ops"`` (the ANN rule decided once on the plain network)."""
-    traces = config.load_traces(split)
-    names = list(traces.counter_names)
     counts = config.decisions(split).place_counts
-    return total_ops(counts, names, ann=is_ann_counts(traces.full_counts, names))
+    return path_cost(counts, config.load_traces(split), "total_ops")[0]
 
 
 def reference_returns(config: EnvConfig, split: str = "test") -> dict[str, Any]:

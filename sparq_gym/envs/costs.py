@@ -20,6 +20,8 @@ a counter name      one raw counter, e.g. ``"synaptic_ops"``, ``"macs"``,
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -45,25 +47,38 @@ def cost_names() -> list[str]:
     return names + [f"energy:{name}" for name in ENERGY_MODEL_NAMES]
 
 
-def resolve_cost(traces: TraceSet, cost: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Return ``(exit_cost (N, E), full_cost (N,))`` of ``traces`` under ``cost``."""
+def path_cost(counts: Any, traces: Any, cost: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``(cost of counts (N, ...), cost of the plain network (N,))`` of a trace set under ``cost``:
+    the one pricing rule of every family. ``counts`` are counter vectors (..., K) of the trace
+    set's samples (v0: each exit's path; depth x time: each state's path); ``traces`` gives the
+    plain network's counts, the counter names and the metadata (a ``TraceSet`` or a
+    ``TimeTraceSet``). ``"total_ops"`` decides the ANN rule once, on the plain network
+    (:func:`~sparq_gym.traces.costs.total_ops`); a counter name prices that counter;
+    ``"energy:NAME"`` an energy model's joules."""
     if not isinstance(cost, str):
         raise ValueError(f"cost must be a string such as 'total_ops', got {cost!r}")
-    names = traces.counter_names
+    names, full = traces.counter_names, traces.full_counts
     if cost == "total_ops":  # one decision for the whole trace set, taken on the full network
-        ann = is_ann_counts(traces.full_counts, names)
-        return total_ops(traces.exit_counts, names, ann=ann), total_ops(traces.full_counts, names, ann=ann)
+        ann = is_ann_counts(full, names)
+        return total_ops(counts, names, ann=ann), total_ops(full, names, ann=ann)
     if cost in names:
-        exit_counts, full_counts = traces.counter(cost)
-        return np.asarray(exit_counts, dtype=np.float64), np.asarray(full_counts, dtype=np.float64)
+        column = list(names).index(cost)
+        return np.asarray(counts)[..., column].astype(np.float64), full[:, column].astype(np.float64)
     if cost.startswith("energy:"):
         from sparq_gym.energy import get_energy_model
 
         model = get_energy_model(cost.removeprefix("energy:"))
-        exit_cost = model.energy_joules(traces.exit_counts, names, traces.meta)
-        full_cost = model.energy_joules(traces.full_counts, names, traces.meta)
-        return np.asarray(exit_cost, dtype=np.float64), np.asarray(full_cost, dtype=np.float64)
+        return (
+            np.asarray(model.energy_joules(counts, names, traces.meta), dtype=np.float64),
+            np.asarray(model.energy_joules(full, names, traces.meta), dtype=np.float64),
+        )
     raise ValueError(f"unknown cost {cost!r}; expected one of {cost_names()}")
+
+
+def resolve_cost(traces: TraceSet, cost: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Return ``(exit_cost (N, E), full_cost (N,))`` of ``traces`` under ``cost`` (:func:`path_cost`
+    of each exit's counts)."""
+    return path_cost(traces.exit_counts, traces, cost)
 
 
 def check_full_cost(full_cost: NDArray[np.float64], cost: str, full_counts: NDArray[np.int64],

@@ -22,10 +22,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sparq_gym.envs.core import SampleTables, StepTables, confidence_bins, transition_tables
-from sparq_gym.envs.costs import check_full_cost
+from sparq_gym.envs.costs import check_full_cost, path_cost
 from sparq_gym.envs.decisions import DecisionTables, cached_decisions
 from sparq_gym.envs.settings import OBS_TYPES, ObsType
-from sparq_gym.traces.costs import is_ann_counts, total_ops
 from sparq_gym.traces.timeset import TimeTraceSet
 
 __all__ = [
@@ -69,33 +68,6 @@ def enumerate_states(n_exits: int, n_timesteps: int) -> list[tuple[int, int, tup
 def box_dim(n_exits: int, n_timesteps: int) -> int:
     """Length of the ``box`` observation: T confidences, entropy, margin, one-hot k (E), t/T, cost."""
     return n_timesteps + 2 + n_exits + 2
-
-
-def path_cost(
-    counts: NDArray[np.int64], traces: TimeTraceSet, cost: str
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """``(cost of counts (N, ...), cost of the plain network (N,))`` under ``cost``.
-
-    The rule of :func:`sparq_gym.envs.costs.resolve_cost` applied to the counters of
-    a path: ``"total_ops"`` (:func:`~sparq_gym.traces.costs.total_ops`, the ANN
-    decision taken once on the plain network), a counter name, or ``"energy:NAME"``.
-    """
-    names, full = traces.counter_names, traces.full_counts
-    if cost == "total_ops":
-        ann = is_ann_counts(full, names)
-        return total_ops(counts, names, ann=ann), total_ops(full, names, ann=ann)
-    if cost in names:
-        column = names.index(cost)
-        return counts[..., column].astype(np.float64), full[:, column].astype(np.float64)
-    if cost.startswith("energy:"):
-        from sparq_gym.energy import get_energy_model
-
-        model = get_energy_model(cost.removeprefix("energy:"))
-        return (
-            np.asarray(model.energy_joules(counts, names, traces.meta), dtype=np.float64),
-            np.asarray(model.energy_joules(full, names, traces.meta), dtype=np.float64),
-        )
-    raise ValueError(f"unknown cost {cost!r}")
 
 
 @dataclass(frozen=True)
