@@ -7,7 +7,6 @@ says which id or argument replays it: never a silent replay under the wrong name
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 from sparq_gym.envs.registration import DEPTH_TIME_TABLE, ENV_TABLE
 from sparq_gym.envs.settings import SettingsError
+from sparq_gym.io import read_json
 from sparq_gym.paths import NETWORKS
 
 __all__ = ["check_trace_format", "check_trace_identity"]
@@ -31,7 +31,7 @@ def check_trace_format(trace_dir_path: Any, kind_name: str) -> None:
     if not manifest.is_file():
         return  # the loader names what is missing
     try:
-        held = json.loads(manifest.read_text()).get("format")
+        held = read_json(manifest).get("format")
     except (OSError, ValueError, AttributeError):
         return  # the loader names what is wrong
     wants_time = kind_name.endswith("TimeTraceSet")
