@@ -96,7 +96,9 @@ def check_file(name: str, path: Any, *, error: type[SparqError] = ConfigError) -
     if not isinstance(path, str) or not path:
         raise error(f"{name} must be a file path, got {path!r}")
     if not os.path.isfile(path):
-        what = "is a folder" if os.path.isdir(path) else "does not exist"
+        what = "does not exist"
+        if os.path.exists(path):
+            what = "is a folder" if os.path.isdir(path) else "is not a regular file"
         raise error(f"{name} {path}: {what}; expected a file")
     return path
 
